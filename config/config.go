@@ -1,0 +1,230 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"tlslpd/protocol"
+	"tlslpd/statemachine"
+)
+
+// ErrUsage is wrapped by every command-line error (exit status 2).
+var ErrUsage = errors.New("usage")
+
+// ErrHelp is returned when -h/--help was asked for; usage went to the
+// given writer.
+var ErrHelp = flag.ErrHelp
+
+// Server is the daemon's whole configuration.
+type Server struct {
+	// Reference tlslp-server flags.
+	Host         string
+	Port         int
+	ServerCert   string
+	ServerKey    string
+	CACert       string
+	WorkTimeout  time.Duration
+	OtherTimeout time.Duration
+	Insecure     bool
+	Session      statemachine.Config // --token, --random-string, --n_bits, --tutorial
+	LogLevel     string
+
+	// tlslpd's own.
+	MetricsAddr      string
+	MaxConns         int
+	HandshakeTimeout time.Duration
+	MaxHandshakes    int
+	LogFormat        string
+	Loops            int
+	CertDir          string // where `make run` style auto-generation writes
+}
+
+// Defaults returns the reference defaults plus ours.
+func Defaults() Server {
+	return Server{
+		Host:         protocol.DefaultHost,
+		Port:         protocol.DefaultPort,
+		ServerCert:   protocol.DefaultServerCert,
+		ServerKey:    protocol.DefaultServerKey,
+		CACert:       protocol.DefaultCACert,
+		WorkTimeout:  protocol.DefaultWorkTimeout,
+		OtherTimeout: protocol.DefaultOtherTimeout,
+		Session: statemachine.Config{
+			RandomString: protocol.DefaultRandomString,
+			NBits:        protocol.DefaultNBits,
+		},
+		LogLevel:         protocol.DefaultLogLevel,
+		MaxConns:         15000,
+		HandshakeTimeout: 10 * time.Second,
+		LogFormat:        "json",
+	}
+}
+
+// seconds is a flag holding a positive whole number of seconds, as the
+// reference's `type=positive int` flags do.
+type seconds struct{ d *time.Duration }
+
+func (s seconds) String() string {
+	if s.d == nil {
+		return ""
+	}
+	return strconv.FormatInt(int64(*s.d/time.Second), 10)
+}
+
+func (s seconds) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("want a positive whole number of seconds")
+	}
+	*s.d = time.Duration(n) * time.Second
+	return nil
+}
+
+// FlagSet binds every server flag to cfg.
+func FlagSet(name string, cfg *Server) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&cfg.Host, "host", cfg.Host, "address to bind (reference default)")
+	fs.IntVar(&cfg.Port, "port", cfg.Port, "TCP port to listen on")
+	fs.StringVar(&cfg.ServerCert, "server-cert", cfg.ServerCert, "server certificate (PEM)")
+	fs.StringVar(&cfg.ServerKey, "server-key", cfg.ServerKey, "server private key (PEM)")
+	fs.StringVar(&cfg.CACert, "ca-cert", cfg.CACert, "CA that client certificates must chain to (PEM)")
+	fs.Var(seconds{&cfg.WorkTimeout}, "work-timeout", "seconds a client may take to answer WORK")
+	fs.Var(seconds{&cfg.OtherTimeout}, "other-timeout", "seconds a client may take for every other step")
+	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "do not request client certificates (loopback binds only)")
+	fs.StringVar(&cfg.Session.Token, "token", cfg.Session.Token,
+		"WORK token for every session (default: a fresh random token per session; the reference token in --tutorial)")
+	fs.StringVar(&cfg.Session.RandomString, "random-string", cfg.Session.RandomString, "random string sent with body requests")
+	fs.IntVar(&cfg.Session.NBits, "n_bits", cfg.Session.NBits, "PoW difficulty: trailing zero bits required (0..64)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+	fs.BoolVar(&cfg.Session.Tutorial, "tutorial", cfg.Session.Tutorial, "serve one session with the 8 commands in order, then exit 0")
+
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9100 (off when empty)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most concurrent connections; more are closed at once")
+	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
+	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes in flight at once (0: a default per core)")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: one per core)")
+	return fs
+}
+
+// Parse reads args (without the program name) into a validated Server.
+// Errors wrap ErrUsage and read as one line; --help writes usage to out
+// and returns ErrHelp.
+func Parse(name string, args []string, out io.Writer) (Server, error) {
+	cfg := Defaults()
+	fs := FlagSet(name, &cfg)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(out)
+			fmt.Fprintf(out, "Usage: %s [flags]\n", name)
+			fs.PrintDefaults()
+			return cfg, ErrHelp
+		}
+		return cfg, fmt.Errorf("%w: %s", ErrUsage, oneLine(err))
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Validate checks values and combinations; errors wrap ErrUsage.
+func (c *Server) Validate() error {
+	if err := c.Session.Validate(); err != nil {
+		return fmt.Errorf("%w: %s", ErrUsage, strings.TrimPrefix(err.Error(), statemachine.ErrConfig.Error()+": "))
+	}
+	switch {
+	case c.Port < 0 || c.Port > 65535:
+		return fmt.Errorf("%w: --port %d is outside 0..65535", ErrUsage, c.Port)
+	case c.Host == "":
+		return fmt.Errorf("%w: --host must not be empty", ErrUsage)
+	case c.WorkTimeout <= 0:
+		return fmt.Errorf("%w: --work-timeout must be positive", ErrUsage)
+	case c.OtherTimeout <= 0:
+		return fmt.Errorf("%w: --other-timeout must be positive", ErrUsage)
+	case c.HandshakeTimeout <= 0:
+		return fmt.Errorf("%w: --handshake-timeout must be positive", ErrUsage)
+	case c.MaxConns <= 0:
+		return fmt.Errorf("%w: --max-conns must be positive", ErrUsage)
+	case c.MaxHandshakes < 0:
+		return fmt.Errorf("%w: --max-handshakes must not be negative", ErrUsage)
+	case c.Loops < 0:
+		return fmt.Errorf("%w: --loops must not be negative", ErrUsage)
+	case c.LogFormat != "json" && c.LogFormat != "console":
+		return fmt.Errorf("%w: --log-format %q: want json or console", ErrUsage, c.LogFormat)
+	}
+	if _, err := ParseLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.Insecure && !IsLoopbackHost(c.Host) {
+		return fmt.Errorf("%w: --insecure refuses to serve on non-loopback host %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, c.Host)
+	}
+	if c.MetricsAddr != "" {
+		host, _, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("%w: --metrics-addr %q: %v", ErrUsage, c.MetricsAddr, err)
+		}
+		if host != "" && !IsLoopbackHost(host) {
+			// /metrics exposes session details; keep it off the network
+			// unless someone changes this on purpose.
+			return fmt.Errorf("%w: --metrics-addr %q must be a loopback address", ErrUsage, c.MetricsAddr)
+		}
+	}
+	return nil
+}
+
+// IsLoopbackHost accepts "localhost" and literal loopback IPs only, so an
+// insecure server can never be reached from another machine.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && ip.IsLoopback()
+}
+
+// ListenAddr is the gnet address for host:port ("localhost" binds 127.0.0.1
+// as the reference's IPv4 socket does).
+func (c *Server) ListenAddr() string {
+	host := strings.Trim(c.Host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		host = "127.0.0.1"
+	}
+	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
+}
+
+// ParseLevel maps the reference's Python logging levels onto zerolog.
+func ParseLevel(level string) (zerolog.Level, error) {
+	switch strings.ToUpper(level) {
+	case "DEBUG":
+		return zerolog.DebugLevel, nil
+	case "INFO":
+		return zerolog.InfoLevel, nil
+	case "WARNING", "WARN":
+		return zerolog.WarnLevel, nil
+	case "ERROR":
+		return zerolog.ErrorLevel, nil
+	case "CRITICAL":
+		return zerolog.FatalLevel, nil
+	}
+	return zerolog.NoLevel, fmt.Errorf("%w: --log-level %q: want DEBUG, INFO, WARNING, ERROR or CRITICAL", ErrUsage, level)
+}
+
+// oneLine keeps the flag package's message but never more than one line.
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return strings.Replace(s, " -", " --", 1)
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/protocol"
+)
+
+func TestDefaultsMatchReference(t *testing.T) {
+	cfg, err := Parse("tlslpd", nil, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "localhost", cfg.Host)
+	assert.Equal(t, 1234, cfg.Port)
+	assert.Equal(t, "certificates/server-cert.pem", cfg.ServerCert)
+	assert.Equal(t, "certificates/server-key.pem", cfg.ServerKey)
+	assert.Equal(t, "certificates/ca_cert.pem", cfg.CACert)
+	assert.Equal(t, 1800*time.Second, cfg.WorkTimeout)
+	assert.Equal(t, 10*time.Second, cfg.OtherTimeout)
+	assert.False(t, cfg.Insecure)
+	assert.Equal(t, "LGTk", cfg.Session.RandomString)
+	assert.Equal(t, 28, cfg.Session.NBits)
+	assert.Equal(t, "INFO", cfg.LogLevel)
+	assert.False(t, cfg.Session.Tutorial)
+	assert.Empty(t, cfg.Session.Token, "no token: each session draws its own")
+	assert.Equal(t, "tcp://127.0.0.1:1234", cfg.ListenAddr())
+}
+
+func TestParseReferenceFlags(t *testing.T) {
+	args := []string{
+		"--host", "127.0.0.2", "--port=3115", "--server-cert", "s.pem", "--server-key", "k.pem",
+		"--ca-cert", "ca.pem", "--work-timeout", "60", "--other-timeout=5", "--insecure",
+		"--token", "AUTH", "--random-string", "xyz", "--n_bits", "12", "--log-level", "DEBUG", "--tutorial",
+		"--max-conns", "100", "--handshake-timeout", "3s", "--log-format", "console", "--metrics-addr", "127.0.0.1:9100",
+	}
+	cfg, err := Parse("tlslpd", args, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.2", cfg.Host)
+	assert.Equal(t, 3115, cfg.Port)
+	assert.Equal(t, "s.pem", cfg.ServerCert)
+	assert.Equal(t, "k.pem", cfg.ServerKey)
+	assert.Equal(t, "ca.pem", cfg.CACert)
+	assert.Equal(t, time.Minute, cfg.WorkTimeout)
+	assert.Equal(t, 5*time.Second, cfg.OtherTimeout)
+	assert.True(t, cfg.Insecure)
+	assert.Equal(t, "AUTH", cfg.Session.Token)
+	assert.Equal(t, "xyz", cfg.Session.RandomString)
+	assert.Equal(t, 12, cfg.Session.NBits)
+	assert.True(t, cfg.Session.Tutorial)
+	assert.Equal(t, 100, cfg.MaxConns)
+	assert.Equal(t, 3*time.Second, cfg.HandshakeTimeout)
+	assert.Equal(t, "console", cfg.LogFormat)
+	assert.Equal(t, "127.0.0.1:9100", cfg.MetricsAddr)
+}
+
+func TestParseErrorsAreOneLine(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--port", "abc"}, "--port"},
+		{[]string{"--port", "70000"}, "--port 70000 is outside"},
+		{[]string{"--work-timeout", "0"}, "positive whole number of seconds"},
+		{[]string{"--other-timeout", "-3"}, "positive whole number of seconds"},
+		{[]string{"--work-timeout", "1.5"}, "positive whole number of seconds"},
+		{[]string{"--n_bits", "65"}, "--n_bits 65 is outside 0..64"},
+		{[]string{"--n_bits", "-1"}, "--n_bits -1"},
+		{[]string{"--log-level", "TRACE"}, "--log-level \"TRACE\""},
+		{[]string{"--log-format", "xml"}, "--log-format \"xml\""},
+		{[]string{"--insecure", "--host", "0.0.0.0"}, "--insecure refuses to serve on non-loopback host \"0.0.0.0\""},
+		{[]string{"--insecure", "--host", "example.com"}, "non-loopback host"},
+		{[]string{"--insecure", "--host", "10.1.2.3"}, "non-loopback host"},
+		{[]string{"--nope"}, "flag provided but not defined: --nope"},
+		{[]string{"--max-conns", "0"}, "--max-conns must be positive"},
+		{[]string{"--handshake-timeout", "0s"}, "--handshake-timeout must be positive"},
+		{[]string{"--metrics-addr", "0.0.0.0:9100"}, "must be a loopback address"},
+		{[]string{"--metrics-addr", "nonsense"}, "--metrics-addr"},
+		{[]string{"--random-string", "a b"}, "--random-string must not contain spaces"},
+		{[]string{"extra"}, "unexpected argument \"extra\""},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			_, err := Parse("tlslpd", tc.args, nil)
+			require.ErrorIs(t, err, ErrUsage)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, err.Error(), "\n")
+		})
+	}
+}
+
+func TestInsecureOnLoopbackIsFine(t *testing.T) {
+	for _, host := range []string{"localhost", "LOCALHOST", "127.0.0.1", "127.9.8.7", "::1", "[::1]"} {
+		_, err := Parse("tlslpd", []string{"--insecure", "--host", host}, nil)
+		require.NoError(t, err, host)
+	}
+}
+
+func TestListenAddr(t *testing.T) {
+	tests := map[string]string{
+		"localhost": "tcp://127.0.0.1:1234",
+		"127.0.0.5": "tcp://127.0.0.5:1234",
+		"::1":       "tcp://[::1]:1234",
+		"[::1]":     "tcp://[::1]:1234",
+	}
+	for host, want := range tests {
+		cfg := Defaults()
+		cfg.Host = host
+		assert.Equal(t, want, cfg.ListenAddr(), host)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Parse("tlslpd", []string{"--help"}, &out)
+	require.ErrorIs(t, err, ErrHelp)
+	for _, flag := range []string{"-host", "-port", "-n_bits", "-work-timeout", "-tutorial", "-metrics-addr"} {
+		assert.Contains(t, out.String(), flag)
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	tests := map[string]zerolog.Level{
+		"DEBUG": zerolog.DebugLevel, "INFO": zerolog.InfoLevel, "WARNING": zerolog.WarnLevel,
+		"ERROR": zerolog.ErrorLevel, "CRITICAL": zerolog.FatalLevel, "info": zerolog.InfoLevel,
+	}
+	for in, want := range tests {
+		got, err := ParseLevel(in)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, in)
+	}
+	_, err := ParseLevel("")
+	require.ErrorIs(t, err, ErrUsage)
+	assert.Equal(t, protocol.DefaultLogLevel, Defaults().LogLevel)
+}
