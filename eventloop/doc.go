@@ -1,0 +1,15 @@
+// Package eventloop is the daemon's I/O core: gnet v2 event loops accept
+// connections and feed each one's bytes through its TLS engine into its
+// protocol state machine; one timer wheel per loop enforces the handshake,
+// short and WORK deadlines.
+//
+// It owns sessions (one object per connection), the per-loop state (wheel,
+// scratch buffers, random source), the tick that advances the wheels, and
+// the session record emitted when a session ends. A session and its timer
+// are only ever touched by their own loop: anything from another goroutine
+// (the handshake goroutine's wake, the tick, shutdown) reaches them through
+// gnet's concurrency-safe calls (Conn.Wake, EventLoop.Execute).
+//
+// It must not parse lines (codec), decide protocol replies (statemachine),
+// or implement TLS (tlsbridge); it wires them.
+package eventloop

@@ -1,0 +1,64 @@
+package eventloop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	mrand "math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"tlslpd/timerwheel"
+)
+
+// Scratch sizes: one TLS record of plaintext, and room for a few records
+// of ciphertext before the buffer grows.
+const (
+	plainScratch = 16 << 10
+	outScratch   = 20 << 10
+	lineScratch  = 1 << 10
+)
+
+// loop is the state one event loop owns. Only that loop's goroutine
+// touches it (except tickPending, the ticker's handshake with the loop).
+type loop struct {
+	srv   *Server
+	el    gnet.EventLoop
+	wheel *timerwheel.Wheel[*session]
+	rng   *mrand.Rand
+
+	plain []byte // decrypted bytes, reused for every read
+	out   []byte // ciphertext to write, reused for every flush
+	line  []byte // the state machine's outgoing line
+
+	tickPending atomic.Bool
+	advance     gnet.RunnableFunc // made once: the tick allocates nothing per loop
+	fire        func(*timerwheel.Timer[*session])
+}
+
+func newLoop(s *Server, el gnet.EventLoop) *loop {
+	wheel, err := timerwheel.New[*session](s.tick, timerwheel.DefaultSlots, time.Now())
+	if err != nil {
+		panic(err) // tick is validated positive and DefaultSlots is valid
+	}
+	var seed [16]byte
+	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails on Linux
+	lp := &loop{
+		srv:   s,
+		el:    el,
+		wheel: wheel,
+		rng:   mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		plain: make([]byte, plainScratch),
+		out:   make([]byte, 0, outScratch),
+		line:  make([]byte, 0, lineScratch),
+	}
+	lp.fire = func(t *timerwheel.Timer[*session]) { t.Value.deadline() }
+	lp.advance = func(context.Context) error {
+		lp.tickPending.Store(false)
+		lp.wheel.Advance(time.Now(), lp.fire)
+		return nil
+	}
+	return lp
+}

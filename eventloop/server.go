@@ -1,0 +1,312 @@
+package eventloop
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+
+	"tlslpd/metrics"
+	"tlslpd/statemachine"
+	"tlslpd/timerwheel"
+	"tlslpd/tlsbridge"
+)
+
+// ErrConfig is wrapped by configuration errors from New.
+var ErrConfig = errors.New("invalid server configuration")
+
+// EngineFactory makes one TLS engine per connection (*tlsbridge.Context).
+type EngineFactory interface {
+	NewEngine(wake func()) tlsbridge.Engine
+}
+
+// Config is everything a Server needs; it flows in explicitly.
+type Config struct {
+	Addrs            []string // gnet addresses, e.g. "tcp://127.0.0.1:1234"
+	Loops            int      // event loops; 0 means one per core
+	TLS              EngineFactory
+	Session          statemachine.Config
+	WorkTimeout      time.Duration
+	OtherTimeout     time.Duration
+	HandshakeTimeout time.Duration
+	MaxConns         int
+	ReusePort        bool
+	Tick             time.Duration // timer wheel tick; 0 means timerwheel.DefaultTick
+	Logger           zerolog.Logger
+	Metrics          *metrics.Metrics // nil: no metrics
+	Entropy          io.Reader        // session tokens; nil means crypto/rand
+	// OnRecord, if set, receives every finished session on its loop. It
+	// must not block the loop.
+	OnRecord func(*Record)
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.Addrs) == 0:
+		return fmt.Errorf("%w: no listen address", ErrConfig)
+	case c.TLS == nil:
+		return fmt.Errorf("%w: no TLS context", ErrConfig)
+	case c.WorkTimeout <= 0 || c.OtherTimeout <= 0 || c.HandshakeTimeout <= 0:
+		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
+	case c.MaxConns <= 0:
+		return fmt.Errorf("%w: MaxConns must be positive", ErrConfig)
+	case c.Loops < 0:
+		return fmt.Errorf("%w: Loops must not be negative", ErrConfig)
+	}
+	if err := c.Session.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// Server runs the gnet engine. Create with New, start with Run.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg   Config
+	tick  time.Duration
+	log   zerolog.Logger
+	met   *metrics.Metrics
+	conns atomic.Int64
+
+	mu       sync.Mutex
+	loops    map[gnet.EventLoop]*loop
+	engine   gnet.Engine
+	addrs    []net.Addr
+	ready    chan struct{}
+	finished chan struct{} // closed when the tutorial session ended
+	finish   sync.Once
+	tutorial atomic.Bool // the one tutorial session is taken
+}
+
+// New validates cfg and prepares a server.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Loops == 0 {
+		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Entropy == nil {
+		cfg.Entropy = rand.Reader
+	}
+	tick := cfg.Tick
+	if tick <= 0 {
+		tick = timerwheel.DefaultTick
+	}
+	return &Server{
+		cfg:      cfg,
+		tick:     tick,
+		log:      cfg.Logger,
+		met:      cfg.Metrics,
+		loops:    map[gnet.EventLoop]*loop{},
+		ready:    make(chan struct{}),
+		finished: make(chan struct{}),
+	}, nil
+}
+
+// Ready is closed once the listeners are bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addrs are the bound listen addresses (valid after Ready).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.addrs...)
+}
+
+// Conns is the number of open connections.
+func (s *Server) Conns() int64 { return s.conns.Load() }
+
+// Run serves until ctx is cancelled or, in tutorial mode, the one session
+// ends; then it stops the engine and returns.
+func (s *Server) Run(ctx context.Context) error {
+	opts := []gnet.Option{
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithLogger(gnetLogger{s.log}),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- gnet.Rotate(s, s.cfg.Addrs, opts...) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", strings.Join(s.cfg.Addrs, ", "), err)
+	case <-s.ready:
+	}
+	tickCtx, stopTick := context.WithCancel(context.Background())
+	tickDone := make(chan struct{})
+	go func() { defer close(tickDone); s.runTicker(tickCtx) }()
+
+	select {
+	case <-ctx.Done():
+	case <-s.finished:
+	case err := <-errc:
+		stopTick()
+		<-tickDone
+		return fmt.Errorf("serve: %w", err)
+	}
+	stopTick()
+	<-tickDone
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.engine.Stop(stopCtx); err != nil {
+		return fmt.Errorf("stop engine: %w", err)
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// OnBoot records the bound addresses (port 0 becomes the real port).
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.engine = eng
+	for _, a := range s.cfg.Addrs {
+		network, addr, _ := strings.Cut(a, "://")
+		fd, err := eng.DupListener(network, addr)
+		if err != nil {
+			s.log.Error().Err(err).Str("addr", a).Msg("cannot inspect listener")
+			continue
+		}
+		if sa, err := unix.Getsockname(fd); err == nil {
+			s.addrs = append(s.addrs, sockaddrToTCP(sa))
+		}
+		unix.Close(fd)
+	}
+	close(s.ready)
+	return gnet.None
+}
+
+func sockaddrToTCP(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return nil
+}
+
+// loopFor returns the per-loop state, creating it on the loop's first
+// connection (gnet does not enumerate its loops for us).
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lp := s.loops[el]; lp != nil {
+		return lp
+	}
+	lp := newLoop(s, el)
+	s.loops[el] = lp
+	return lp
+}
+
+// runTicker advances every loop's wheel on its own loop, once a tick: one
+// goroutine for the whole process, not one timer per connection.
+func (s *Server) runTicker(ctx context.Context) {
+	t := time.NewTicker(s.tick)
+	defer t.Stop()
+	var loops []*loop
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		loops = loops[:0]
+		s.mu.Lock()
+		for _, lp := range s.loops {
+			loops = append(loops, lp)
+		}
+		s.mu.Unlock()
+		for _, lp := range loops {
+			if lp.tickPending.CompareAndSwap(false, true) {
+				// A loop busy enough to miss a tick gets one queued
+				// advance, not a growing backlog.
+				_ = lp.el.Execute(ctx, lp.advance)
+			}
+		}
+	}
+}
+
+// OnOpen admits or refuses a connection and starts its handshake deadline.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
+		s.conns.Add(-1)
+		if s.met != nil {
+			s.met.Refused("max_conns")
+		}
+		return nil, gnet.Close
+	}
+	if s.met != nil {
+		s.met.ConnectionsAccepted.Inc()
+		s.met.ConnectionsOpen.Inc()
+	}
+	lp := s.loopFor(c.EventLoop())
+	sess := newSession(s, lp, c)
+	c.SetContext(sess)
+	return nil, gnet.None
+}
+
+// OnTraffic feeds the socket's bytes to the session (also called on Wake).
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	sess, ok := c.Context().(*session)
+	if !ok {
+		return gnet.Close
+	}
+	if n := c.InboundBuffered(); n > 0 {
+		buf, _ := c.Next(-1)
+		sess.feed(buf)
+	}
+	sess.pump()
+	if sess.closing {
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// OnClose ends the session: a peer that left mid-session is recorded as such.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	sess, ok := c.Context().(*session)
+	if !ok {
+		return gnet.None // refused in OnOpen: never counted
+	}
+	c.SetContext(nil)
+	sess.closed(err)
+	s.conns.Add(-1)
+	if s.met != nil {
+		s.met.ConnectionsOpen.Dec()
+	}
+	return gnet.None
+}
+
+// claimTutorial lets exactly one established session be the tutorial.
+func (s *Server) claimTutorial() bool { return s.tutorial.CompareAndSwap(false, true) }
+
+// tutorialDone makes Run return.
+func (s *Server) tutorialDone() { s.finish.Do(func() { close(s.finished) }) }
+
+// gnetLogger routes gnet's own logging through zerolog.
+type gnetLogger struct{ l zerolog.Logger }
+
+func (g gnetLogger) Debugf(f string, a ...any) { g.l.Debug().Str("component", "gnet").Msgf(f, a...) }
+func (g gnetLogger) Infof(f string, a ...any)  { g.l.Debug().Str("component", "gnet").Msgf(f, a...) }
+func (g gnetLogger) Warnf(f string, a ...any)  { g.l.Warn().Str("component", "gnet").Msgf(f, a...) }
+func (g gnetLogger) Errorf(f string, a ...any) { g.l.Error().Str("component", "gnet").Msgf(f, a...) }
+func (g gnetLogger) Fatalf(f string, a ...any) { g.l.Error().Str("component", "gnet").Msgf(f, a...) }

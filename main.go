@@ -1,0 +1,99 @@
+// Command tlslpd serves the TLS line protocol (tlslp) at high concurrency,
+// as a drop-in replacement for the reference tlslp-server, and carries the
+// tools around it: development certificates, a client and benchmarks.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"tlslpd/bench/loadgen"
+	"tlslpd/certs"
+	"tlslpd/client"
+	"tlslpd/daemon"
+)
+
+const usage = `tlslpd — TLS line protocol daemon
+
+Usage:
+  tlslpd [flags]                serve (the reference tlslp-server flags; see --help)
+  tlslpd certs [flags]          write development certificates into certificates/
+  tlslpd client [flags]         run one tlslp session against a server
+  tlslpd bench load [flags]     load generator (closed/open model, park mode)
+  tlslpd bench verify [flags]   PoW verification throughput
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return daemon.Main(args, stdout, stderr)
+	}
+	switch args[0] {
+	case "serve":
+		return daemon.Main(args[1:], stdout, stderr)
+	case "certs":
+		return certsMain(args[1:], stdout, stderr)
+	case "client":
+		return client.Main(args[1:], stdout, stderr)
+	case "bench":
+		return benchMain(args[1:], stdout, stderr)
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "tlslpd: unknown command %q (try 'tlslpd help')\n", args[0])
+	return 2
+}
+
+func benchMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "tlslpd bench: name a benchmark: load or verify")
+		return 2
+	}
+	switch args[0] {
+	case "load":
+		return loadgen.Main(args[1:], stdout, stderr)
+	case "verify":
+		return verifyMain(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "tlslpd bench: unknown benchmark %q: want load or verify\n", args[0])
+	return 2
+}
+
+func certsMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tlslpd certs", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	dir := fs.String("dir", "certificates", "directory to write into")
+	force := fs.Bool("force", false, "replace existing files")
+	ifMissing := fs.Bool("if-missing", false, "do nothing (exit 0) when the CA certificate already exists")
+	hosts := fs.String("hosts", strings.Join(certs.DefaultHosts(), ","), "comma-separated names and IPs for the server certificate")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "tlslpd certs: %s\n", strings.Replace(err.Error(), " -", " --", 1))
+		return 2
+	}
+	if *ifMissing && daemon.Exists(certs.FilesIn(*dir).CACert) {
+		return 0
+	}
+	pki, err := certs.New(certs.Options{Hosts: strings.Split(*hosts, ",")})
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd certs: %v\n", err)
+		return 1
+	}
+	files, err := pki.Write(*dir, *force)
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd certs: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s, %s, %s, %s\n", files.CACert, files.ServerCert, files.ServerKey, files.ClientCert, files.ClientKey)
+	return 0
+}

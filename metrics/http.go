@@ -1,0 +1,60 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// HTTP serves /metrics, /healthz and /readyz.
+type HTTP struct {
+	srv   *http.Server
+	ln    net.Listener
+	ready atomic.Bool
+}
+
+// Listen binds addr and prepares the handlers; call Serve to start.
+func Listen(addr string, m *Metrics) (*HTTP, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
+	}
+	h := &HTTP{ln: ln}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !h.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	return h, nil
+}
+
+// Addr is the bound address.
+func (h *HTTP) Addr() net.Addr { return h.ln.Addr() }
+
+// SetReady flips /readyz (ready while accepting sessions).
+func (h *HTTP) SetReady(ready bool) { h.ready.Store(ready) }
+
+// Serve blocks until Shutdown.
+func (h *HTTP) Serve() error {
+	if err := h.srv.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics server: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops serving.
+func (h *HTTP) Shutdown(ctx context.Context) error { return h.srv.Shutdown(ctx) }

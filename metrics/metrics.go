@@ -1,0 +1,121 @@
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"tlslpd/statemachine"
+)
+
+// Steps whose latency is measured: time from the server's request to the
+// client's reply.
+var steps = [...]statemachine.State{statemachine.StateHello, statemachine.StateWork, statemachine.StateBody, statemachine.StateDone}
+
+// Metrics holds every collector; its methods are safe for concurrent use.
+// Children are resolved once here so the hot path never looks up labels.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	ConnectionsOpen     prometheus.Gauge
+	ConnectionsAccepted prometheus.Counter
+	connectionsRefused  *prometheus.CounterVec
+
+	HandshakesOK      prometheus.Counter
+	HandshakesFailed  prometheus.Counter
+	HandshakesTimeout prometheus.Counter
+
+	sessionsActive   [statemachine.StateFailed + 1]prometheus.Gauge
+	sessionsFinished map[statemachine.Outcome]prometheus.Counter
+
+	PoWValid   prometheus.Counter
+	PoWInvalid prometheus.Counter
+
+	stepLatency [statemachine.StateFailed + 1]prometheus.Observer
+}
+
+// New registers tlslpd's collectors plus the standard Go and process
+// collectors (go_goroutines etc.) on a fresh registry.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+
+	m := &Metrics{Registry: reg, sessionsFinished: map[statemachine.Outcome]prometheus.Counter{}}
+	m.ConnectionsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tlslpd_connections_open", Help: "TCP connections open now."})
+	m.ConnectionsAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "tlslpd_connections_accepted_total", Help: "TCP connections accepted."})
+	m.connectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlslpd_connections_refused_total", Help: "Connections closed at once, by reason."}, []string{"reason"})
+	f(m.ConnectionsOpen)
+	f(m.ConnectionsAccepted)
+	f(m.connectionsRefused)
+
+	hs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlslpd_tls_handshakes_total", Help: "TLS handshakes by result."}, []string{"result"})
+	f(hs)
+	m.HandshakesOK = hs.WithLabelValues("ok")
+	m.HandshakesFailed = hs.WithLabelValues("failed")
+	m.HandshakesTimeout = hs.WithLabelValues("timeout")
+
+	active := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tlslpd_sessions_active", Help: "Established sessions by protocol state."}, []string{"state"})
+	f(active)
+	for _, s := range steps {
+		m.sessionsActive[s] = active.WithLabelValues(s.String())
+	}
+	finished := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlslpd_sessions_finished_total", Help: "Finished sessions by outcome."}, []string{"outcome"})
+	f(finished)
+	for _, o := range statemachine.Outcomes() {
+		m.sessionsFinished[o] = finished.WithLabelValues(o.String())
+	}
+
+	pow := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlslpd_pow_checks_total", Help: "PoW suffix checks by result."}, []string{"result"})
+	f(pow)
+	m.PoWValid = pow.WithLabelValues("valid")
+	m.PoWInvalid = pow.WithLabelValues("invalid")
+
+	lat := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tlslpd_step_duration_seconds",
+		Help:    "Time from the server's request to the client's reply, by step.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 1800},
+	}, []string{"step"})
+	f(lat)
+	for _, s := range steps {
+		m.stepLatency[s] = lat.WithLabelValues(s.String())
+	}
+	return m
+}
+
+// Refused counts a connection closed at once for reason (e.g. "max_conns").
+func (m *Metrics) Refused(reason string) { m.connectionsRefused.WithLabelValues(reason).Inc() }
+
+// Transition moves one session between protocol states in the gauge.
+func (m *Metrics) Transition(from, to statemachine.State) {
+	if g := m.sessionsActive[from]; g != nil {
+		g.Dec()
+	}
+	if g := m.sessionsActive[to]; g != nil {
+		g.Inc()
+	}
+}
+
+// Finished counts a session outcome.
+func (m *Metrics) Finished(o statemachine.Outcome) {
+	if c := m.sessionsFinished[o]; c != nil {
+		c.Inc()
+	}
+}
+
+// StepLatency records how long the client took to answer in state s.
+func (m *Metrics) StepLatency(s statemachine.State, seconds float64) {
+	if o := m.stepLatency[s]; o != nil {
+		o.Observe(seconds)
+	}
+}
+
+// GaugeFunc registers a gauge read from fn at scrape time (e.g. handshake
+// queue depth owned by another package).
+func (m *Metrics) GaugeFunc(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fn))
+}
+
+// CounterFunc registers a counter read from fn at scrape time.
+func (m *Metrics) CounterFunc(name, help string, fn func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn))
+}
