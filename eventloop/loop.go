@@ -10,6 +10,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"tlslpd/statemachine"
 	"tlslpd/timerwheel"
 )
 
@@ -27,7 +28,7 @@ type loop struct {
 	srv   *Server
 	el    gnet.EventLoop
 	wheel *timerwheel.Wheel[*session]
-	rng   *mrand.Rand
+	rng   statemachine.Rand
 
 	plain []byte // decrypted bytes, reused for every read
 	out   []byte // ciphertext to write, reused for every flush
@@ -43,13 +44,19 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 	if err != nil {
 		panic(err) // tick is validated positive and DefaultSlots is valid
 	}
-	var seed [16]byte
-	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails on Linux
+	var rng statemachine.Rand
+	if s.cfg.NewRand != nil {
+		rng = s.cfg.NewRand()
+	} else {
+		var seed [16]byte
+		_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails on Linux
+		rng = mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+	}
 	lp := &loop{
 		srv:   s,
 		el:    el,
 		wheel: wheel,
-		rng:   mrand.New(mrand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:]))),
+		rng:   rng,
 		plain: make([]byte, plainScratch),
 		out:   make([]byte, 0, outScratch),
 		line:  make([]byte, 0, lineScratch),

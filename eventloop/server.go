@@ -46,6 +46,9 @@ type Config struct {
 	Logger           zerolog.Logger
 	Metrics          *metrics.Metrics // nil: no metrics
 	Entropy          io.Reader        // session tokens; nil means crypto/rand
+	// NewRand, if set, makes each loop's body-draw source (tests script
+	// draws with it); nil means a PCG seeded from crypto/rand.
+	NewRand func() statemachine.Rand
 	// OnRecord, if set, receives every finished session on its loop. It
 	// must not block the loop.
 	OnRecord func(*Record)
