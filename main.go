@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"tlslpd/bench/loadgen"
+	"tlslpd/bench"
 	"tlslpd/certs"
 	"tlslpd/client"
 	"tlslpd/daemon"
@@ -41,27 +41,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "client":
 		return client.Main(args[1:], stdout, stderr)
 	case "bench":
-		return benchMain(args[1:], stdout, stderr)
+		return bench.Main(args[1:], stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "tlslpd: unknown command %q (try 'tlslpd help')\n", args[0])
-	return 2
-}
-
-func benchMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "tlslpd bench: name a benchmark: load or verify")
-		return 2
-	}
-	switch args[0] {
-	case "load":
-		return loadgen.Main(args[1:], stdout, stderr)
-	case "verify":
-		return verifyMain(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "tlslpd bench: unknown benchmark %q: want load or verify\n", args[0])
 	return 2
 }
 

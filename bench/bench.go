@@ -1,0 +1,29 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+
+	"tlslpd/bench/loadgen"
+	"tlslpd/bench/verify"
+)
+
+// Main runs `tlslpd bench <load|verify> [flags]` and returns the exit code
+// (2 for an unknown or missing subcommand).
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "tlslpd bench: missing subcommand (load or verify)")
+		return 2
+	}
+	switch args[0] {
+	case "load":
+		return loadgen.Main(args[1:], stdout, stderr)
+	case "verify":
+		return verify.Main(args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprintln(stdout, "usage: tlslpd bench load [flags] | tlslpd bench verify [flags]")
+		return 0
+	}
+	fmt.Fprintf(stderr, "tlslpd bench: unknown subcommand %q (want load or verify)\n", args[0])
+	return 2
+}

@@ -1,0 +1,18 @@
+// Package bench is the root of the benchmark tooling, `tlslpd bench`:
+//
+//   - bench/loadgen: `tlslpd bench load`, the load generator (closed and
+//     open model, park mode, HdrHistogram summary, JSON, HTML report).
+//   - bench/verify: `tlslpd bench verify`, PoW verification throughput
+//     against plain SHA-256.
+//   - bench/baseline: an idiomatic goroutine-per-connection crypto/tls
+//     tlslp server, the yardstick the real server is compared with and the
+//     target the client and load generator are tested against.
+//
+// Package bench itself only dispatches subcommands (Main).
+//
+// Nothing under bench may import the server's packages (eventloop,
+// statemachine, tlsbridge, codec): a load generator or yardstick that
+// shares code with the server it measures would share its bugs and its
+// costs. Shared code is limited to tlslpd/protocol (constants), tlslpd/pow
+// (solver and verifier), tlslpd/certs (test PKI) and tlslpd/client.
+package bench

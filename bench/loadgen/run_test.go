@@ -1,0 +1,256 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/bench/baseline"
+	"tlslpd/protocol"
+)
+
+func baseConfig(env *testEnv, port int) Config {
+	return Config{
+		Host: "127.0.0.1", Port: port, TLS: env.clientTLS,
+		OtherTimeout: 5 * time.Second, WorkTimeout: 10 * time.Second,
+		NBits: 6, SourceIPs: 4,
+	}
+}
+
+func sumPerSecond(s Summary) (completed, failed uint64) {
+	for _, sec := range s.PerSecond {
+		completed += sec.Completed
+		failed += sec.Failed
+	}
+	return completed, failed
+}
+
+func TestRunClosed(t *testing.T) {
+	env := newEnv(t)
+	port, rec := startBaseline(t, env, baseline.Config{NBits: 6, Inject: baseline.InjectNever})
+	cfg := baseConfig(env, port)
+	cfg.Workers, cfg.Sessions = 4, 100
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+
+	assert.Equal(t, "closed", sum.Mode)
+	assert.Equal(t, uint64(100), sum.Sessions)
+	assert.Equal(t, uint64(100), sum.Counts.Completed)
+	assert.Equal(t, sum.Sessions, sum.Counts.Total())
+	assert.Equal(t, uint64(100), sum.Latency.Count)
+	assert.Empty(t, sum.FailLines)
+	c, f := sumPerSecond(sum)
+	assert.Equal(t, uint64(100), c)
+	assert.Zero(t, f)
+	assert.Positive(t, sum.SessionsPerSecond)
+	assert.LessOrEqual(t, sum.Latency.P50, sum.Latency.P99)
+	assert.LessOrEqual(t, sum.Latency.P99, sum.Latency.Max)
+	assert.LessOrEqual(t, sum.Latency.Min, sum.Latency.P50)
+	assert.Equal(t, 4, sum.SourceIPs)
+	srcs := rec.sources()
+	assert.Len(t, srcs, 4, "one source address per worker: %v", srcs)
+	for ip := range srcs {
+		assert.True(t, strings.HasPrefix(ip, "127.0.0."), ip)
+	}
+}
+
+func TestRunOutcomes(t *testing.T) {
+	env := newEnv(t)
+	tests := []struct {
+		name   string
+		server *baseline.Config // nil: nothing listening
+		client func(c *Config)
+		check  func(t *testing.T, s Summary)
+	}{
+		{
+			name:   "reference injection",
+			server: &baseline.Config{NBits: 4, RandomString: "rnd"},
+			check: func(t *testing.T, s Summary) {
+				assert.Equal(t, uint64(30), s.Counts.Completed+s.Counts.InjectedFail)
+				assert.Equal(t, s.Counts.InjectedFail, s.FailLines["FAIL rnd"])
+				assert.Equal(t, s.Counts.Completed, s.Latency.Count)
+			},
+		},
+		{
+			name:   "always injected",
+			server: &baseline.Config{NBits: 4, Inject: baseline.InjectAlways},
+			check: func(t *testing.T, s Summary) {
+				assert.Equal(t, uint64(30), s.Counts.InjectedFail)
+				assert.Equal(t, map[string]uint64{"FAIL " + protocol.DefaultRandomString: 30}, s.FailLines)
+				_, f := sumPerSecond(s)
+				assert.Equal(t, uint64(30), f)
+			},
+		},
+		{
+			name:   "no client certificate",
+			server: &baseline.Config{NBits: 4, Inject: baseline.InjectNever},
+			client: func(c *Config) { c.TLS = env.anonTLS },
+			check: func(t *testing.T, s Summary) {
+				assert.Equal(t, uint64(30), s.Counts.TLSErrors)
+				assert.Contains(t, s.ErrorSamples["tls"], "certificate")
+			},
+		},
+		{
+			name:   "server times out the work step",
+			server: &baseline.Config{NBits: 4, WorkTimeout: time.Nanosecond, Inject: baseline.InjectNever},
+			check: func(t *testing.T, s Summary) {
+				// The suffix may or may not beat a 1ns deadline; either way
+				// the line must be counted as a server FAIL, not injected.
+				assert.Equal(t, uint64(30), s.Counts.ServerFail+s.Counts.Completed+s.Counts.ProtocolErrors)
+				assert.Zero(t, s.Counts.InjectedFail)
+			},
+		},
+		{
+			name: "nothing listening",
+			check: func(t *testing.T, s Summary) {
+				assert.Equal(t, uint64(30), s.Counts.ConnectErrors)
+				assert.Contains(t, s.ErrorSamples["connect"], "refused")
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var port int
+			if tc.server != nil {
+				port, _ = startBaseline(t, env, *tc.server)
+			} else {
+				port = closedPort(t)
+			}
+			cfg := baseConfig(env, port)
+			cfg.Workers, cfg.Sessions = 3, 30
+			if tc.client != nil {
+				tc.client(&cfg)
+			}
+			sum, err := Run(context.Background(), cfg)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(30), sum.Sessions)
+			assert.Equal(t, sum.Sessions, sum.Counts.Total())
+			tc.check(t, sum)
+		})
+	}
+}
+
+func TestRunOpen(t *testing.T) {
+	env := newEnv(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	cfg := baseConfig(env, port)
+	cfg.Rate, cfg.Duration = 20, time.Second
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "open", sum.Mode)
+	// Arrivals are scheduled at i/rate for i/rate < duration: exactly 20.
+	assert.Equal(t, uint64(20), sum.Sessions)
+	assert.Equal(t, uint64(20), sum.Counts.Completed)
+	assert.GreaterOrEqual(t, sum.DurationSeconds, 0.95)
+}
+
+func TestRunOpenCountsQueueing(t *testing.T) {
+	env := newEnv(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	cfg := baseConfig(env, port)
+	// 10 arrivals within 10 ms but only one session at a time: the last
+	// one waits for the nine before it, and that wait must be in its
+	// latency, so max latency is most of the run.
+	cfg.Rate, cfg.Sessions, cfg.MaxInflight = 1000, 10, 1
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Equal(t, uint64(10), sum.Counts.Completed)
+	runMs := sum.DurationSeconds * 1000
+	assert.Greater(t, sum.Latency.Max, 0.5*runMs, "max %.1fms, run %.1fms", sum.Latency.Max, runMs)
+	assert.Greater(t, sum.Latency.Max, 3*sum.Latency.Min)
+}
+
+func TestRunPark(t *testing.T) {
+	env := newEnv(t)
+	tests := []struct {
+		name        string
+		server      baseline.Config
+		hold        time.Duration
+		wantDropped int
+	}{
+		{"held", baseline.Config{NBits: 20}, 300 * time.Millisecond, 0},
+		{"server drops at its work timeout", baseline.Config{NBits: 20, WorkTimeout: 100 * time.Millisecond}, 2 * time.Second, 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			port, _ := startBaseline(t, env, tc.server)
+			var notices bytes.Buffer
+			cfg := baseConfig(env, port)
+			cfg.Park, cfg.Hold, cfg.Notices = 50, tc.hold, &notices
+			start := time.Now()
+			sum, err := Run(context.Background(), cfg)
+			require.NoError(t, err)
+			require.NotNil(t, sum.Park)
+			assert.Equal(t, "park", sum.Mode)
+			assert.Equal(t, 50, sum.Park.Requested)
+			assert.Equal(t, 50, sum.Park.Parked)
+			assert.Equal(t, tc.wantDropped, sum.Park.Dropped)
+			assert.Zero(t, sum.Counts.Total(), "no park failures")
+			assert.GreaterOrEqual(t, time.Since(start), tc.hold)
+			assert.Contains(t, notices.String(), "parked 50 of 50")
+		})
+	}
+}
+
+func TestRunCapsAtNofile(t *testing.T) {
+	env := newEnv(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	var notices bytes.Buffer
+	cfg := baseConfig(env, port)
+	cfg.Workers, cfg.Sessions, cfg.Nofile, cfg.Notices = 500, 20, 300, &notices
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.True(t, sum.Capped)
+	assert.Equal(t, 500, sum.RequestedConcurrency)
+	assert.Equal(t, 300-64-30, sum.Concurrency)
+	assert.Equal(t, uint64(20), sum.Counts.Completed)
+	assert.Equal(t, 1, strings.Count(notices.String(), "\n"))
+	assert.Contains(t, notices.String(), "capped to 206")
+}
+
+func TestRunCancelled(t *testing.T) {
+	env := newEnv(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	cfg := baseConfig(env, port)
+	cfg.Workers, cfg.Duration = 2, time.Hour
+	var progress bytes.Buffer
+	cfg.Progress, cfg.ProgressInterval = &syncWriter{w: &progress}, 50*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	sum, err := Run(ctx, cfg)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), 10*time.Second)
+	assert.Positive(t, sum.Counts.Completed)
+	assert.Equal(t, sum.Sessions, sum.Counts.Total())
+	assert.Contains(t, progress.String(), "completed")
+}
+
+func TestRunConfigErrors(t *testing.T) {
+	env := newEnv(t)
+	ok := baseConfig(env, 1234)
+	tests := []struct {
+		name string
+		mut  func(c *Config)
+	}{
+		{"no mode", func(c *Config) {}},
+		{"two modes", func(c *Config) { c.Workers, c.Rate, c.Sessions = 1, 1, 1 }},
+		{"no bound", func(c *Config) { c.Workers = 1 }},
+		{"park without hold", func(c *Config) { c.Park = 1 }},
+		{"no TLS", func(c *Config) { c.Workers, c.Sessions, c.TLS = 1, 1, nil }},
+		{"bad port", func(c *Config) { c.Workers, c.Sessions, c.Port = 1, 1, 0 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := ok
+			tc.mut(&cfg)
+			_, err := Run(context.Background(), cfg)
+			require.ErrorIs(t, err, ErrConfig)
+		})
+	}
+}

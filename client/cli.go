@@ -1,0 +1,172 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"tlslpd/protocol"
+)
+
+// LevelCritical is the reference's CRITICAL, above slog's ERROR.
+const LevelCritical = slog.LevelError + 4
+
+// ParseLogLevel maps the reference's level names to slog levels.
+func ParseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToUpper(s) {
+	case "DEBUG":
+		return slog.LevelDebug, nil
+	case "INFO":
+		return slog.LevelInfo, nil
+	case "WARNING":
+		return slog.LevelWarn, nil
+	case "ERROR":
+		return slog.LevelError, nil
+	case "CRITICAL":
+		return LevelCritical, nil
+	}
+	return 0, fmt.Errorf("invalid log level %q (want DEBUG, INFO, WARNING, ERROR or CRITICAL)", s)
+}
+
+// ParsePorts parses a comma-separated port list such as "3115,1234".
+func ParsePorts(s string) ([]int, error) {
+	var ports []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		p, err := strconv.Atoi(f)
+		if err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("invalid port %q in %q", f, s)
+		}
+		ports = append(ports, p)
+	}
+	return ports, nil
+}
+
+// PositiveSeconds is a flag.Value for the reference's positive-int
+// second timeouts.
+type PositiveSeconds struct{ D *time.Duration }
+
+func (p PositiveSeconds) String() string {
+	if p.D == nil {
+		return ""
+	}
+	return strconv.Itoa(int(p.D.Seconds()))
+}
+
+// Set accepts a positive integer number of seconds.
+func (p PositiveSeconds) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a positive integer", s)
+	}
+	*p.D = time.Duration(n) * time.Second
+	return nil
+}
+
+type cliOptions struct {
+	host, ports, cert, key, ca, logLevel string
+	insecure, tutorial                   bool
+	solverWorkers                        int
+	answers                              map[string]string
+	cfg                                  Config
+}
+
+func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
+	o := &cliOptions{answers: map[string]string{}}
+	o.cfg.WorkTimeout = protocol.DefaultWorkTimeout
+	o.cfg.OtherTimeout = protocol.DefaultOtherTimeout
+	fs := flag.NewFlagSet("tlslpd client", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	defPorts := make([]string, len(protocol.ClientPorts))
+	for i, p := range protocol.ClientPorts {
+		defPorts[i] = strconv.Itoa(p)
+	}
+	fs.StringVar(&o.host, "host", protocol.DefaultHost, "server host")
+	fs.StringVar(&o.ports, "ports", strings.Join(defPorts, ","), "comma-separated ports, tried in order")
+	fs.StringVar(&o.cert, "client-cert", protocol.DefaultClientCert, "client certificate (PEM)")
+	fs.StringVar(&o.key, "private-key", protocol.DefaultClientKey, "client private key (PEM)")
+	fs.StringVar(&o.ca, "ca-cert", protocol.DefaultCACert, "CA certificate that signed the server's certificate (PEM)")
+	fs.Var(PositiveSeconds{&o.cfg.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK (positive int)")
+	fs.Var(PositiveSeconds{&o.cfg.OtherTimeout}, "other-timeout", "seconds allowed for every other step (positive int)")
+	fs.BoolVar(&o.insecure, "insecure", false, "present no client certificate (server verification stays on)")
+	fs.StringVar(&o.logLevel, "log-level", protocol.DefaultLogLevel, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
+	fs.BoolVar(&o.tutorial, "tutorial", false, "narrate every step at INFO")
+	fs.IntVar(&o.solverWorkers, "solver-workers", 0, "goroutines solving WORK (0: all cores)")
+	fs.Func("answer", "CMD=VALUE answer for a body command (repeatable)", func(s string) error {
+		cmd, val, ok := strings.Cut(s, "=")
+		if !ok || !isBodyCommand(cmd) {
+			return fmt.Errorf("%q: want CMD=VALUE with CMD one of %s", s, strings.Join(protocol.BodyCommands[:], " "))
+		}
+		o.answers[cmd] = val
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	ports, err := ParsePorts(o.ports)
+	if err != nil {
+		return nil, fs, fmt.Errorf("--ports: %w", err)
+	}
+	if _, err := ParseLogLevel(o.logLevel); err != nil {
+		return nil, fs, fmt.Errorf("--log-level: %w", err)
+	}
+	if o.solverWorkers < 0 {
+		return nil, fs, fmt.Errorf("--solver-workers: %d is negative", o.solverWorkers)
+	}
+	o.cfg.Host, o.cfg.Ports, o.cfg.Answers = o.host, ports, o.answers
+	o.cfg.SolverWorkers, o.cfg.Tutorial = o.solverWorkers, o.tutorial
+	return o, fs, nil
+}
+
+// Main runs `tlslpd client`: one session with the reference client's flags.
+// It returns the exit code: 0 completed, 1 session failed, 2 bad flags.
+func Main(args []string, stdout, stderr io.Writer) int {
+	o, fs, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, "usage: tlslpd client [flags]")
+		fs.PrintDefaults()
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd client: %s\n", oneLine(err))
+		return 2
+	}
+	level, _ := ParseLogLevel(o.logLevel) // validated in parseFlags
+	o.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	tcfg, err := LoadTLS(o.cert, o.key, o.ca, o.insecure)
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd client: %s\n", oneLine(err))
+		return 1
+	}
+	o.cfg.TLS = tcfg
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := Run(ctx, o.cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd client: session failed: %s\n", oneLine(err))
+		return 1
+	}
+	fmt.Fprintf(stdout, "session completed: port %d, n_bits %d, %d hashes in %s, %d body requests, total %s\n",
+		res.Port, res.NBits, res.Hashes, res.Timing.Solve.Round(time.Millisecond), res.BodyRequests,
+		res.Timing.Total.Round(time.Millisecond))
+	return 0
+}
+
+// oneLine keeps CLI errors on one line even when errors.Join added newlines.
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}

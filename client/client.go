@@ -1,0 +1,471 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"tlslpd/pow"
+	"tlslpd/protocol"
+)
+
+// Sentinel errors Run wraps; callers branch on them with errors.Is.
+var (
+	// ErrServerFail: the server sent a FAIL line. The line is in
+	// Result.FailLine and in the *ServerFailError wrapping this.
+	ErrServerFail = errors.New("server sent FAIL")
+	// ErrConnect: no port in the list accepted a TCP connection.
+	ErrConnect = errors.New("connect failed")
+	// ErrTLS: the TLS handshake failed or the server rejected us with an alert.
+	ErrTLS = errors.New("TLS failure")
+	// ErrTimeout: a step ran into WorkTimeout or OtherTimeout.
+	ErrTimeout = errors.New("timed out")
+	// ErrProtocol: the server sent something the protocol does not allow, or
+	// closed the connection mid-session.
+	ErrProtocol = errors.New("protocol violation by server")
+	// ErrConfig: the Config cannot be used.
+	ErrConfig = errors.New("invalid client configuration")
+)
+
+// ServerFailError carries the server's FAIL line. It wraps ErrServerFail.
+type ServerFailError struct {
+	Line string
+	// Injected is set when the FAIL came during the body and is not one of
+	// the protocol's fixed FAIL lines, i.e. the server's random injection.
+	Injected bool
+}
+
+func (e *ServerFailError) Error() string { return "server sent " + strconv.Quote(e.Line) }
+
+// Unwrap lets errors.Is(err, ErrServerFail) match.
+func (e *ServerFailError) Unwrap() error { return ErrServerFail }
+
+// DefaultAnswers are the values sent for body commands absent from
+// Config.Answers. They are obviously fake on purpose.
+func DefaultAnswers() map[string]string {
+	return map[string]string{
+		"FULL_NAME":  "Ada Lovelace",
+		"EMAIL1":     "ada@example.com",
+		"EMAIL2":     "ada.lovelace@example.org",
+		"SOCIAL":     "@ada",
+		"BIRTHDATE":  "1815-12-10",
+		"COUNTRY":    "United Kingdom",
+		"ADDR_LINE1": "12 St James's Square",
+		"ADDR_LINE2": "London SW1Y 4JH",
+	}
+}
+
+// Config describes one session. Host, Ports and TLS are required.
+type Config struct {
+	Host  string
+	Ports []int
+	// TLS is used as given except that ServerName defaults to Host. Build it
+	// with LoadTLS or by hand; mTLS means Certificates is set.
+	TLS *tls.Config
+	// WorkTimeout bounds solving the WORK challenge; OtherTimeout bounds
+	// dialing, the handshake and every wait for a server line. Zero means
+	// the reference defaults.
+	WorkTimeout  time.Duration
+	OtherTimeout time.Duration
+	// Answers overrides DefaultAnswers per body command.
+	Answers map[string]string
+	// SolverWorkers is passed to pow.Solve (≤ 0: GOMAXPROCS).
+	SolverWorkers int
+	// Tutorial only makes the session narrate each step at INFO.
+	Tutorial bool
+	// Logger receives the session's log; nil discards.
+	Logger *slog.Logger
+}
+
+// Outcome is how a session ended.
+type Outcome uint8
+
+// Outcomes.
+const (
+	OutcomeError Outcome = iota
+	OutcomeCompleted
+	OutcomeServerFail
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OutcomeCompleted:
+		return "completed"
+	case OutcomeServerFail:
+		return "server_fail"
+	}
+	return "error"
+}
+
+// Timing holds the duration of each step. A step runs from the moment the
+// client starts waiting for the server's request to the moment its reply
+// has been written, so server think time is included.
+type Timing struct {
+	Connect, Handshake, Hello, Work, Solve, Body, Done, Total time.Duration
+}
+
+// Result describes a session, also a failed one (as far as it got).
+type Result struct {
+	Outcome      Outcome
+	Port         int
+	FailLine     string
+	Injected     bool
+	NBits        int
+	Hashes       uint64
+	BodyRequests int
+	TLSVersion   uint16
+	Timing       Timing
+}
+
+// LoadTLS builds a client tls.Config: the server is verified against caFile;
+// unless insecure, certFile/keyFile are presented as the client certificate.
+// Insecure only drops the client certificate (the server's --insecure mode
+// does not ask for one); it never disables server verification.
+func LoadTLS(certFile, keyFile, caFile string, insecure bool) (*tls.Config, error) {
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("CA certificate %s: %w: no PEM certificate found", caFile, ErrConfig)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if !insecure {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// session is the state of one Run; it exists so the steps can share the
+// connection and reader without a long parameter list.
+type session struct {
+	cfg     Config
+	log     *slog.Logger
+	conn    net.Conn
+	r       *bufio.Reader
+	answers map[string]string
+	res     *Result
+	ctx     context.Context
+	token   string
+}
+
+// Run performs one session and reports how it went. The error is nil only
+// for a completed session; otherwise it wraps one of the sentinel errors
+// (or ctx's error) and res tells how far the session got.
+func Run(ctx context.Context, cfg Config) (res Result, err error) {
+	start := time.Now()
+	defer func() { res.Timing.Total = time.Since(start) }()
+	if err := normalise(&cfg); err != nil {
+		return res, err
+	}
+	s := &session{cfg: cfg, log: cfg.Logger, res: &res, ctx: ctx, answers: DefaultAnswers()}
+	for k, v := range cfg.Answers {
+		s.answers[k] = v
+	}
+
+	t := time.Now()
+	raw, port, err := dialPorts(ctx, cfg, s.log)
+	res.Timing.Connect = time.Since(t)
+	if err != nil {
+		return res, err
+	}
+	res.Port = port
+	defer raw.Close()
+
+	t = time.Now()
+	tcfg := cfg.TLS.Clone()
+	if tcfg.ServerName == "" {
+		tcfg.ServerName = cfg.Host
+	}
+	conn := tls.Client(raw, tcfg)
+	hctx, cancel := context.WithTimeout(ctx, cfg.OtherTimeout)
+	err = conn.HandshakeContext(hctx)
+	cancel()
+	res.Timing.Handshake = time.Since(t)
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("TLS handshake: %w", ctx.Err())
+		}
+		return res, fmt.Errorf("TLS handshake with %s: %w: %w", raw.RemoteAddr(), ErrTLS, err)
+	}
+	res.TLSVersion = conn.ConnectionState().Version
+	s.log.Debug("TLS established", "version", tls.VersionName(res.TLSVersion), "port", port)
+
+	// Cancelling ctx must unblock a pending read; expiring the deadline does
+	// that without racing the reader for the connection.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	defer stop()
+
+	s.conn = conn
+	s.r = bufio.NewReaderSize(conn, 4096)
+	return res, s.run()
+}
+
+func normalise(cfg *Config) error {
+	if cfg.Host == "" {
+		return fmt.Errorf("%w: empty host", ErrConfig)
+	}
+	if len(cfg.Ports) == 0 {
+		return fmt.Errorf("%w: no ports", ErrConfig)
+	}
+	if cfg.TLS == nil {
+		return fmt.Errorf("%w: no TLS configuration", ErrConfig)
+	}
+	for cmd := range cfg.Answers {
+		if !isBodyCommand(cmd) {
+			return fmt.Errorf("%w: answer for unknown command %q", ErrConfig, cmd)
+		}
+	}
+	if cfg.WorkTimeout <= 0 {
+		cfg.WorkTimeout = protocol.DefaultWorkTimeout
+	}
+	if cfg.OtherTimeout <= 0 {
+		cfg.OtherTimeout = protocol.DefaultOtherTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func isBodyCommand(cmd string) bool {
+	for _, c := range protocol.BodyCommands {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// dialPorts tries each port in order, like the reference client, and keeps
+// the first that accepts. Only connection failures move on to the next port;
+// a TLS failure later is final because another port would be another server.
+func dialPorts(ctx context.Context, cfg Config, log *slog.Logger) (net.Conn, int, error) {
+	d := net.Dialer{Timeout: cfg.OtherTimeout}
+	var errs []error
+	for _, p := range cfg.Ports {
+		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(p))
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			log.Info("connected", "addr", addr)
+			return c, p, nil
+		}
+		if ctx.Err() != nil {
+			return nil, 0, fmt.Errorf("connect: %w", ctx.Err())
+		}
+		log.Debug("connect failed, trying next port", "addr", addr, "err", err)
+		errs = append(errs, err)
+	}
+	return nil, 0, fmt.Errorf("%w: tried %s ports %v: %w", ErrConnect, cfg.Host, cfg.Ports, errors.Join(errs...))
+}
+
+func (s *session) narrate(msg string, args ...any) {
+	if s.cfg.Tutorial {
+		s.log.Info(msg, args...)
+		return
+	}
+	s.log.Debug(msg, args...)
+}
+
+func (s *session) run() error {
+	res := s.res
+	// step is where we are, for error messages and for classifying FAIL.
+	step := "HELLO"
+	stepStart := time.Now()
+	for {
+		req, err := s.next(step)
+		if err != nil {
+			return err
+		}
+		switch req.Kind {
+		case KindFail:
+			res.Outcome = OutcomeServerFail
+			res.FailLine = req.Line
+			res.Injected = step == "body" && !isFixedFail(req.Line)
+			s.log.Warn("server sent FAIL", "line", req.Line, "step", step)
+			return &ServerFailError{Line: req.Line, Injected: res.Injected}
+		case KindHello:
+			if step != "HELLO" {
+				return s.unexpected(req, step)
+			}
+			s.narrate("server said HELLO; replying HELLOBACK")
+			if err := s.send(protocol.HelloBack); err != nil {
+				return err
+			}
+			res.Timing.Hello = time.Since(stepStart)
+			step, stepStart = "WORK", time.Now()
+		case KindWork:
+			if step != "WORK" {
+				return s.unexpected(req, step)
+			}
+			if err := s.work(req); err != nil {
+				return err
+			}
+			res.Timing.Work = time.Since(stepStart)
+			step, stepStart = "body", time.Now()
+		case KindBody:
+			if step != "body" {
+				return s.unexpected(req, step)
+			}
+			sum := sha256.Sum256([]byte(s.token + req.Arg))
+			reply := hex.EncodeToString(sum[:]) + " " + s.answers[req.Command]
+			s.narrate("body request", "command", req.Command, "random_string", req.Arg)
+			if err := s.send(reply); err != nil {
+				return err
+			}
+			res.BodyRequests++
+		case KindDone:
+			if step != "body" {
+				return s.unexpected(req, step)
+			}
+			res.Timing.Body = time.Since(stepStart)
+			stepStart = time.Now()
+			s.narrate("server said DONE; replying OK")
+			if err := s.send(protocol.OK); err != nil {
+				return err
+			}
+			res.Timing.Done = time.Since(stepStart)
+			res.Outcome = OutcomeCompleted
+			s.log.Info("session completed", "body_requests", res.BodyRequests, "n_bits", res.NBits)
+			return nil
+		}
+	}
+}
+
+func (s *session) work(req Request) error {
+	s.token = req.Token
+	s.res.NBits = req.NBits
+	s.narrate("server sent WORK; solving", "token", req.Token, "n_bits", req.NBits)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WorkTimeout)
+	defer cancel()
+	t := time.Now()
+	sol, err := pow.Solve(ctx, req.Token, req.NBits, s.cfg.SolverWorkers)
+	s.res.Timing.Solve = time.Since(t)
+	s.res.Hashes = sol.Hashes
+	if err != nil {
+		switch {
+		case s.ctx.Err() != nil:
+			return fmt.Errorf("solving WORK: %w", s.ctx.Err())
+		case errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("solving WORK (n_bits %d): %w after work timeout %s", req.NBits, ErrTimeout, s.cfg.WorkTimeout)
+		}
+		return fmt.Errorf("solving WORK (n_bits %d): %w: %w", req.NBits, ErrProtocol, err)
+	}
+	s.res.Hashes = sol.Hashes
+	s.narrate("solved WORK", "suffix", sol.Suffix, "hashes", sol.Hashes, "elapsed", s.res.Timing.Solve)
+	return s.send(sol.Suffix)
+}
+
+func (s *session) unexpected(req Request, step string) error {
+	return fmt.Errorf("%w: got %q while waiting for %s", ErrProtocol, req.Line, step)
+}
+
+// next reads and parses the next server line within OtherTimeout.
+func (s *session) next(step string) (Request, error) {
+	if err := s.conn.SetReadDeadline(time.Now().Add(s.cfg.OtherTimeout)); err != nil {
+		return Request{}, fmt.Errorf("set read deadline: %w", err)
+	}
+	line, err := readLine(s.r)
+	if err != nil {
+		return Request{}, s.readError(err, step)
+	}
+	s.log.Debug("received", "line", line)
+	if !utf8.ValidString(line) {
+		return Request{}, fmt.Errorf("%w: invalid UTF-8 while waiting for %s", ErrProtocol, step)
+	}
+	req, err := ParseRequest(line)
+	if err != nil {
+		return req, fmt.Errorf("waiting for %s: %w: %w", step, ErrProtocol, err)
+	}
+	return req, nil
+}
+
+func (s *session) readError(err error, step string) error {
+	if s.ctx.Err() != nil {
+		return fmt.Errorf("waiting for %s: %w", step, s.ctx.Err())
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("waiting for %s: %w after other timeout %s", step, ErrTimeout, s.cfg.OtherTimeout)
+	}
+	// With TLS 1.3 the server checks our certificate after our handshake
+	// has finished, so its rejection arrives as an alert on the first read.
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		return fmt.Errorf("waiting for %s: %w: %w", step, ErrTLS, err)
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("waiting for %s: %w: connection closed", step, ErrProtocol)
+	}
+	if errors.Is(err, errLineTooLong) {
+		return fmt.Errorf("waiting for %s: %w: %w", step, ErrProtocol, err)
+	}
+	return fmt.Errorf("waiting for %s: %w", step, err)
+}
+
+func (s *session) send(line string) error {
+	if err := s.conn.SetWriteDeadline(time.Now().Add(s.cfg.OtherTimeout)); err != nil {
+		return fmt.Errorf("set write deadline: %w", err)
+	}
+	s.log.Debug("sending", "line", line)
+	if _, err := io.WriteString(s.conn, line+"\n"); err != nil {
+		if s.ctx.Err() != nil {
+			return fmt.Errorf("send: %w", s.ctx.Err())
+		}
+		return fmt.Errorf("send %q: %w", line, err)
+	}
+	return nil
+}
+
+var errLineTooLong = fmt.Errorf("line longer than %d bytes", protocol.MaxLineLength)
+
+// readLine returns the next line without '\n', refusing lines longer than
+// MaxLineLength so a hostile server cannot make us buffer without bound.
+func readLine(r *bufio.Reader) (string, error) {
+	var buf []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		buf = append(buf, chunk...)
+		if len(buf) > protocol.MaxLineLength+1 {
+			return "", errLineTooLong
+		}
+		switch {
+		case err == nil:
+			return string(buf[:len(buf)-1]), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, io.EOF) && len(buf) > 0:
+			return "", io.ErrUnexpectedEOF
+		default:
+			return "", err
+		}
+	}
+}
+
+func isFixedFail(line string) bool {
+	switch line {
+	case protocol.FailInvalidSuffix, protocol.FailInvalidChecksum, protocol.FailReceiving,
+		protocol.FailExpectedHelloBack, protocol.FailExpectedOK, protocol.FailHelloTimeout,
+		protocol.FailWorkTimeout, protocol.FailBodyTimeout, protocol.FailDoneTimeout,
+		protocol.FailShutdown:
+		return true
+	}
+	return false
+}
