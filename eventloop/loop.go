@@ -34,6 +34,8 @@ type loop struct {
 	out   []byte // ciphertext to write, reused for every flush
 	line  []byte // the state machine's outgoing line
 
+	sessions sessionList // every open session of this loop, for shutdown
+
 	tickPending atomic.Bool
 	advance     gnet.RunnableFunc // made once: the tick allocates nothing per loop
 	fire        func(*timerwheel.Timer[*session])
@@ -68,4 +70,43 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		return nil
 	}
 	return lp
+}
+
+// shutdownAll ends every session of this loop with the shutdown FAIL line
+// (handshakes in flight are just closed), on the loop.
+func (lp *loop) shutdownAll() {
+	for s := lp.sessions.head; s != nil; s = s.next {
+		s.shutdown()
+	}
+}
+
+// sessionList is an intrusive doubly-linked list: membership costs two
+// pointers in the session and no allocation.
+type sessionList struct {
+	head *session
+	len  int
+}
+
+func (l *sessionList) push(s *session) {
+	s.next = l.head
+	if l.head != nil {
+		l.head.prev = s
+	}
+	l.head = s
+	l.len++
+}
+
+func (l *sessionList) remove(s *session) {
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else if l.head == s {
+		l.head = s.next
+	} else {
+		return // not linked
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	}
+	s.prev, s.next = nil, nil
+	l.len--
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -41,11 +42,19 @@ type Config struct {
 	OtherTimeout     time.Duration
 	HandshakeTimeout time.Duration
 	MaxConns         int
-	ReusePort        bool
-	Tick             time.Duration // timer wheel tick; 0 means timerwheel.DefaultTick
-	Logger           zerolog.Logger
-	Metrics          *metrics.Metrics // nil: no metrics
-	Entropy          io.Reader        // session tokens; nil means crypto/rand
+	// MaxConnsPerIP caps connections from one source address; 0 = no cap.
+	MaxConnsPerIP int
+	// MaxBufferedBytes caps ciphertext waiting in a connection's outbound
+	// buffer (a peer that does not read); 0 = no cap.
+	MaxBufferedBytes int
+	// DrainTimeout is how long Run lets sessions in flight finish after
+	// its context ends, before sending them the shutdown FAIL line.
+	DrainTimeout time.Duration
+	ReusePort    bool
+	Tick         time.Duration // timer wheel tick; 0 means timerwheel.DefaultTick
+	Logger       zerolog.Logger
+	Metrics      *metrics.Metrics // nil: no metrics
+	Entropy      io.Reader        // session tokens; nil means crypto/rand
 	// NewRand, if set, makes each loop's body-draw source (tests script
 	// draws with it); nil means a PCG seeded from crypto/rand.
 	NewRand func() statemachine.Rand
@@ -66,6 +75,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: MaxConns must be positive", ErrConfig)
 	case c.Loops < 0:
 		return fmt.Errorf("%w: Loops must not be negative", ErrConfig)
+	case c.MaxConnsPerIP < 0 || c.MaxBufferedBytes < 0 || c.DrainTimeout < 0:
+		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
 	}
 	if err := c.Session.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
@@ -77,11 +88,15 @@ func (c *Config) validate() error {
 type Server struct {
 	gnet.BuiltinEventEngine
 
-	cfg   Config
-	tick  time.Duration
-	log   zerolog.Logger
-	met   *metrics.Metrics
-	conns atomic.Int64
+	cfg      Config
+	tick     time.Duration
+	log      zerolog.Logger
+	met      *metrics.Metrics
+	conns    atomic.Int64
+	draining atomic.Bool
+
+	ipMu  sync.Mutex
+	perIP map[netip.Addr]int32
 
 	mu       sync.Mutex
 	loops    map[gnet.EventLoop]*loop
@@ -114,6 +129,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		met:      cfg.Metrics,
 		loops:    map[gnet.EventLoop]*loop{},
+		perIP:    map[netip.Addr]int32{},
 		ready:    make(chan struct{}),
 		finished: make(chan struct{}),
 	}, nil
@@ -163,6 +179,7 @@ func (s *Server) Run(ctx context.Context) error {
 		<-tickDone
 		return fmt.Errorf("serve: %w", err)
 	}
+	s.drain(ctx.Err() != nil)
 	stopTick()
 	<-tickDone
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -174,6 +191,49 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// Draining reports whether Run is shutting down (new connections refused).
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// drain refuses new connections, lets sessions in flight finish for
+// DrainTimeout, then ends the rest with the shutdown FAIL line, so every
+// session leaves a record before the engine stops. Without a signal (the
+// tutorial ended) there is nothing to wait for.
+func (s *Server) drain(signalled bool) {
+	s.draining.Store(true)
+	if signalled && s.cfg.DrainTimeout > 0 && s.conns.Load() > 0 {
+		s.log.Info().Int64("connections", s.conns.Load()).Dur("drain_timeout", s.cfg.DrainTimeout).Msg("draining")
+		s.waitConns(s.cfg.DrainTimeout)
+	}
+	if n := s.conns.Load(); n > 0 {
+		s.log.Info().Int64("connections", n).Msg("ending sessions still in flight")
+		for _, lp := range s.loopList() {
+			_ = lp.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+				lp.shutdownAll()
+				return nil
+			}))
+		}
+		s.waitConns(5 * time.Second)
+	}
+}
+
+// waitConns polls until no connection is open or d passes.
+func (s *Server) waitConns(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for s.conns.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (s *Server) loopList() []*loop {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*loop, 0, len(s.loops))
+	for _, lp := range s.loops {
+		out = append(out, lp)
+	}
+	return out
 }
 
 // OnBoot records the bound addresses (port 0 becomes the real port).
@@ -225,20 +285,13 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 func (s *Server) runTicker(ctx context.Context) {
 	t := time.NewTicker(s.tick)
 	defer t.Stop()
-	var loops []*loop
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		loops = loops[:0]
-		s.mu.Lock()
-		for _, lp := range s.loops {
-			loops = append(loops, lp)
-		}
-		s.mu.Unlock()
-		for _, lp := range loops {
+		for _, lp := range s.loopList() {
 			if lp.tickPending.CompareAndSwap(false, true) {
 				// A loop busy enough to miss a tick gets one queued
 				// advance, not a growing backlog.
@@ -250,21 +303,69 @@ func (s *Server) runTicker(ctx context.Context) {
 
 // OnOpen admits or refuses a connection and starts its handshake deadline.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	if s.draining.Load() {
+		return s.refuse("draining")
+	}
 	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
 		s.conns.Add(-1)
-		if s.met != nil {
-			s.met.Refused("max_conns")
-		}
-		return nil, gnet.Close
+		return s.refuse("max_conns")
+	}
+	ip := remoteIP(c)
+	if !s.admitIP(ip) {
+		s.conns.Add(-1)
+		return s.refuse("max_conns_per_ip")
 	}
 	if s.met != nil {
 		s.met.ConnectionsAccepted.Inc()
 		s.met.ConnectionsOpen.Inc()
 	}
 	lp := s.loopFor(c.EventLoop())
-	sess := newSession(s, lp, c)
+	sess := newSession(s, lp, c, ip)
 	c.SetContext(sess)
 	return nil, gnet.None
+}
+
+// refuse closes a connection at once; it never became a session.
+func (s *Server) refuse(reason string) ([]byte, gnet.Action) {
+	if s.met != nil {
+		s.met.Refused(reason)
+	}
+	return nil, gnet.Close
+}
+
+// admitIP counts a connection against its source address's cap.
+func (s *Server) admitIP(ip netip.Addr) bool {
+	if s.cfg.MaxConnsPerIP <= 0 {
+		return true
+	}
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if s.perIP[ip] >= int32(s.cfg.MaxConnsPerIP) {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *Server) releaseIP(ip netip.Addr) {
+	if s.cfg.MaxConnsPerIP <= 0 {
+		return
+	}
+	s.ipMu.Lock()
+	defer s.ipMu.Unlock()
+	if n := s.perIP[ip] - 1; n > 0 {
+		s.perIP[ip] = n
+	} else {
+		delete(s.perIP, ip) // an address that left costs nothing
+	}
+}
+
+func remoteIP(c gnet.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(a.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
 }
 
 // OnTraffic feeds the socket's bytes to the session (also called on Wake).
@@ -292,6 +393,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	c.SetContext(nil)
 	sess.closed(err)
+	s.releaseIP(sess.ip)
 	s.conns.Add(-1)
 	if s.met != nil {
 		s.met.ConnectionsOpen.Dec()

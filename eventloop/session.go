@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -27,6 +28,9 @@ type session struct {
 	m      *statemachine.Machine
 	timer  timerwheel.Timer[*session]
 	peer   tlsbridge.Peer
+	ip     netip.Addr
+
+	prev, next *session // loop.sessions membership
 
 	opened  time.Time
 	stepAt  time.Time // when the request now awaited was sent
@@ -36,8 +40,9 @@ type session struct {
 	done    bool // record emitted
 }
 
-func newSession(s *Server, lp *loop, c gnet.Conn) *session {
-	sess := &session{srv: s, lp: lp, conn: c, opened: time.Now()}
+func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
+	sess := &session{srv: s, lp: lp, conn: c, ip: ip, opened: time.Now()}
+	lp.sessions.push(sess)
 	sess.timer.Value = sess
 	// The wake comes from the handshake goroutine; Conn.Wake is gnet's
 	// concurrency-safe way back onto this connection's loop.
@@ -229,6 +234,33 @@ func (s *session) flush() {
 		_, _ = s.conn.Write(out) // gnet buffers what the socket does not take
 	}
 	s.lp.out = out[:0]
+	if limit := s.srv.cfg.MaxBufferedBytes; limit > 0 && !s.closing && s.conn.OutboundBuffered() > limit {
+		// The peer is not reading; holding its bytes would let one client
+		// grow our memory.
+		if s.srv.met != nil {
+			s.srv.met.Refused("buffer_limit")
+		}
+		if s.m != nil {
+			s.handle(statemachine.Event{Kind: statemachine.EventTransportError})
+		} else {
+			s.abort()
+		}
+		_ = s.conn.Close()
+	}
+}
+
+// shutdown ends the session because the server is stopping.
+func (s *session) shutdown() {
+	if s.closing {
+		return
+	}
+	if s.m != nil {
+		s.handle(statemachine.Event{Kind: statemachine.EventShutdown})
+	} else {
+		s.abort()
+	}
+	s.flush()
+	_ = s.conn.Close()
 }
 
 // closed runs from OnClose: the socket is gone, free everything.
@@ -247,6 +279,7 @@ func (s *session) closed(err error) {
 	}
 	s.closing = true
 	s.lp.wheel.Cancel(&s.timer)
+	s.lp.sessions.remove(s)
 	s.engine.Release()
 	s.engine = nil
 }

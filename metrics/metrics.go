@@ -85,6 +85,11 @@ func New() *Metrics {
 // Refused counts a connection closed at once for reason (e.g. "max_conns").
 func (m *Metrics) Refused(reason string) { m.connectionsRefused.WithLabelValues(reason).Inc() }
 
+// RefusedCounter is the counter behind Refused(reason).
+func (m *Metrics) RefusedCounter(reason string) prometheus.Counter {
+	return m.connectionsRefused.WithLabelValues(reason)
+}
+
 // Transition moves one session between protocol states in the gauge.
 func (m *Metrics) Transition(from, to statemachine.State) {
 	if g := m.sessionsActive[from]; g != nil {

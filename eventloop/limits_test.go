@@ -1,0 +1,192 @@
+package eventloop
+
+import (
+	"bufio"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/protocol"
+	"tlslpd/statemachine"
+	"tlslpd/tlsbridge"
+)
+
+// stopServer cancels Run and waits for it, returning its error.
+func (h *harness) stopServer() error {
+	h.t.Helper()
+	h.cancel()
+	select {
+	case err := <-h.runErr:
+		h.runErr <- err // the cleanup waits too
+		return err
+	case <-time.After(15 * time.Second):
+		h.t.Fatal("Run did not return")
+		return nil
+	}
+}
+
+func expectRefused(t *testing.T, addr string, local net.Addr) {
+	t.Helper()
+	d := net.Dialer{Timeout: ioBound, LocalAddr: local}
+	conn, err := d.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(ioBound)))
+	n, err := io.Copy(io.Discard, conn)
+	require.NoError(t, err, "the connection must be closed by the server, not time out")
+	assert.Zero(t, n)
+}
+
+func TestDrainLetsSessionsInFlightFinish(t *testing.T) {
+	h := startServer(t, func(c *Config) { c.DrainTimeout = 5 * time.Second })
+	p := h.dial(withCert)
+	p.expect("HELLO")
+	p.send("HELLOBACK")
+	p.expect("WORK AUTH 8")
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- h.stopServer() }()
+	require.Eventually(t, h.srv.Draining, ioBound, 5*time.Millisecond)
+	expectRefused(t, h.addr, nil) // new connections are turned away while draining
+
+	// The session in flight still completes normally.
+	p.send(solve(t, testToken, 8))
+	cksum := checksum(testToken, testRandom)
+	for range protocol.BodyRequests {
+		p.readLine()
+		p.send(cksum + " v")
+	}
+	p.expect("DONE")
+	p.send("OK")
+	p.expectClosed()
+	assert.Equal(t, "completed", h.record().Outcome)
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(ioBound):
+		t.Fatal("Run did not return once the last session ended")
+	}
+}
+
+func TestDrainTimeoutSendsShutdownFail(t *testing.T) {
+	h := startServer(t, func(c *Config) { c.DrainTimeout = 300 * time.Millisecond })
+	p := h.dial(withCert)
+	p.expect("HELLO")
+	p.send("HELLOBACK")
+	p.expect("WORK AUTH 8")
+	began := time.Now()
+	require.NoError(t, h.stopServer())
+	assert.GreaterOrEqual(t, time.Since(began), 250*time.Millisecond, "in-flight sessions get the drain timeout")
+	p.expect(protocol.FailShutdown)
+	p.expectClosed()
+	rec := h.record()
+	assert.Equal(t, "shutdown", rec.Outcome)
+	assert.Equal(t, "work", rec.LastStep)
+}
+
+func TestMaxConnsPerIP(t *testing.T) {
+	h := startServer(t, func(c *Config) { c.MaxConnsPerIP = 2 })
+	a := h.dial(withCert)
+	a.expect("HELLO")
+	b := h.dial(withCert)
+	b.expect("HELLO")
+	expectRefused(t, h.addr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	// Another source address is not affected by 127.0.0.1's cap.
+	other := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	d := net.Dialer{Timeout: ioBound, LocalAddr: other}
+	raw, err := d.Dial("tcp", h.addr)
+	require.NoError(t, err)
+	defer raw.Close()
+	conn := tls.Client(raw, h.tlsConfig(withCert))
+	require.NoError(t, conn.SetDeadline(time.Now().Add(ioBound)))
+	c := &peer{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.expect("HELLO")
+	assert.Equal(t, 1.0, testutil.ToFloat64(h.met.RefusedCounter("max_conns_per_ip")))
+
+	// Closing one frees its slot.
+	a.conn.Close()
+	require.Eventually(t, func() bool {
+		h.srv.ipMu.Lock()
+		defer h.srv.ipMu.Unlock()
+		return h.srv.perIP[netip.MustParseAddr("127.0.0.1")] == 1
+	}, ioBound, 5*time.Millisecond)
+	again := h.dial(withCert)
+	again.expect("HELLO")
+}
+
+// fakeConn is enough of a gnet.Conn to drive a session without a socket.
+type fakeConn struct {
+	gnet.Conn
+	written  []byte
+	buffered int
+	closed   bool
+}
+
+func (f *fakeConn) Write(p []byte) (int, error) {
+	f.written = append(f.written, p...)
+	return len(p), nil
+}
+func (f *fakeConn) OutboundBuffered() int { return f.buffered }
+func (f *fakeConn) Close() error          { f.closed = true; return nil }
+func (f *fakeConn) RemoteAddr() net.Addr  { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9} }
+func (f *fakeConn) Wake(gnet.AsyncCallback) error {
+	return nil
+}
+
+// fakeEngine is an established engine that records what it is given.
+type fakeEngine struct {
+	tlsbridge.Engine
+	out    []byte
+	closed bool
+}
+
+func (e *fakeEngine) State() tlsbridge.State   { return tlsbridge.Established }
+func (e *fakeEngine) Peer() tlsbridge.Peer     { return tlsbridge.Peer{} }
+func (e *fakeEngine) Read([]byte) (int, error) { return 0, nil }
+func (e *fakeEngine) Write(p []byte) error     { e.out = append(e.out, p...); return nil }
+func (e *fakeEngine) AppendOutgoing(dst []byte) []byte {
+	dst = append(dst, e.out...)
+	e.out = nil
+	return dst
+}
+func (e *fakeEngine) Close()                            { e.closed = true }
+func (e *fakeEngine) Release()                          {}
+func (e *fakeEngine) Err() error                        { return nil }
+func (f fakeFactory) NewEngine(func()) tlsbridge.Engine { return f.e }
+
+type fakeFactory struct{ e *fakeEngine }
+
+func TestOutboundBufferLimitEndsSession(t *testing.T) {
+	eng := &fakeEngine{}
+	srv, err := New(Config{
+		Addrs: []string{"tcp://127.0.0.1:0"}, TLS: fakeFactory{eng},
+		Session:     statemachine.Config{Token: testToken, RandomString: testRandom, NBits: 0},
+		WorkTimeout: time.Second, OtherTimeout: time.Second, HandshakeTimeout: time.Second,
+		MaxConns: 10, MaxBufferedBytes: 64,
+		OnRecord: func(*Record) {},
+	})
+	require.NoError(t, err)
+	lp := newLoop(srv, nil)
+	conn := &fakeConn{}
+	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"))
+
+	sess.pump() // established: HELLO goes out, well under the cap
+	assert.Equal(t, "HELLO\n", string(conn.written))
+	assert.False(t, conn.closed)
+
+	conn.buffered = 65 // the peer stopped reading
+	sess.handle(statemachine.Event{Kind: statemachine.EventLine, Line: []byte("HELLOBACK")})
+	sess.flush()
+	assert.True(t, conn.closed)
+	assert.True(t, sess.closing)
+	assert.Equal(t, statemachine.OutcomeTransportError, sess.m.Outcome())
+	assert.Zero(t, lp.wheel.Len(), "no timer may stay armed for a closed session")
+}
