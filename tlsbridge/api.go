@@ -1,0 +1,138 @@
+package tlsbridge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"time"
+)
+
+// State is where an engine is in its life.
+type State uint8
+
+const (
+	// Handshaking: no application data yet; the handshake may be waiting
+	// for peer bytes, for a handshake slot, or running.
+	Handshaking State = iota
+	// Established: Read and Write carry application data.
+	Established
+	// Closed: close_notify was sent or received; no more application data.
+	Closed
+	// Failed: the engine hit an error (see Err); outgoing bytes may still
+	// hold an alert worth flushing before the socket is closed.
+	Failed
+)
+
+func (s State) String() string {
+	switch s {
+	case Handshaking:
+		return "handshaking"
+	case Established:
+		return "established"
+	case Closed:
+		return "closed"
+	case Failed:
+		return "failed"
+	}
+	return "unknown"
+}
+
+// Sentinel errors callers branch on. Engine errors wrap one of these.
+var (
+	// ErrNotTLS: the peer's first bytes are not a TLS record.
+	ErrNotTLS = errors.New("tlsbridge: peer did not speak TLS")
+	// ErrHandshake: the handshake failed (verification, protocol, alert).
+	ErrHandshake = errors.New("tlsbridge: handshake failed")
+	// ErrBadRecord: an established session received a record that does not
+	// decrypt or parse.
+	ErrBadRecord = errors.New("tlsbridge: bad record")
+	// ErrClosed: the engine was closed by its owner or by close_notify.
+	ErrClosed = errors.New("tlsbridge: closed")
+	// ErrNotEstablished: Write before the handshake completed.
+	ErrNotEstablished = errors.New("tlsbridge: handshake not complete")
+	// ErrPeerAlert: an established session received a fatal alert from the
+	// peer (anything but close_notify).
+	ErrPeerAlert = errors.New("tlsbridge: peer sent an alert")
+)
+
+// Peer summarises the authenticated peer for logs and session records.
+type Peer struct {
+	Subject     string   // client certificate subject, "" when none
+	Fingerprint [32]byte // SHA-256 of the client certificate DER, zero when none
+	HasCert     bool
+	Version     uint16 // tls.VersionTLS12 / tls.VersionTLS13
+	CipherSuite uint16
+	Resumed     bool
+}
+
+// Config is the per-server TLS policy.
+type Config struct {
+	Certificate tls.Certificate
+	// ClientCAs verifies client certificates; required unless Insecure.
+	ClientCAs *x509.CertPool
+	// Insecure: do not request a client certificate.
+	Insecure bool
+	// MaxHandshakes caps handshake goroutines in flight; excess engines
+	// wait in FIFO order (counted in Stats). 0 means a default.
+	MaxHandshakes int
+	// HandshakeTimeout bounds the life of one handshake goroutine, counted
+	// from when it gets its slot. It is a safety net so a goroutine never
+	// outlives a forgetful owner; the owner should still enforce its own
+	// deadline from accept. 0 means HandshakeTimeoutHint.
+	HandshakeTimeout time.Duration
+}
+
+// Stats are cumulative counters and gauges of a Context, safe to read from
+// any goroutine.
+type Stats struct {
+	HandshakesInFlight int64
+	HandshakesQueued   int64 // waiting for a slot right now
+	HandshakesWaited   int64 // total that ever had to wait for a slot
+	HandshakesOK       int64
+	HandshakesFailed   int64
+	HandshakesCanceled int64 // ended by the owner's Close/Release mid-handshake
+	Resumed            int64
+}
+
+// Engine is one connection's TLS endpoint: ciphertext in, plaintext out,
+// ciphertext to send handed out. It never touches a socket.
+//
+// Threading: every method is called from the owner's goroutine (the
+// connection's event loop) only. The wake function given to NewEngine is
+// called from other goroutines (the handshake goroutine) whenever the owner
+// should look again: new outgoing bytes, or the handshake finished/failed.
+type Engine interface {
+	// Feed hands over ciphertext received from the peer. It copies what it
+	// keeps and never blocks.
+	Feed(ciphertext []byte) error
+	// Read decrypts buffered application data into p. It returns (0, nil)
+	// when no complete record is buffered; io.EOF after the peer's
+	// close_notify; an error wrapping ErrBadRecord on a bad record.
+	Read(p []byte) (int, error)
+	// Write encrypts p into records queued for sending. Fails with
+	// ErrNotEstablished before the handshake completes.
+	Write(p []byte) error
+	// AppendOutgoing appends all ciphertext waiting to be sent to dst,
+	// forgets it, and returns the extended slice.
+	AppendOutgoing(dst []byte) []byte
+	// State reports the engine's state; Err the error that ended it.
+	State() State
+	Err() error
+	// Peer is valid once State() has been Established.
+	Peer() Peer
+	// Close queues close_notify (if established) and stops any handshake
+	// in flight; its goroutine ends promptly.
+	Close()
+	// Park tells an established engine that its session is about to sit
+	// idle (e.g. waiting minutes for a WORK reply): it drops cipher state
+	// that can be rebuilt (TLS 1.3 AES-GCM key schedules, ~1.5 KiB), and
+	// the next Read/Write rebuilds it at the cost of two allocations. A
+	// no-op in other states and for TLS 1.2.
+	Park()
+	// Release frees everything the engine holds; the engine must not be
+	// used afterwards. Safe to call after Close or instead of it.
+	Release()
+}
+
+// HandshakeTimeoutHint is a sane default for the owner's handshake deadline.
+const HandshakeTimeoutHint = 10 * time.Second

@@ -1,0 +1,68 @@
+package tlsbridge
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/certs"
+)
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	files, err := pki.Write(dir, false)
+	require.NoError(t, err)
+	other, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, data, 0o600))
+		return p
+	}
+	cert, key, ca := files.ServerCert, files.ServerKey, files.CACert
+	garbage := write("garbage.pem", []byte("not pem at all\n"))
+	otherKey := write("other-key.pem", other.Server.KeyPEM)
+	keyOnlyCA := write("ca-key-only.pem", pki.Server.KeyPEM)
+	missing := filepath.Join(dir, "missing.pem")
+
+	tests := []struct {
+		name                string
+		cert, key, ca       string
+		insecure            bool
+		wantErr, wantInFile string
+	}{
+		{name: "ok", cert: cert, key: key, ca: ca},
+		{name: "insecure ignores CA", cert: cert, key: key, ca: missing, insecure: true},
+		{name: "missing cert", cert: missing, key: key, ca: ca, wantErr: "is missing", wantInFile: missing},
+		{name: "missing key", cert: cert, key: missing, ca: ca, wantErr: "is missing", wantInFile: missing},
+		{name: "missing CA", cert: cert, key: key, ca: missing, wantErr: "is missing", wantInFile: missing},
+		{name: "cert not PEM", cert: garbage, key: key, ca: ca, wantErr: "is not PEM", wantInFile: garbage},
+		{name: "key not PEM", cert: cert, key: garbage, ca: ca, wantErr: "is not PEM", wantInFile: garbage},
+		{name: "CA not PEM", cert: cert, key: key, ca: garbage, wantErr: "is not PEM", wantInFile: garbage},
+		{name: "key does not match", cert: cert, key: otherKey, ca: ca, wantErr: "does not match", wantInFile: otherKey},
+		{name: "CA has no certificates", cert: cert, key: key, ca: keyOnlyCA, wantErr: "no CERTIFICATE", wantInFile: keyOnlyCA},
+		{name: "cert file holds a key", cert: key, key: key, ca: ca, wantErr: "no CERTIFICATE", wantInFile: key},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := LoadConfig(tc.cert, tc.key, tc.ca, tc.insecure)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.Contains(t, err.Error(), tc.wantInFile)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.insecure, cfg.Insecure)
+			assert.Equal(t, tc.insecure, cfg.ClientCAs == nil)
+			_, err = NewContext(cfg)
+			assert.NoError(t, err, "a loaded config is accepted by NewContext")
+		})
+	}
+}

@@ -1,0 +1,294 @@
+package tlsbridge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer pooling bounds: buffers larger than maxPooledBuf (e.g. after a
+// 1 MiB write) are left to the GC instead of pinning memory in the pool.
+const (
+	initialBufSize = 2048
+	maxPooledBuf   = 64 << 10
+)
+
+// maxHandshakeInput bounds ciphertext buffered while an engine is still
+// handshaking (waiting for a slot, or pipelined data behind the client's
+// Finished). A legitimate client flight is a few KiB; this keeps a flood
+// from growing memory without bound.
+const maxHandshakeInput = 256 << 10
+
+// defaultMaxHandshakes returns the default cap on handshake goroutines.
+//
+// A handshake is CPU-bound for ~1 ms of work spread over one or two round
+// trips, so most in-flight handshakes are parked waiting for the peer, not
+// burning CPU; the cap therefore exists to bound memory (stack plus
+// crypto/tls state, roughly 30-60 KiB each) and to keep a burst of
+// connections from queueing unbounded goroutines, not to match cores.
+// 32 per core (at least 64) keeps slow peers from starving the queue while
+// capping handshake memory at a few MiB per core.
+func defaultMaxHandshakes() int {
+	return max(64, 32*runtime.GOMAXPROCS(0))
+}
+
+// TLS 1.2 policy: forward-secret AEAD suites only. TLS 1.3 suites are not
+// configurable in crypto/tls and are all AEAD.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// Context is the per-server TLS state shared by all engines: policy,
+// session-ticket keys, handshake slots and counters.
+type Context struct {
+	// outer is the Config every tls.Server is built with. It never changes,
+	// so crypto/tls's automatically rotated session-ticket keys (which live
+	// on it) survive Reload; the policy itself comes from cur via
+	// GetConfigForClient.
+	outer *tls.Config
+	cur   atomic.Pointer[policy]
+	bufs  sync.Pool
+
+	// keepConn13 keeps tls.Conn for TLS 1.3 sessions instead of switching
+	// to the package's record layer; only tests and benchmarks set it, to
+	// compare the two.
+	keepConn13 bool
+
+	mu       sync.Mutex
+	max      int
+	inFlight int
+	qHead    *hsConn
+	qTail    *hsConn
+
+	inFlightN atomic.Int64
+	queuedN   atomic.Int64
+	waitedN   atomic.Int64
+	okN       atomic.Int64
+	failedN   atomic.Int64
+	canceledN atomic.Int64
+	resumedN  atomic.Int64
+}
+
+// NewContext validates cfg and returns a Context for making engines.
+func NewContext(cfg Config) (*Context, error) {
+	inner, err := buildPolicy(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("tlsbridge: new context: %w", err)
+	}
+	c := &Context{max: maxHandshakes(cfg)}
+	c.outer = &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		GetConfigForClient: c.configForClient,
+	}
+	c.cur.Store(inner)
+	c.bufs.New = func() any {
+		b := make([]byte, 0, initialBufSize)
+		return &b
+	}
+	return c, nil
+}
+
+func maxHandshakes(cfg Config) int {
+	if cfg.MaxHandshakes > 0 {
+		return cfg.MaxHandshakes
+	}
+	return defaultMaxHandshakes()
+}
+
+// Reload swaps in a new certificate / CA / policy for handshakes that start
+// afterwards. Established engines keep what they negotiated. On error the
+// previous configuration stays in force.
+func (c *Context) Reload(cfg Config) error {
+	inner, err := buildPolicy(cfg)
+	if err != nil {
+		return fmt.Errorf("tlsbridge: reload: %w", err)
+	}
+	c.cur.Store(inner)
+	c.mu.Lock()
+	c.max = maxHandshakes(cfg)
+	starts := c.admitLocked()
+	c.mu.Unlock()
+	for _, h := range starts {
+		go h.run()
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the counters; safe from any goroutine.
+func (c *Context) Stats() Stats {
+	return Stats{
+		HandshakesInFlight: c.inFlightN.Load(),
+		HandshakesQueued:   c.queuedN.Load(),
+		HandshakesWaited:   c.waitedN.Load(),
+		HandshakesOK:       c.okN.Load(),
+		HandshakesFailed:   c.failedN.Load(),
+		HandshakesCanceled: c.canceledN.Load(),
+		Resumed:            c.resumedN.Load(),
+	}
+}
+
+// policy is one immutable generation of the server configuration.
+type policy struct {
+	tls       *tls.Config
+	hsTimeout time.Duration
+}
+
+func buildPolicy(cfg Config) (*policy, error) {
+	if cfg.HandshakeTimeout < 0 {
+		return nil, fmt.Errorf("HandshakeTimeout %v is negative", cfg.HandshakeTimeout)
+	}
+	t, err := buildTLSConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &policy{tls: t, hsTimeout: cfg.HandshakeTimeout}
+	if p.hsTimeout == 0 {
+		p.hsTimeout = HandshakeTimeoutHint
+	}
+	return p, nil
+}
+
+func buildTLSConfig(cfg Config) (*tls.Config, error) {
+	if len(cfg.Certificate.Certificate) == 0 {
+		return nil, errors.New("a server certificate is required")
+	}
+	if cfg.Certificate.PrivateKey == nil {
+		return nil, errors.New("the server certificate has no private key")
+	}
+	if cfg.Certificate.Leaf == nil {
+		if _, err := x509.ParseCertificate(cfg.Certificate.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("server certificate does not parse: %w", err)
+		}
+	}
+	if cfg.MaxHandshakes < 0 {
+		return nil, fmt.Errorf("MaxHandshakes %d is negative", cfg.MaxHandshakes)
+	}
+	t := &tls.Config{
+		Certificates: []tls.Certificate{cfg.Certificate},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: slices.Clone(tls12Suites),
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    cfg.ClientCAs,
+	}
+	if cfg.Insecure {
+		t.ClientAuth = tls.NoClientCert
+		t.ClientCAs = nil
+	} else if cfg.ClientCAs == nil {
+		return nil, errors.New("ClientCAs is required unless Insecure is set")
+	}
+	return t, nil
+}
+
+// configForClient picks the current policy for one handshake. For a client
+// that offers TLS 1.3 it returns a per-connection copy carrying a key-log
+// writer bound to that connection, which is how the engine learns the
+// traffic secrets it needs to run the record layer itself afterwards.
+func (c *Context) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	cur := c.cur.Load().tls
+	h, ok := hello.Conn.(*hsConn)
+	if !ok || c.keepConn13 || !slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
+		return cur, nil
+	}
+	per := cur.Clone()
+	per.KeyLogWriter = (*keyLogger)(h)
+	return per, nil
+}
+
+// schedule starts h's goroutine if a slot is free, else queues it (FIFO).
+func (c *Context) schedule(h *hsConn) {
+	c.mu.Lock()
+	if c.qHead == nil && c.inFlight < c.max {
+		c.inFlight++
+		c.inFlightN.Store(int64(c.inFlight))
+		c.mu.Unlock()
+		go h.run()
+		return
+	}
+	h.queued = true
+	if c.qTail == nil {
+		c.qHead = h
+	} else {
+		c.qTail.qNext = h
+		h.qPrev = c.qTail
+	}
+	c.qTail = h
+	c.queuedN.Add(1)
+	c.waitedN.Add(1)
+	c.mu.Unlock()
+}
+
+// admitLocked takes queued handshakes into free slots and returns them for
+// the caller to start once c.mu is released.
+func (c *Context) admitLocked() []*hsConn {
+	var starts []*hsConn
+	for c.qHead != nil && c.inFlight < c.max {
+		h := c.qHead
+		c.unlinkLocked(h)
+		c.inFlight++
+		starts = append(starts, h)
+	}
+	c.inFlightN.Store(int64(c.inFlight))
+	return starts
+}
+
+func (c *Context) unlinkLocked(h *hsConn) {
+	if h.qPrev != nil {
+		h.qPrev.qNext = h.qNext
+	} else {
+		c.qHead = h.qNext
+	}
+	if h.qNext != nil {
+		h.qNext.qPrev = h.qPrev
+	} else {
+		c.qTail = h.qPrev
+	}
+	h.qPrev, h.qNext = nil, nil
+	h.queued = false
+	c.queuedN.Add(-1)
+}
+
+// finish frees h's slot and hands it to the next queued handshake.
+func (c *Context) finish() {
+	c.mu.Lock()
+	c.inFlight--
+	starts := c.admitLocked()
+	c.mu.Unlock()
+	for _, h := range starts {
+		go h.run()
+	}
+}
+
+// dequeue removes h from the wait queue if it is still there; it reports
+// whether it was (so it never got, and never will get, a goroutine).
+func (c *Context) dequeue(h *hsConn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !h.queued {
+		return false
+	}
+	c.unlinkLocked(h)
+	return true
+}
+
+func (c *Context) getBuf() *[]byte {
+	return c.bufs.Get().(*[]byte)
+}
+
+func (c *Context) putBuf(b *[]byte) {
+	if b == nil || cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	c.bufs.Put(b)
+}

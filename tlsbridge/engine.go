@@ -1,0 +1,592 @@
+package tlsbridge
+
+import (
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+)
+
+// engine implements Engine.
+//
+// Concurrency: until the handshake result has been adopted by the owner,
+// in/inOff/out and the flags marked "mu" are shared with the handshake
+// goroutine and guarded by mu. Adoption happens under mu, after which the
+// handshake goroutine no longer touches the engine, so the owner-only
+// fields need no lock.
+type engine struct {
+	ctx    *Context
+	wakeFn func()
+
+	mu          sync.Mutex
+	in          *[]byte // mu: pooled; unread ciphertext is (*in)[inOff:]
+	inOff       int     // mu
+	out         *[]byte // mu: pooled; ciphertext waiting to be sent
+	hs          *hsConn // mu: from the first complete record until adoption
+	ownerClosed bool    // mu
+	released    bool    // mu
+
+	// Owner-only.
+	state     State
+	err       error
+	peer      Peer
+	conn      *tls.Conn    // established via tls.Conn (TLS 1.2)
+	rl        *recordLayer // established via the own TLS 1.3 record layer
+	plainOff  int          // decrypted, not yet returned plaintext in *in
+	plainLen  int
+	sentClose bool
+	recvClose bool
+}
+
+// NewEngine returns an engine for one connection. wake is called from the
+// handshake goroutine whenever the owner should look again; it is never
+// called with a lock held that the owner might need, and it may still run
+// once after Close/Release, so it must tolerate a closed connection.
+func (c *Context) NewEngine(wake func()) Engine {
+	if wake == nil {
+		wake = func() {}
+	}
+	return &engine{ctx: c, wakeFn: wake}
+}
+
+func (e *engine) wake() { e.wakeFn() }
+
+// --- buffers (mu held, or owner-only after adoption) ---
+
+func (e *engine) inLen() int {
+	if e.in == nil {
+		return 0
+	}
+	return len(*e.in) - e.inOff
+}
+
+func (e *engine) dropInIfEmpty() {
+	if e.in != nil && e.inOff == len(*e.in) && e.plainLen == 0 {
+		e.ctx.putBuf(e.in)
+		e.in, e.inOff, e.plainOff = nil, 0, 0
+	}
+}
+
+func (e *engine) appendIn(b []byte) {
+	if e.in == nil {
+		e.in = e.ctx.getBuf()
+	}
+	buf := *e.in
+	if len(buf)+len(b) > cap(buf) {
+		// Compact before growing: consumed bytes at the front are dead
+		// unless they hold plaintext not yet returned.
+		start := e.inOff
+		if e.plainLen > 0 {
+			start = e.plainOff
+		}
+		if start > 0 {
+			n := copy(buf, buf[start:])
+			buf = buf[:n]
+			e.inOff -= start
+			e.plainOff -= min(start, e.plainOff)
+		}
+	}
+	*e.in = append(buf, b...)
+}
+
+func (e *engine) appendOut(b []byte) {
+	if e.out == nil {
+		e.out = e.ctx.getBuf()
+	}
+	*e.out = append(*e.out, b...)
+}
+
+// --- owner-side state ---
+
+// sync adopts the handshake result, if there is a new one.
+func (e *engine) sync() {
+	if e.state != Handshaking {
+		return
+	}
+	e.mu.Lock()
+	h := e.hs
+	if h == nil || !h.done {
+		e.mu.Unlock()
+		return
+	}
+	res := h.res
+	h.res = hsResult{}
+	e.hs = nil
+	e.mu.Unlock()
+
+	if res.err != nil {
+		if errors.Is(res.err, ErrClosed) {
+			e.state = Closed
+			return
+		}
+		e.state, e.err = Failed, res.err
+		return
+	}
+	e.state = Established
+	e.peer = res.peer
+	e.conn = res.conn
+	e.rl = res.rl
+}
+
+func (e *engine) fail(err error) {
+	e.state, e.err = Failed, err
+}
+
+// failRecord ends an established engine on a record-layer error, queueing
+// the alert TLS calls for, and drops the keys.
+func (e *engine) failRecord(rerr *recordError) {
+	if e.rl != nil && rerr.alert != 0 {
+		e.mu.Lock()
+		if e.out == nil {
+			e.out = e.ctx.getBuf()
+		}
+		*e.out = e.rl.sealAlert(*e.out, rerr.alert)
+		e.mu.Unlock()
+	}
+	e.rl = nil
+	e.plainLen = 0
+	e.fail(rerr.err)
+}
+
+// checkPrefix rejects a stream whose first bytes cannot start a TLS
+// handshake record, before any goroutine is spent on it. It returns the
+// length of the first record once its header is complete, or 0.
+func checkPrefix(b []byte) (int, error) {
+	if len(b) >= 1 && b[0] != recordTypeHandshake {
+		return 0, fmt.Errorf("%w: first byte %#02x is not a TLS handshake record", ErrNotTLS, b[0])
+	}
+	if len(b) >= 2 && b[1] != 3 {
+		return 0, fmt.Errorf("%w: record version major %d is not 3", ErrNotTLS, b[1])
+	}
+	if len(b) < recordHeaderLen {
+		return 0, nil
+	}
+	n := int(binary.BigEndian.Uint16(b[3:5]))
+	if n == 0 || n > maxPlaintext {
+		return 0, fmt.Errorf("%w: first record length %d is out of range", ErrNotTLS, n)
+	}
+	return recordHeaderLen + n, nil
+}
+
+// Feed implements Engine.
+func (e *engine) Feed(b []byte) error {
+	e.sync()
+	switch e.state {
+	case Failed:
+		return e.err
+	case Closed:
+		if e.recvClose && !e.ownerClosedNoLock() {
+			return nil // after close_notify anything more is ignored
+		}
+		return ErrClosed
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if e.state == Established {
+		e.mu.Lock()
+		e.appendIn(b)
+		e.mu.Unlock()
+		return nil
+	}
+	return e.feedHandshake(b)
+}
+
+func (e *engine) ownerClosedNoLock() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ownerClosed
+}
+
+func (e *engine) feedHandshake(b []byte) error {
+	e.mu.Lock()
+	if e.inLen()+len(b) > maxHandshakeInput {
+		e.mu.Unlock()
+		e.Close()
+		e.fail(fmt.Errorf("%w: more than %d bytes buffered during the handshake", ErrHandshake, maxHandshakeInput))
+		return e.err
+	}
+	e.appendIn(b)
+	var start *hsConn
+	if e.hs == nil {
+		// Nothing has been consumed yet: the buffer is the stream's start.
+		n, err := checkPrefix((*e.in)[e.inOff:])
+		if err != nil {
+			e.mu.Unlock()
+			e.fail(err)
+			e.ctx.failedN.Add(1)
+			return err
+		}
+		// Only a complete first record earns a handshake goroutine, so a
+		// peer that trickles or stalls its ClientHello holds no goroutine
+		// and no slot.
+		if n > 0 && e.inLen() >= n {
+			e.hs = newHSConn(e)
+			start = e.hs
+		}
+	} else {
+		e.hs.cond.Signal()
+	}
+	e.mu.Unlock()
+	if start != nil {
+		e.ctx.schedule(start)
+	}
+	return nil
+}
+
+// Read implements Engine.
+func (e *engine) Read(p []byte) (int, error) {
+	e.sync()
+	switch e.state {
+	case Handshaking:
+		return 0, nil
+	case Failed:
+		return 0, e.err
+	case Closed:
+		if e.recvClose {
+			return 0, io.EOF
+		}
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if e.rl != nil {
+		if err := e.unpark(); err != nil {
+			return 0, err
+		}
+		return e.readRecords(p)
+	}
+	return e.readConn(p)
+}
+
+func (e *engine) readConn(p []byte) (int, error) {
+	n, err := e.conn.Read(p)
+	if err == nil {
+		return n, nil
+	}
+	if errors.Is(err, errWouldBlock) {
+		return n, nil
+	}
+	if errors.Is(err, io.EOF) {
+		e.recvClose = true
+		e.state = Closed
+		return n, io.EOF
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" {
+		e.fail(fmt.Errorf("%w: %w", ErrPeerAlert, err))
+	} else {
+		e.fail(fmt.Errorf("%w: %w", ErrBadRecord, err))
+	}
+	e.conn = nil
+	return n, e.err
+}
+
+// readRecords decrypts complete records in place and copies their
+// plaintext to p, filling p as far as buffered records allow.
+func (e *engine) readRecords(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if e.plainLen > 0 {
+			m := copy(p[n:], (*e.in)[e.plainOff:e.plainOff+e.plainLen])
+			n += m
+			e.plainOff += m
+			e.plainLen -= m
+			continue
+		}
+		avail := e.inLen()
+		if avail == 0 {
+			break
+		}
+		buf := (*e.in)[e.inOff:]
+		total, rerr := parseHeader13(buf)
+		if rerr != nil {
+			e.failRecord(rerr)
+			return n, e.err
+		}
+		if total == 0 || total > avail {
+			break
+		}
+		recStart := e.inOff
+		e.inOff += total // consumed whatever happens: never decrypt twice
+		typ, pt, rerr := e.rl.open(buf[:total])
+		if rerr != nil {
+			e.failRecord(rerr)
+			return n, e.err
+		}
+		switch typ {
+		case recordTypeApplicationData:
+			if len(pt) == 0 {
+				if rerr := e.uselessRecord(); rerr != nil {
+					e.failRecord(rerr)
+					return n, e.err
+				}
+				continue
+			}
+			e.rl.useless = 0
+			e.plainOff = recStart + recordHeaderLen
+			e.plainLen = len(pt)
+		case recordTypeAlert:
+			if len(pt) != 2 {
+				e.failRecord(badRecord(alertDecodeError, "alert of %d bytes", len(pt)))
+				return n, e.err
+			}
+			if pt[1] == alertCloseNotify {
+				e.recvClose = true
+				e.state = Closed
+				e.releaseIn()
+				if n > 0 {
+					return n, nil
+				}
+				return 0, io.EOF
+			}
+			e.rl = nil
+			e.fail(fmt.Errorf("%w: peer sent alert %d (level %d)", ErrPeerAlert, pt[1], pt[0]))
+			return n, e.err
+		case recordTypeHandshake:
+			if rerr := e.uselessRecord(); rerr != nil {
+				e.failRecord(rerr)
+				return n, e.err
+			}
+			e.mu.Lock()
+			if e.out == nil {
+				e.out = e.ctx.getBuf()
+			}
+			out, rerr := e.rl.handlePostHandshake(*e.out, pt)
+			*e.out = out
+			e.mu.Unlock()
+			if rerr != nil {
+				e.failRecord(rerr)
+				return n, e.err
+			}
+		default:
+			e.failRecord(badRecord(alertUnexpectedMessage, "unexpected inner content type %d", typ))
+			return n, e.err
+		}
+	}
+	e.dropInIfEmpty()
+	return n, nil
+}
+
+func (e *engine) uselessRecord() *recordError {
+	e.rl.useless++
+	if e.rl.useless > maxUselessRecords {
+		return badRecord(alertUnexpectedMessage, "too many consecutive records without application data")
+	}
+	return nil
+}
+
+func (e *engine) releaseIn() {
+	e.mu.Lock()
+	e.plainLen = 0
+	if e.in != nil {
+		e.ctx.putBuf(e.in)
+		e.in, e.inOff, e.plainOff = nil, 0, 0
+	}
+	e.mu.Unlock()
+}
+
+// Write implements Engine.
+func (e *engine) Write(p []byte) error {
+	e.sync()
+	switch e.state {
+	case Handshaking:
+		return ErrNotEstablished
+	case Failed:
+		return e.err
+	case Closed:
+		return ErrClosed
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if e.rl != nil {
+		if err := e.unpark(); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		if e.out == nil {
+			e.out = e.ctx.getBuf()
+		}
+		*e.out = e.rl.sealData(*e.out, p)
+		e.mu.Unlock()
+		return nil
+	}
+	if _, err := e.conn.Write(p); err != nil {
+		e.fail(fmt.Errorf("%w: write: %w", ErrBadRecord, err))
+		e.conn = nil
+		return e.err
+	}
+	return nil
+}
+
+// AppendOutgoing implements Engine.
+func (e *engine) AppendOutgoing(dst []byte) []byte {
+	e.sync()
+	e.mu.Lock()
+	if e.out != nil {
+		dst = append(dst, *e.out...)
+		e.ctx.putBuf(e.out)
+		e.out = nil
+	}
+	e.mu.Unlock()
+	return dst
+}
+
+// State implements Engine.
+func (e *engine) State() State {
+	e.sync()
+	return e.state
+}
+
+// Err implements Engine.
+func (e *engine) Err() error {
+	e.sync()
+	return e.err
+}
+
+// Peer implements Engine.
+func (e *engine) Peer() Peer {
+	e.sync()
+	return e.peer
+}
+
+// Close implements Engine.
+func (e *engine) Close() {
+	e.sync()
+	e.mu.Lock()
+	already := e.ownerClosed
+	e.ownerClosed = true
+	h := e.hs
+	if h != nil {
+		h.cond.Broadcast()
+		// The goroutine keeps its own reference; dropping ours lets a late
+		// result (and its tls.Conn) be collected.
+		e.hs = nil
+	}
+	e.mu.Unlock()
+	if already {
+		return
+	}
+	switch e.state {
+	case Handshaking:
+		if h != nil && e.ctx.dequeue(h) {
+			e.ctx.canceledN.Add(1)
+		}
+		e.state = Closed
+		e.releaseIn()
+	case Established, Closed:
+		if e.sentClose || (e.rl == nil && e.conn == nil) {
+			break
+		}
+		e.sentClose = true
+		e.state = Closed
+		if e.rl != nil && e.rl.unpark() == nil {
+			e.mu.Lock()
+			if e.out == nil {
+				e.out = e.ctx.getBuf()
+			}
+			*e.out = e.rl.sealAlert(*e.out, alertCloseNotify)
+			e.mu.Unlock()
+		} else {
+			_ = e.conn.CloseWrite() // queues close_notify through the transport
+		}
+		e.rl, e.conn = nil, nil
+		e.releaseIn()
+	}
+}
+
+// unpark rebuilds parked cipher state; failing to is fatal for the engine.
+func (e *engine) unpark() error {
+	if err := e.rl.unpark(); err != nil {
+		e.rl = nil
+		e.fail(fmt.Errorf("%w: %w", ErrBadRecord, err))
+		return e.err
+	}
+	return nil
+}
+
+// Park implements Engine.
+func (e *engine) Park() {
+	e.sync()
+	if e.rl != nil {
+		e.rl.park()
+	}
+}
+
+// Release implements Engine.
+func (e *engine) Release() {
+	e.sync()
+	e.mu.Lock()
+	e.released = true
+	e.ownerClosed = true
+	h := e.hs
+	if h != nil {
+		h.cond.Broadcast()
+		e.hs = nil
+	}
+	if e.in != nil {
+		e.ctx.putBuf(e.in)
+	}
+	if e.out != nil {
+		e.ctx.putBuf(e.out)
+	}
+	e.in, e.out, e.inOff, e.plainOff, e.plainLen = nil, nil, 0, 0, 0
+	e.mu.Unlock()
+	if e.state == Handshaking {
+		if h != nil && e.ctx.dequeue(h) {
+			e.ctx.canceledN.Add(1)
+		}
+	}
+	if e.state != Failed {
+		e.state = Closed
+	}
+	e.rl, e.conn = nil, nil
+}
+
+// hsStarted reports whether the engine has a handshake goroutine or a
+// queue place (tests).
+func (e *engine) hsStarted() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.hs != nil || e.state != Handshaking
+}
+
+// queuedNow reports whether the engine waits for a handshake slot (tests).
+func (e *engine) queuedNow() bool {
+	e.mu.Lock()
+	h := e.hs
+	e.mu.Unlock()
+	if h == nil {
+		return false
+	}
+	e.ctx.mu.Lock()
+	defer e.ctx.mu.Unlock()
+	return h.queued
+}
+
+// requestKeyUpdate sends a KeyUpdate asking the peer to update too and
+// switches to the next sending key (TLS 1.3 record layer only). The server
+// never needs this on its own; it exists to exercise the peer's answer.
+func (e *engine) requestKeyUpdate() error {
+	if e.rl == nil {
+		return ErrNotEstablished
+	}
+	if err := e.unpark(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.out == nil {
+		e.out = e.ctx.getBuf()
+	}
+	*e.out = e.rl.seal(*e.out, recordTypeHandshake, []byte{handshakeTypeKeyUpdate, 0, 0, 1, 1})
+	if err := e.rl.out.update(e.rl.suite); err != nil {
+		return fmt.Errorf("key update: %w", err)
+	}
+	return nil
+}

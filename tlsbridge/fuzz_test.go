@@ -1,0 +1,72 @@
+package tlsbridge
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// settled reports whether the engine has nothing left to do without more
+// input: terminal, waiting for more of the first record, queued, or its
+// handshake goroutine blocked for lack of bytes.
+func (e *engine) settled() bool {
+	if e.State() != Handshaking {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.hs == nil {
+		return true
+	}
+	return e.hs.waiting && e.inLen() == 0
+}
+
+func FuzzEngineFeed(f *testing.F) {
+	fx := newFixture(f)
+	ctx := fx.context(f, nil)
+	f.Add([]byte("HELLO\n"), uint8(0))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), uint8(3))
+	f.Add([]byte{22, 3, 1, 0, 4, 1, 0, 0, 0}, uint8(2))
+	f.Add([]byte{22, 3, 1, 0, 1, 1, 23, 3, 3, 0, 1, 0}, uint8(6))
+	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
+		e := ctx.NewEngine(func() {}).(*engine)
+		cut := min(int(split), len(data))
+		for _, part := range [][]byte{data[:cut], data[cut:]} {
+			_ = e.Feed(part)
+			deadline := time.Now().Add(5 * time.Second)
+			for !e.settled() {
+				if time.Now().After(deadline) {
+					t.Fatalf("engine did not settle: state %v", e.State())
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			_ = e.AppendOutgoing(nil)
+		}
+		n, err := e.Read(make([]byte, 64))
+		if n != 0 {
+			t.Fatalf("plaintext %d bytes without a handshake", n)
+		}
+		switch e.State() {
+		case Handshaking:
+			if err != nil {
+				t.Fatalf("Read error while handshaking: %v", err)
+			}
+		case Failed:
+			if !(errors.Is(e.Err(), ErrNotTLS) || errors.Is(e.Err(), ErrHandshake)) {
+				t.Fatalf("failure does not wrap ErrNotTLS/ErrHandshake: %v", e.Err())
+			}
+		default:
+			t.Fatalf("unexpected state %v", e.State())
+		}
+		e.Release()
+		deadline := time.Now().Add(5 * time.Second)
+		for ctx.Stats().HandshakesInFlight != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("handshake goroutine did not end after Release")
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+}

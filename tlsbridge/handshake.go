@@ -1,0 +1,301 @@
+package tlsbridge
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+)
+
+// errOwnerClosed ends a handshake whose engine was closed by its owner.
+var errOwnerClosed = fmt.Errorf("%w: engine closed during handshake", ErrClosed)
+
+// errHandshakeTimeout ends a handshake that outlived Config.HandshakeTimeout.
+var errHandshakeTimeout = errors.New("handshake timed out")
+
+// errWouldBlock is what the transport returns to crypto/tls when an
+// established session has no more buffered ciphertext. crypto/tls treats a
+// temporary net.Error as "try again later" and does not poison the Conn.
+var errWouldBlock net.Error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "tlsbridge: no buffered ciphertext" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+// Limits on what the key-log capture keeps while counting the server's
+// post-handshake records (normally one session ticket).
+const (
+	maxCapturedRecords = 8
+	maxCapturedBytes   = 16 << 10
+)
+
+// hsConn is the net.Conn crypto/tls runs on. During the handshake it
+// blocks in Read until the owner feeds bytes; after it (when tls.Conn is
+// kept, i.e. TLS 1.2) Read returns errWouldBlock instead of blocking.
+//
+// Fields other than the queue links are guarded by e.mu, except the
+// key-log capture, which only the handshake goroutine touches before it
+// publishes the result.
+type hsConn struct {
+	e    *engine
+	cond sync.Cond
+	// recRemain is how much of the TLS record being delivered is still to
+	// hand to crypto/tls. Delivery stops at record ends so that crypto/tls
+	// never swallows the application data that follows the handshake.
+	recRemain int
+	blocking  bool
+	timedOut  bool
+	waiting   bool // blocked in Read with nothing buffered (tests)
+	done      bool // result published
+
+	// result, valid once done.
+	res hsResult
+
+	// key-log capture (handshake goroutine only).
+	clientSecret []byte
+	serverSecret []byte
+	afterSecret  [][]byte // protected records written once the server secret was known
+	capturedLen  int
+
+	// FIFO links; guarded by Context.mu.
+	queued       bool
+	qPrev, qNext *hsConn
+}
+
+type hsResult struct {
+	err  error
+	conn *tls.Conn
+	rl   *recordLayer
+	peer Peer
+}
+
+func newHSConn(e *engine) *hsConn {
+	h := &hsConn{e: e, blocking: true}
+	h.cond.L = &e.mu
+	return h
+}
+
+// Read hands crypto/tls buffered ciphertext, at most to the end of the
+// current record.
+func (h *hsConn) Read(p []byte) (int, error) {
+	e := h.e
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		if h.blocking && (e.ownerClosed || e.released) {
+			return 0, errOwnerClosed
+		}
+		if h.blocking && h.timedOut {
+			return 0, errHandshakeTimeout
+		}
+		avail := e.inLen()
+		if h.recRemain == 0 && avail >= recordHeaderLen {
+			in := (*e.in)[e.inOff:]
+			h.recRemain = recordHeaderLen + int(binary.BigEndian.Uint16(in[3:5]))
+		}
+		if h.recRemain > 0 && avail > 0 {
+			n := copy(p[:min(len(p), h.recRemain)], (*e.in)[e.inOff:])
+			e.inOff += n
+			h.recRemain -= n
+			e.dropInIfEmpty()
+			return n, nil
+		}
+		if !h.blocking {
+			return 0, errWouldBlock
+		}
+		h.waiting = true
+		h.cond.Wait()
+		h.waiting = false
+	}
+}
+
+// Write queues ciphertext produced by crypto/tls for the owner to send.
+func (h *hsConn) Write(b []byte) (int, error) {
+	e := h.e
+	if h.serverSecret != nil && h.blocking {
+		h.capture(b)
+	}
+	e.mu.Lock()
+	blocking := h.blocking
+	closed := e.ownerClosed || e.released
+	if !e.released {
+		e.appendOut(b)
+	}
+	e.mu.Unlock()
+	if blocking && !closed {
+		e.wake()
+	}
+	return len(b), nil
+}
+
+// capture keeps copies of protected records written after the server's
+// application traffic secret was logged. Some are still under handshake
+// keys (the server Finished), the rest (session tickets) under application
+// keys; trial decryption at the end tells how many application records the
+// server already sent, i.e. the record layer's starting sequence number.
+func (h *hsConn) capture(b []byte) {
+	for len(b) >= recordHeaderLen {
+		n := recordHeaderLen + int(binary.BigEndian.Uint16(b[3:5]))
+		if n > len(b) {
+			return
+		}
+		if b[0] == recordTypeApplicationData && len(h.afterSecret) < maxCapturedRecords &&
+			h.capturedLen+n <= maxCapturedBytes {
+			h.afterSecret = append(h.afterSecret, bytes.Clone(b[:n]))
+			h.capturedLen += n
+		} else if b[0] == recordTypeApplicationData {
+			h.capturedLen = maxCapturedBytes + 1 // overflowed: do not trust the count
+		}
+		b = b[n:]
+	}
+}
+
+func (h *hsConn) Close() error                       { return nil }
+func (h *hsConn) LocalAddr() net.Addr                { return memAddr{} }
+func (h *hsConn) RemoteAddr() net.Addr               { return memAddr{} }
+func (h *hsConn) SetDeadline(t time.Time) error      { return nil }
+func (h *hsConn) SetReadDeadline(t time.Time) error  { return nil }
+func (h *hsConn) SetWriteDeadline(t time.Time) error { return nil }
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "memory" }
+func (memAddr) String() string  { return "tlsbridge" }
+
+// keyLogger receives crypto/tls's NSS key-log lines for one connection.
+type keyLogger hsConn
+
+func (k *keyLogger) Write(line []byte) (int, error) {
+	f := bytes.Fields(line)
+	if len(f) != 3 {
+		return len(line), nil
+	}
+	var dst *[]byte
+	switch string(f[0]) {
+	case "CLIENT_TRAFFIC_SECRET_0":
+		dst = &k.clientSecret
+	case "SERVER_TRAFFIC_SECRET_0":
+		dst = &k.serverSecret
+	default:
+		return len(line), nil
+	}
+	s := make([]byte, hex.DecodedLen(len(f[2])))
+	if _, err := hex.Decode(s, f[2]); err != nil {
+		return 0, fmt.Errorf("key log secret: %w", err)
+	}
+	*dst = s
+	return len(line), nil
+}
+
+// run performs the handshake on its own goroutine, publishes the result to
+// the owner and frees the slot.
+func (h *hsConn) run() {
+	e := h.e
+	ctx := e.ctx
+	timer := time.AfterFunc(ctx.cur.Load().hsTimeout, func() {
+		e.mu.Lock()
+		h.timedOut = true
+		h.cond.Broadcast()
+		e.mu.Unlock()
+	})
+	conn := tls.Server(h, ctx.outer)
+	err := conn.Handshake()
+	timer.Stop()
+
+	var res hsResult
+	if err != nil {
+		res.err = classifyHandshakeErr(err)
+	} else {
+		st := conn.ConnectionState()
+		res.peer = peerOf(&st)
+		res.conn = conn
+		if st.Version == tls.VersionTLS13 && !ctx.keepConn13 {
+			if rl, ok := h.recordLayer(st.CipherSuite); ok {
+				res.rl, res.conn = rl, nil
+			}
+		}
+	}
+	h.clientSecret, h.serverSecret, h.afterSecret = nil, nil, nil
+
+	e.mu.Lock()
+	h.res = res
+	h.done = true
+	h.blocking = false
+	closed := e.ownerClosed || e.released
+	e.mu.Unlock()
+
+	switch {
+	case res.err == nil:
+		ctx.okN.Add(1)
+		if res.peer.Resumed {
+			ctx.resumedN.Add(1)
+		}
+	case errors.Is(res.err, ErrClosed):
+		ctx.canceledN.Add(1)
+	default:
+		ctx.failedN.Add(1)
+	}
+	ctx.finish()
+	if !closed {
+		e.wake()
+	}
+}
+
+// recordLayer builds the TLS 1.3 record layer from the captured secrets,
+// or reports false to keep tls.Conn (e.g. a suite it does not know).
+func (h *hsConn) recordLayer(suiteID uint16) (*recordLayer, bool) {
+	if h.clientSecret == nil || h.serverSecret == nil || h.recRemain != 0 || h.capturedLen > maxCapturedBytes {
+		return nil, false
+	}
+	probe, err := newRecordLayer(suiteID, h.serverSecret, h.serverSecret, 0)
+	if err != nil {
+		return nil, false
+	}
+	var seq uint64
+	var scratch []byte
+	for _, rec := range h.afterSecret {
+		scratch = append(scratch[:0], rec...)
+		probe.in.seq = seq
+		if _, _, rerr := probe.open(scratch); rerr == nil {
+			seq++
+		} else if seq > 0 {
+			// Application-key records never precede handshake-key ones.
+			return nil, false
+		}
+	}
+	rl, err := newRecordLayer(suiteID, h.clientSecret, h.serverSecret, seq)
+	if err != nil {
+		return nil, false
+	}
+	return rl, true
+}
+
+func peerOf(st *tls.ConnectionState) Peer {
+	p := Peer{Version: st.Version, CipherSuite: st.CipherSuite, Resumed: st.DidResume}
+	if len(st.PeerCertificates) > 0 {
+		c := st.PeerCertificates[0]
+		p.HasCert = true
+		p.Subject = c.Subject.String()
+		p.Fingerprint = sha256.Sum256(c.Raw)
+	}
+	return p
+}
+
+func classifyHandshakeErr(err error) error {
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return fmt.Errorf("%w: %w", ErrNotTLS, err)
+	}
+	return fmt.Errorf("%w: %w", ErrHandshake, err)
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tlsbridge
+
+const raceEnabled = false
