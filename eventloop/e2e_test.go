@@ -399,7 +399,13 @@ func TestThousandConcurrentSessions(t *testing.T) {
 		t.Skip("concurrency test; run without -short")
 	}
 	const sessions = 1000 // client + server fds: 2000, well under the 20000 limit
-	h := startServer(t, func(c *Config) { c.Session.NBits = 4 })
+	// Deadlines generous enough for 1000 simultaneous handshakes on a busy
+	// 2-core machine under -race: this test is about concurrency, not time.
+	h := startServer(t, func(c *Config) {
+		c.Session.NBits = 4
+		c.HandshakeTimeout = time.Minute
+		c.OtherTimeout = time.Minute
+	})
 	goroutinesBefore := runtime.NumGoroutine()
 	cfg := h.tlsConfig(withCert)
 
@@ -451,6 +457,9 @@ func quietSession(h *harness, cfg *tls.Config, i int) (err error) {
 		return err
 	}
 	defer p.conn.Close()
+	if err := p.conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
+		return err
+	}
 	playSession(rec, p, protocol.BodyRequests, func(cmd string) string { return fmt.Sprintf("%s-%d", cmd, i) })
 	return nil
 }

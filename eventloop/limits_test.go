@@ -190,3 +190,5 @@ func TestOutboundBufferLimitEndsSession(t *testing.T) {
 	assert.Equal(t, statemachine.OutcomeTransportError, sess.m.Outcome())
 	assert.Zero(t, lp.wheel.Len(), "no timer may stay armed for a closed session")
 }
+
+func (e *fakeEngine) Park() {}

@@ -38,6 +38,8 @@ type session struct {
 	last    statemachine.State // state before the event that ended it
 	closing bool
 	done    bool // record emitted
+	// parkAfterFlush asks the engine to shed memory once WORK is sent.
+	parkAfterFlush bool
 }
 
 func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
@@ -171,6 +173,9 @@ func (s *session) handle(ev statemachine.Event) {
 		s.lp.wheel.Arm(&s.timer, now.Add(s.srv.cfg.OtherTimeout))
 	case statemachine.DeadlineWork:
 		s.lp.wheel.Arm(&s.timer, now.Add(s.srv.cfg.WorkTimeout))
+		// WORK is where sessions sit for minutes: let the engine drop what
+		// it can rebuild (cipher state) until the suffix arrives.
+		s.parkAfterFlush = true
 	}
 }
 
@@ -234,6 +239,10 @@ func (s *session) flush() {
 		_, _ = s.conn.Write(out) // gnet buffers what the socket does not take
 	}
 	s.lp.out = out[:0]
+	if s.parkAfterFlush && !s.closing {
+		s.parkAfterFlush = false
+		s.engine.Park()
+	}
 	if limit := s.srv.cfg.MaxBufferedBytes; limit > 0 && !s.closing && s.conn.OutboundBuffered() > limit {
 		// The peer is not reading; holding its bytes would let one client
 		// grow our memory.
