@@ -45,7 +45,18 @@ type Server struct {
 	MaxHandshakes    int
 	LogFormat        string
 	Loops            int
-	CertDir          string // where `make run` style auto-generation writes
+
+	// Long-lived daemon operation.
+	ConfigFile       string
+	Listen           []string // host:port each; replaces --host/--port when set
+	ReusePort        bool
+	DrainTimeout     time.Duration
+	MaxConnsPerIP    int
+	MaxBufferedBytes int
+	Records          string
+	RecordsMaxBytes  int64
+	RecordsBackups   int
+	StatusInterval   time.Duration
 }
 
 // Defaults returns the reference defaults plus ours.
@@ -66,7 +77,30 @@ func Defaults() Server {
 		MaxConns:         15000,
 		HandshakeTimeout: 10 * time.Second,
 		LogFormat:        "json",
+		DrainTimeout:     30 * time.Second,
+		MaxBufferedBytes: 256 << 10,
+		RecordsMaxBytes:  100 << 20,
+		RecordsBackups:   5,
+		StatusInterval:   time.Minute,
 	}
+}
+
+// listFlag is a repeatable string flag.
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	if s == "" {
+		return fmt.Errorf("empty address")
+	}
+	*l.v = append(*l.v, s)
+	return nil
 }
 
 // seconds is a flag holding a positive whole number of seconds, as the
@@ -113,6 +147,17 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes in flight at once (0: a default per core)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: one per core)")
+
+	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "YAML file holding any of these flags by name; flags given here override it")
+	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on host:port (repeatable; replaces --host/--port), e.g. for the reference client's ports")
+	fs.BoolVar(&cfg.ReusePort, "reuseport", cfg.ReusePort, "set SO_REUSEPORT so several processes can share a port")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM/SIGINT, how long sessions in flight may finish before they get FAIL")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "most concurrent connections from one source address (0: no cap)")
+	fs.IntVar(&cfg.MaxBufferedBytes, "max-buffered-bytes", cfg.MaxBufferedBytes, "close a connection whose unsent bytes pass this (0: no cap)")
+	fs.StringVar(&cfg.Records, "records", cfg.Records, "append one JSON line per finished session to this file")
+	fs.Int64Var(&cfg.RecordsMaxBytes, "records-max-bytes", cfg.RecordsMaxBytes, "rotate the records file when it would pass this size")
+	fs.IntVar(&cfg.RecordsBackups, "records-backups", cfg.RecordsBackups, "rotated records files to keep")
+	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "log a status line this often (0: never)")
 	return fs
 }
 
@@ -134,6 +179,11 @@ func Parse(name string, args []string, out io.Writer) (Server, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+	}
+	if cfg.ConfigFile != "" {
+		if err := applyFile(fs, cfg.ConfigFile); err != nil {
+			return cfg, err
+		}
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
@@ -169,7 +219,33 @@ func (c *Server) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
-	if c.Insecure && !IsLoopbackHost(c.Host) {
+	switch {
+	case c.DrainTimeout < 0:
+		return fmt.Errorf("%w: --drain-timeout must not be negative", ErrUsage)
+	case c.MaxConnsPerIP < 0:
+		return fmt.Errorf("%w: --max-conns-per-ip must not be negative", ErrUsage)
+	case c.MaxBufferedBytes < 0:
+		return fmt.Errorf("%w: --max-buffered-bytes must not be negative", ErrUsage)
+	case c.RecordsMaxBytes <= 0:
+		return fmt.Errorf("%w: --records-max-bytes must be positive", ErrUsage)
+	case c.RecordsBackups < 0:
+		return fmt.Errorf("%w: --records-backups must not be negative", ErrUsage)
+	case c.StatusInterval < 0:
+		return fmt.Errorf("%w: --status-interval must not be negative", ErrUsage)
+	}
+	for _, l := range c.Listen {
+		host, port, err := net.SplitHostPort(l)
+		if err != nil {
+			return fmt.Errorf("%w: --listen %q: want host:port", ErrUsage, l)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("%w: --listen %q: port outside 0..65535", ErrUsage, l)
+		}
+		if c.Insecure && !IsLoopbackHost(host) {
+			return fmt.Errorf("%w: --insecure refuses to serve on non-loopback address %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, l)
+		}
+	}
+	if c.Insecure && len(c.Listen) == 0 && !IsLoopbackHost(c.Host) {
 		return fmt.Errorf("%w: --insecure refuses to serve on non-loopback host %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, c.Host)
 	}
 	if c.MetricsAddr != "" {
@@ -196,14 +272,32 @@ func IsLoopbackHost(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// ListenAddr is the gnet address for host:port ("localhost" binds 127.0.0.1
-// as the reference's IPv4 socket does).
+// ListenAddr is the gnet address for --host/--port ("localhost" binds
+// 127.0.0.1 as the reference's IPv4 socket does).
 func (c *Server) ListenAddr() string {
-	host := strings.Trim(c.Host, "[]")
+	return gnetAddr(c.Host, strconv.Itoa(c.Port))
+}
+
+// ListenAddrs are every gnet address to serve: --listen's, or else
+// --host/--port's.
+func (c *Server) ListenAddrs() []string {
+	if len(c.Listen) == 0 {
+		return []string{c.ListenAddr()}
+	}
+	out := make([]string, 0, len(c.Listen))
+	for _, l := range c.Listen {
+		host, port, _ := net.SplitHostPort(l) // validated
+		out = append(out, gnetAddr(host, port))
+	}
+	return out
+}
+
+func gnetAddr(host, port string) string {
+	host = strings.Trim(host, "[]")
 	if strings.EqualFold(host, "localhost") {
 		host = "127.0.0.1"
 	}
-	return "tcp://" + net.JoinHostPort(host, strconv.Itoa(c.Port))
+	return "tcp://" + net.JoinHostPort(host, port)
 }
 
 // ParseLevel maps the reference's Python logging levels onto zerolog.
