@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -15,11 +16,14 @@ import (
 	"tlslpd/config"
 	"tlslpd/eventloop"
 	"tlslpd/metrics"
+	"tlslpd/records"
 	"tlslpd/tlsbridge"
 )
 
 // Main runs the server command line: exit 0 on a clean stop (and after the
-// tutorial session), 1 on a runtime failure, 2 on bad flags.
+// tutorial session), 1 on a runtime failure, 2 on bad flags or config.
+// SIGTERM/SIGINT drain and stop; a second one exits at once; SIGHUP reloads
+// certificates and reopens the records file.
 func Main(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Parse("tlslpd", args, stdout)
 	if errors.Is(err, config.ErrHelp) {
@@ -34,14 +38,47 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd: %s\n", trimUsage(err))
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := Run(ctx, cfg, logger, nil); err != nil {
+	d, err := New(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd: %v\n", err)
+		return 1
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	go d.handleSignals(sigs, cancel)
+
+	if err := d.Run(ctx); err != nil {
 		logger.Error().Err(err).Msg("tlslpd stopped")
 		fmt.Fprintf(stderr, "tlslpd: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
+	stopping := false
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			d.Reload()
+			continue
+		}
+		if stopping {
+			// The operator means it: leave now, keeping what the records
+			// buffer already holds.
+			d.log.Warn().Str("signal", sig.String()).Msg("second signal: exiting at once")
+			if d.records != nil {
+				_ = d.records.Flush()
+			}
+			os.Exit(1)
+		}
+		stopping = true
+		d.log.Info().Str("signal", sig.String()).Dur("drain_timeout", d.cfg.DrainTimeout).Msg("stopping")
+		stop()
+	}
 }
 
 func trimUsage(err error) string {
@@ -64,97 +101,262 @@ func NewLogger(cfg config.Server, w io.Writer) (zerolog.Logger, error) {
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
 
-// Hooks lets tests observe a running daemon; all fields are optional.
+// Hooks let tests observe a running daemon; all fields are optional.
 type Hooks struct {
 	// Started receives the server once its listeners are bound.
-	Started func(*eventloop.Server, *metrics.HTTP)
+	Started func(*eventloop.Server)
 	// OnRecord receives every finished session (on its event loop).
 	OnRecord func(*eventloop.Record)
 }
 
-// Run serves until ctx ends or the tutorial session is over.
-func Run(ctx context.Context, cfg config.Server, logger zerolog.Logger, hooks *Hooks) error {
-	if hooks == nil {
-		hooks = &Hooks{}
-	}
-	tlsCfg, err := tlsbridge.LoadConfig(cfg.ServerCert, cfg.ServerKey, cfg.CACert, cfg.Insecure)
-	if err != nil {
-		return fmt.Errorf("load TLS material: %w", err)
-	}
-	tlsCfg.MaxHandshakes = cfg.MaxHandshakes
-	tlsCtx, err := tlsbridge.NewContext(tlsCfg)
-	if err != nil {
-		return fmt.Errorf("TLS setup: %w", err)
-	}
+// Daemon is one configured tlslpd process.
+type Daemon struct {
+	cfg     config.Server
+	log     zerolog.Logger
+	tlsCtx  *tlsbridge.Context
+	met     *metrics.Metrics
+	admin   *metrics.HTTP
+	records *records.Writer
+	srv     *eventloop.Server
+	notify  notifier
+	reloads atomic.Int64
+	Hooks   Hooks
+}
 
-	met := metrics.New()
-	met.GaugeFunc("tlslpd_tls_handshakes_in_flight", "TLS handshakes running now.", func() float64 { return float64(tlsCtx.Stats().HandshakesInFlight) })
-	met.GaugeFunc("tlslpd_tls_handshakes_queued", "TLS handshakes waiting for a slot now.", func() float64 { return float64(tlsCtx.Stats().HandshakesQueued) })
-	met.CounterFunc("tlslpd_tls_handshakes_waited_total", "TLS handshakes that had to wait for a slot.", func() float64 { return float64(tlsCtx.Stats().HandshakesWaited) })
-	met.CounterFunc("tlslpd_tls_resumed_total", "TLS handshakes that resumed a session.", func() float64 { return float64(tlsCtx.Stats().Resumed) })
-
-	var admin *metrics.HTTP
-	if cfg.MetricsAddr != "" {
-		admin, err = metrics.Listen(cfg.MetricsAddr, met)
+// New loads TLS material, opens the records file and binds the metrics
+// endpoint: everything that can fail on bad input fails here, before Run.
+func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
+	d := &Daemon{cfg: cfg, log: logger, met: metrics.New(), notify: systemdNotifier(logger)}
+	tlsCfg, err := d.loadTLS()
+	if err != nil {
+		return nil, err
+	}
+	if d.tlsCtx, err = tlsbridge.NewContext(tlsCfg); err != nil {
+		return nil, fmt.Errorf("TLS setup: %w", err)
+	}
+	d.registerTLSMetrics()
+	if cfg.Records != "" {
+		d.records, err = records.Open(records.Options{
+			Path: cfg.Records, MaxBytes: cfg.RecordsMaxBytes, MaxBackups: cfg.RecordsBackups, Logger: logger,
+		})
 		if err != nil {
-			return err
+			return nil, fmt.Errorf("records: %w", err)
 		}
+	}
+	if cfg.MetricsAddr != "" {
+		if d.admin, err = metrics.Listen(cfg.MetricsAddr, d.met); err != nil {
+			d.closeRecords()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
+	tlsCfg, err := tlsbridge.LoadConfig(d.cfg.ServerCert, d.cfg.ServerKey, d.cfg.CACert, d.cfg.Insecure)
+	if err != nil {
+		return tlsCfg, fmt.Errorf("load TLS material: %w", err)
+	}
+	tlsCfg.MaxHandshakes = d.cfg.MaxHandshakes
+	tlsCfg.HandshakeTimeout = d.cfg.HandshakeTimeout
+	return tlsCfg, nil
+}
+
+func (d *Daemon) registerTLSMetrics() {
+	stats := d.tlsCtx.Stats
+	d.met.GaugeFunc("tlslpd_tls_handshakes_in_flight", "TLS handshakes running now.", func() float64 { return float64(stats().HandshakesInFlight) })
+	d.met.GaugeFunc("tlslpd_tls_handshakes_queued", "TLS handshakes waiting for a slot now.", func() float64 { return float64(stats().HandshakesQueued) })
+	d.met.CounterFunc("tlslpd_tls_handshakes_waited_total", "TLS handshakes that had to wait for a slot.", func() float64 { return float64(stats().HandshakesWaited) })
+	d.met.CounterFunc("tlslpd_tls_resumed_total", "TLS handshakes that resumed a session.", func() float64 { return float64(stats().Resumed) })
+	d.met.CounterFunc("tlslpd_tls_reloads_total", "Successful certificate reloads (SIGHUP).", func() float64 { return float64(d.reloads.Load()) })
+}
+
+// Reload re-reads certificate, key and CA for new handshakes (established
+// sessions keep theirs) and reopens the records file. A bad file keeps the
+// old material and says why.
+func (d *Daemon) Reload() error {
+	d.notify.reloading()
+	defer d.notify.ready()
+	if d.records != nil {
+		if err := d.records.Reopen(); err != nil {
+			d.log.Error().Err(err).Msg("reopen records file")
+		}
+	}
+	tlsCfg, err := d.loadTLS()
+	if err == nil {
+		err = d.tlsCtx.Reload(tlsCfg)
+	}
+	if err != nil {
+		d.log.Error().Err(err).Msg("reload failed; keeping the current certificates")
+		return err
+	}
+	d.reloads.Add(1)
+	d.log.Info().Str("server_cert", d.cfg.ServerCert).Str("ca_cert", d.cfg.CACert).Msg("certificates reloaded")
+	return nil
+}
+
+// Run serves until ctx ends (then drains) or the tutorial session is over.
+// Every session record is flushed to the records file before it returns.
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.closeRecords()
+	onRecord := d.Hooks.OnRecord
+	if d.records != nil {
+		w, hook := d.records, onRecord
+		onRecord = func(r *eventloop.Record) {
+			// Append only buffers; a full buffer is counted and logged by
+			// the writer, never a stalled loop.
+			_ = w.Append(r)
+			if hook != nil {
+				hook(r)
+			}
+		}
+	}
+	srv, err := eventloop.New(eventloop.Config{
+		Addrs:            d.cfg.ListenAddrs(),
+		Loops:            d.cfg.Loops,
+		TLS:              d.tlsCtx,
+		Session:          d.cfg.Session,
+		WorkTimeout:      d.cfg.WorkTimeout,
+		OtherTimeout:     d.cfg.OtherTimeout,
+		HandshakeTimeout: d.cfg.HandshakeTimeout,
+		MaxConns:         d.cfg.MaxConns,
+		MaxConnsPerIP:    d.cfg.MaxConnsPerIP,
+		MaxBufferedBytes: d.cfg.MaxBufferedBytes,
+		DrainTimeout:     d.cfg.DrainTimeout,
+		ReusePort:        d.cfg.ReusePort,
+		Logger:           d.log,
+		Metrics:          d.met,
+		OnRecord:         onRecord,
+	})
+	if err != nil {
+		return err
+	}
+	d.srv = srv
+	if d.admin != nil {
 		go func() {
-			if err := admin.Serve(); err != nil {
-				logger.Error().Err(err).Msg("metrics endpoint stopped")
+			if err := d.admin.Serve(); err != nil {
+				d.log.Error().Err(err).Msg("metrics endpoint stopped")
 			}
 		}()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
-			_ = admin.Shutdown(sctx)
+			_ = d.admin.Shutdown(sctx)
 		}()
 	}
 
-	srv, err := eventloop.New(eventloop.Config{
-		Addrs:            []string{cfg.ListenAddr()},
-		Loops:            cfg.Loops,
-		TLS:              tlsCtx,
-		Session:          cfg.Session,
-		WorkTimeout:      cfg.WorkTimeout,
-		OtherTimeout:     cfg.OtherTimeout,
-		HandshakeTimeout: cfg.HandshakeTimeout,
-		MaxConns:         cfg.MaxConns,
-		Logger:           logger,
-		Metrics:          met,
-		OnRecord:         hooks.OnRecord,
-	})
+	runCtx, stopAux := context.WithCancel(ctx)
+	defer stopAux()
+	go d.announce(runCtx)
+
+	err = srv.Run(ctx)
+	stopAux()
+	if d.admin != nil {
+		d.admin.SetReady(false)
+	}
 	if err != nil {
 		return err
 	}
-	go func() {
+	d.log.Info().Msg("tlslpd stopped")
+	return nil
+}
+
+// announce reports readiness once bound, then runs the status line and the
+// systemd watchdog until the server stops; on ctx's end it says STOPPING.
+func (d *Daemon) announce(ctx context.Context) {
+	select {
+	case <-d.srv.Ready():
+	case <-ctx.Done():
+		return
+	}
+	mode := "mTLS"
+	if d.cfg.Insecure {
+		mode = "insecure (no client certificates)"
+	}
+	var bound []string
+	for _, a := range d.srv.Addrs() {
+		bound = append(bound, a.String())
+	}
+	ev := d.log.Info().Strs("listen", bound).Str("mode", mode).
+		Int("n_bits", d.cfg.Session.NBits).Bool("tutorial", d.cfg.Session.Tutorial)
+	if d.admin != nil {
+		ev = ev.Str("metrics", "http://"+d.admin.Addr().String()+"/metrics")
+		d.admin.SetReady(true)
+	}
+	if d.records != nil {
+		ev = ev.Str("records", d.cfg.Records)
+	}
+	ev.Msg("tlslpd serving")
+	d.notify.ready()
+	if d.Hooks.Started != nil {
+		d.Hooks.Started(d.srv)
+	}
+	d.status(ctx)
+	d.notify.stopping()
+	if d.admin != nil {
+		d.admin.SetReady(false) // draining: load balancers should look elsewhere
+	}
+}
+
+// status logs a status line every StatusInterval and pets the watchdog.
+func (d *Daemon) status(ctx context.Context) {
+	var statusC, watchdogC <-chan time.Time
+	if d.cfg.StatusInterval > 0 {
+		t := time.NewTicker(d.cfg.StatusInterval)
+		defer t.Stop()
+		statusC = t.C
+	}
+	if every := d.notify.watchdogEvery(); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		watchdogC = t.C
+	}
+	last, lastAt := d.met.Snapshot(), time.Now()
+	for {
 		select {
-		case <-srv.Ready():
 		case <-ctx.Done():
 			return
+		case <-watchdogC:
+			d.notify.watchdog()
+		case now := <-statusC:
+			cur := d.met.Snapshot()
+			secs := now.Sub(lastAt).Seconds()
+			ev := d.log.Info().Float64("connections", cur.Open)
+			for state, n := range cur.Active {
+				ev = ev.Float64("sessions_"+state, n)
+			}
+			ev = ev.Float64("handshakes_per_s", (cur.Handshakes-last.Handshakes)/secs).
+				Float64("pow_checks_per_s", (cur.PoWChecks-last.PoWChecks)/secs).
+				Float64("sessions_finished_per_s", (cur.Finished-last.Finished)/secs)
+			if d.records != nil {
+				ev = ev.Uint64("records_written", d.records.Written()).Uint64("records_dropped", d.records.Dropped())
+			}
+			ev.Msg("status")
+			last, lastAt = cur, now
 		}
-		mode := "mTLS"
-		if cfg.Insecure {
-			mode = "insecure (no client certificates)"
-		}
-		ev := logger.Info().Str("listen", cfg.ListenAddr()).Str("mode", mode).Int("n_bits", cfg.Session.NBits).Bool("tutorial", cfg.Session.Tutorial)
-		if admin != nil {
-			ev = ev.Str("metrics", "http://"+admin.Addr().String()+"/metrics")
-			admin.SetReady(true)
-		}
-		ev.Msg("tlslpd serving")
-		if hooks.Started != nil {
-			hooks.Started(srv, admin)
-		}
-	}()
-	if err := srv.Run(ctx); err != nil {
-		return err
 	}
-	if admin != nil {
-		admin.SetReady(false)
+}
+
+func (d *Daemon) closeRecords() {
+	if d.records == nil {
+		return
 	}
-	logger.Info().Msg("tlslpd stopped")
-	return nil
+	if err := d.records.Close(); err != nil {
+		d.log.Error().Err(err).Msg("closing records file")
+		return
+	}
+	d.log.Info().Uint64("written", d.records.Written()).Uint64("dropped", d.records.Dropped()).Msg("records file closed")
+}
+
+// Server is the running event-loop server (after Run started it).
+func (d *Daemon) Server() *eventloop.Server { return d.srv }
+
+// MetricsAddr is the bound metrics address, "" when disabled.
+func (d *Daemon) MetricsAddr() string {
+	if d.admin == nil {
+		return ""
+	}
+	return d.admin.Addr().String()
 }
 
 // Exists reports whether path exists (used by `tlslpd certs --if-missing`).

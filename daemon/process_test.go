@@ -1,0 +1,545 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/certs"
+	"tlslpd/pow"
+	"tlslpd/protocol"
+)
+
+// These tests run the real binary: signals, files and exit codes are the
+// product here. Every server binds 127.0.0.1 port 0 and is killed at the end.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tlslpd-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "tlslpd")
+	build := exec.Command("go", "build", "-race", "-o", binary, "tlslpd")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build tlslpd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const bound = 20 * time.Second // the longest any step here may take
+
+type proc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	dir     string
+	pki     *certs.PKI
+	mu      sync.Mutex
+	logs    []map[string]any
+	logText bytes.Buffer
+	exited  chan struct{}
+	addrs   []string
+	metrics string
+}
+
+// startDaemon writes a fresh PKI into a temp dir and starts the binary
+// there with args (plus defaults that keep tests short and loopback-only).
+func startDaemon(t *testing.T, args ...string) *proc {
+	t.Helper()
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	base := []string{"--n_bits", "4", "--token", "AUTH", "--log-level", "DEBUG", "--status-interval", "0"}
+	if !hasFlag(args, "--listen") {
+		base = append(base, "--listen", "127.0.0.1:0")
+	}
+	p := startIn(t, dir, append(base, args...)...)
+	p.pki = pki
+	return p
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func startIn(t *testing.T, dir string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	p := &proc{t: t, cmd: cmd, dir: dir, exited: make(chan struct{})}
+	require.NoError(t, cmd.Start())
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			line := sc.Bytes()
+			var m map[string]any
+			p.mu.Lock()
+			p.logText.Write(line)
+			p.logText.WriteByte('\n')
+			if json.Unmarshal(line, &m) == nil {
+				p.logs = append(p.logs, m)
+				if m["message"] == "tlslpd serving" {
+					for _, a := range m["listen"].([]any) {
+						p.addrs = append(p.addrs, a.(string))
+					}
+					if u, ok := m["metrics"].(string); ok {
+						p.metrics = strings.TrimSuffix(u, "/metrics")
+					}
+					once.Do(func() { close(ready) })
+				}
+			}
+			p.mu.Unlock()
+		}
+	}()
+	go func() { _ = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+	})
+	select {
+	case <-ready:
+	case <-p.exited:
+		t.Fatalf("tlslpd exited before serving:\n%s", p.text())
+	case <-time.After(bound):
+		t.Fatalf("tlslpd did not start:\n%s", p.text())
+	}
+	return p
+}
+
+func (p *proc) text() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.logText.String()
+}
+
+// logged waits for a log event with this message and returns it.
+func (p *proc) logged(message string) map[string]any {
+	p.t.Helper()
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		for _, m := range p.logs {
+			if m["message"] == message {
+				p.mu.Unlock()
+				return m
+			}
+		}
+		p.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.t.Fatalf("no log %q in:\n%s", message, p.text())
+	return nil
+}
+
+func (p *proc) signal(sig syscall.Signal) { require.NoError(p.t, p.cmd.Process.Signal(sig)) }
+
+// exitCode waits for the process to end.
+func (p *proc) exitCode(within time.Duration) int {
+	p.t.Helper()
+	select {
+	case <-p.exited:
+		return p.cmd.ProcessState.ExitCode()
+	case <-time.After(within):
+		p.t.Fatalf("tlslpd still running after %v:\n%s", within, p.text())
+		return -1
+	}
+}
+
+// client is a protocol client for the daemon under test.
+type client struct {
+	t    testing.TB
+	conn *tls.Conn
+	r    *bufio.Reader
+}
+
+func (p *proc) dial(t testing.TB, pki *certs.PKI, addr string) (*client, error) {
+	cert, err := pki.Client.TLS()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := net.DialTimeout("tcp", addr, bound)
+	if err != nil {
+		return nil, err
+	}
+	conn := tls.Client(raw, &tls.Config{RootCAs: pki.CertPool(), ServerName: "localhost", Certificates: []tls.Certificate{cert}})
+	if err := conn.SetDeadline(time.Now().Add(bound)); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return &client{t: t, conn: conn, r: bufio.NewReader(conn)}, nil
+}
+
+func (c *client) line() (string, error) {
+	s, err := c.r.ReadString('\n')
+	return strings.TrimSuffix(s, "\n"), err
+}
+
+func (c *client) send(s string) error {
+	_, err := io.WriteString(c.conn, s+"\n")
+	return err
+}
+
+// toWork plays HELLO and reads WORK; returns the token.
+func (c *client) toWork() (string, error) {
+	if l, err := c.line(); err != nil || l != "HELLO" {
+		return "", fmt.Errorf("want HELLO, got %q (%v)", l, err)
+	}
+	if err := c.send("HELLOBACK"); err != nil {
+		return "", err
+	}
+	l, err := c.line()
+	f := strings.Fields(l)
+	if err != nil || len(f) != 3 || f[0] != "WORK" {
+		return "", fmt.Errorf("want WORK, got %q (%v)", l, err)
+	}
+	return f[1], nil
+}
+
+// finish answers WORK and the body; returns the outcome as the client saw
+// it: "completed" or the FAIL line.
+func (c *client) finish(token string) (string, error) {
+	sol, err := pow.Solve(context.Background(), token, 4, 1)
+	if err != nil {
+		return "", err
+	}
+	if err := c.send(sol.Suffix); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(token + protocol.DefaultRandomString))
+	cksum := hex.EncodeToString(sum[:])
+	for {
+		l, err := c.line()
+		if err != nil {
+			return "", fmt.Errorf("read: %w", err)
+		}
+		switch {
+		case l == "DONE":
+			if err := c.send("OK"); err != nil {
+				return "", err
+			}
+			if _, err := c.r.ReadByte(); err != io.EOF {
+				return "", fmt.Errorf("want close after OK, got %v", err)
+			}
+			return "completed", nil
+		case strings.HasPrefix(l, "FAIL"):
+			return l, nil
+		}
+		if err := c.send(cksum + " v"); err != nil {
+			return "", err
+		}
+	}
+}
+
+func (c *client) session() (string, error) {
+	token, err := c.toWork()
+	if err != nil {
+		return "", err
+	}
+	return c.finish(token)
+}
+
+func readRecords(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(line, &m), "record line %q", line)
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestSIGTERMDrainsAndFlushesRecords(t *testing.T) {
+	p := startDaemon(t, "--records", "records.jsonl", "--drain-timeout", "10s")
+	c, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	token, err := c.toWork()
+	require.NoError(t, err)
+
+	p.signal(syscall.SIGTERM)
+	p.logged("draining")
+	// New connections are refused while the session in flight finishes.
+	if late, err := p.dial(t, p.pki, p.addrs[0]); err == nil {
+		_, lerr := late.line()
+		assert.Error(t, lerr, "a connection during drain must be closed")
+	}
+	outcome, err := c.finish(token)
+	require.NoError(t, err)
+	require.Equal(t, 0, p.exitCode(bound))
+
+	recs := readRecords(t, filepath.Join(p.dir, "records.jsonl"))
+	require.Len(t, recs, 1, "exactly the one session; refused connections leave no record")
+	assert.Equal(t, "CN=tlslp-client,O=tlslpd", recs[0]["subject"])
+	// Normal mode may inject FAIL; either way the session ran to its end.
+	if outcome == "completed" {
+		assert.Equal(t, "completed", recs[0]["outcome"])
+		assert.Len(t, recs[0]["replies"], protocol.BodyRequests)
+	} else {
+		assert.Equal(t, "FAIL "+protocol.DefaultRandomString, outcome)
+		assert.Equal(t, "injected_fail", recs[0]["outcome"])
+	}
+}
+
+func TestDrainTimeoutEndsStuckSessionsWithFail(t *testing.T) {
+	p := startDaemon(t, "--records", "records.jsonl", "--drain-timeout", "500ms")
+	c, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err)
+	p.signal(syscall.SIGINT)
+	l, err := c.line()
+	require.NoError(t, err)
+	assert.Equal(t, protocol.FailShutdown, l)
+	require.Equal(t, 0, p.exitCode(bound))
+	recs := readRecords(t, filepath.Join(p.dir, "records.jsonl"))
+	require.Len(t, recs, 1)
+	assert.Equal(t, "shutdown", recs[0]["outcome"])
+}
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	p := startDaemon(t, "--drain-timeout", "1m")
+	c, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err)
+	p.signal(syscall.SIGTERM)
+	p.logged("draining")
+	began := time.Now()
+	p.signal(syscall.SIGTERM)
+	assert.Equal(t, 1, p.exitCode(bound))
+	assert.Less(t, time.Since(began), 5*time.Second)
+}
+
+func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
+	p := startDaemon(t)
+	old, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	oldToken, err := old.toWork()
+	require.NoError(t, err)
+
+	// Load in flight across the reload: sessions established on the old
+	// material, finishing after it.
+	type inflight struct {
+		c     *client
+		token string
+	}
+	var load []inflight
+	for range 8 {
+		c, err := p.dial(t, p.pki, p.addrs[0])
+		require.NoError(t, err)
+		token, err := c.toWork()
+		require.NoError(t, err)
+		load = append(load, inflight{c, token})
+	}
+
+	// A new PKI replaces the files; SIGHUP picks it up.
+	next, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = next.Write(filepath.Join(p.dir, "certificates"), true)
+	require.NoError(t, err)
+	p.signal(syscall.SIGHUP)
+	p.logged("certificates reloaded")
+	var wg sync.WaitGroup
+	for _, s := range load {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcome, err := s.c.finish(s.token)
+			if assert.NoError(t, err, "session across the reload") {
+				assert.True(t, outcome == "completed" || outcome == "FAIL LGTk", outcome)
+			}
+		}()
+	}
+	wg.Wait()
+
+	// The established session is untouched.
+	outcome, err := old.finish(oldToken)
+	require.NoError(t, err)
+	assert.NotEmpty(t, outcome)
+	// New clients of the new CA get in; clients of the old CA do not.
+	c, err := p.dial(t, next, p.addrs[0])
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err)
+	stale, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	_, err = stale.line()
+	assert.Error(t, err, "the old CA's clients must be refused after the reload")
+}
+
+func TestSIGHUPWithBadFilesKeepsOldCertificates(t *testing.T) {
+	p := startDaemon(t)
+	require.NoError(t, os.WriteFile(filepath.Join(p.dir, "certificates", certs.ServerKeyFile), []byte("not a key"), 0o600))
+	p.signal(syscall.SIGHUP)
+	failed := p.logged("reload failed; keeping the current certificates")
+	assert.Contains(t, failed["error"], certs.ServerKeyFile)
+	c, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err, "the old certificates still serve")
+}
+
+func TestSeveralListenersAndReusePort(t *testing.T) {
+	port := freePort(t)
+	p := startDaemon(t, "--listen", "127.0.0.1:0", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reuseport")
+	require.Len(t, p.addrs, 2)
+	for _, addr := range p.addrs {
+		c, err := p.dial(t, p.pki, addr)
+		require.NoError(t, err)
+		_, err = c.toWork()
+		require.NoError(t, err, addr)
+	}
+	// A second process shares the port thanks to SO_REUSEPORT.
+	second := startIn(t, p.dir, "--n_bits", "4", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reuseport", "--status-interval", "0")
+	require.Len(t, second.addrs, 1)
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestConfigFileAndHealthEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tlslpd.yaml"), []byte(
+		"listen: [127.0.0.1:0]\nn_bits: 60\ntoken: AUTH\nmetrics-addr: 127.0.0.1:0\nstatus-interval: 0\n"), 0o644))
+	// The flag overrides the file's n_bits.
+	p := startIn(t, dir, "--config", "tlslpd.yaml", "--n_bits", "4")
+	p.pki = pki
+	c, err := p.dial(t, pki, p.addrs[0])
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err)
+	serving := p.logged("tlslpd serving")
+	assert.Equal(t, 4.0, serving["n_bits"])
+
+	require.NotEmpty(t, p.metrics)
+	hc := http.Client{Timeout: bound}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		resp, err := hc.Get(p.metrics + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, want, resp.StatusCode, path)
+	}
+	resp, err := hc.Get(p.metrics + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Contains(t, string(body), `tlslpd_sessions_active{state="work"} 1`)
+	assert.Contains(t, string(body), "go_goroutines")
+}
+
+func TestBadConfigFileIsOneLineExit2(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("port: 1\nnope: 2\n"), 0o644))
+	cmd := exec.Command(binary, "--config", "bad.yaml")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+	assert.Contains(t, stderr.String(), `unknown key "nope"`)
+}
+
+func TestMissingCertificatesIsAClearError(t *testing.T) {
+	cmd := exec.Command(binary, "--listen", "127.0.0.1:0")
+	cmd.Dir = t.TempDir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Contains(t, stderr.String(), "certificates/server-cert.pem")
+}
+
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, err := ln.Read(buf)
+			if err != nil {
+				return
+			}
+			got <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	p := startDaemon(t)
+	expectState := func(want string) {
+		t.Helper()
+		for {
+			select {
+			case s := <-got:
+				if strings.Contains(s, want) {
+					return
+				}
+			case <-time.After(bound):
+				t.Fatalf("no %s from tlslpd", want)
+			}
+		}
+	}
+	expectState("READY=1")
+	p.signal(syscall.SIGHUP)
+	expectState("RELOADING=1")
+	expectState("READY=1")
+	p.signal(syscall.SIGTERM)
+	expectState("STOPPING=1")
+	require.Equal(t, 0, p.exitCode(bound))
+}

@@ -1,0 +1,66 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/statemachine"
+)
+
+func TestSnapshotFollowsUpdates(t *testing.T) {
+	m := New()
+	m.ConnectionsOpen.Inc()
+	m.HandshakesOK.Add(3)
+	m.PoWValid.Inc()
+	m.PoWInvalid.Add(2)
+	m.Transition(statemachine.StateNew, statemachine.StateHello)
+	m.Transition(statemachine.StateHello, statemachine.StateWork)
+	m.Transition(statemachine.StateNew, statemachine.StateHello)
+	m.Finished(statemachine.OutcomeCompleted)
+	m.Finished(statemachine.OutcomeTimeout)
+
+	s := m.Snapshot()
+	assert.Equal(t, 1.0, s.Open)
+	assert.Equal(t, 3.0, s.Handshakes)
+	assert.Equal(t, 3.0, s.PoWChecks)
+	assert.Equal(t, 2.0, s.Finished)
+	assert.Equal(t, map[string]float64{"hello": 1, "work": 1, "body": 0, "done": 0}, s.Active)
+}
+
+func TestHTTPEndpoints(t *testing.T) {
+	m := New()
+	m.StepLatency(statemachine.StateWork, 0.5)
+	h, err := Listen("127.0.0.1:0", m)
+	require.NoError(t, err)
+	go func() { _ = h.Serve() }()
+	defer h.Shutdown(t.Context())
+	base := "http://" + h.Addr().String()
+	client := http.Client{Timeout: 5 * time.Second}
+
+	get := func(path string) (int, string) {
+		resp, err := client.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	code, body := get("/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	for _, name := range []string{"go_goroutines", "tlslpd_connections_open", "tlslpd_step_duration_seconds_bucket{step=\"work\"", "tlslpd_pow_checks_total"} {
+		assert.True(t, strings.Contains(body, name), name)
+	}
+	code, _ = get("/healthz")
+	assert.Equal(t, http.StatusOK, code)
+	code, _ = get("/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, code, "not ready until the server says so")
+	h.SetReady(true)
+	code, _ = get("/readyz")
+	assert.Equal(t, http.StatusOK, code)
+}
