@@ -24,7 +24,8 @@ func applyFile(fs *flag.FlagSet, path string) error {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%w %s: %s", ErrConfigFile, path, strings.TrimPrefix(err.Error(), "yaml: "))
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		return fmt.Errorf("%w %s: %s", ErrConfigFile, path, strings.Join(strings.Fields(msg), " "))
 	}
 	if len(doc.Content) == 0 {
 		return nil // an empty file sets nothing

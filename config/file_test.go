@@ -108,3 +108,29 @@ func TestListenValidation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"tcp://127.0.0.1:3115", "tcp://[::1]:7883"}, cfg.ListenAddrs())
 }
+
+func TestSampleConfigParses(t *testing.T) {
+	cfg, err := Parse("tlslpd", []string{"--config", "../deploy/tlslpd.yaml"}, nil)
+	require.NoError(t, err)
+	assert.Len(t, cfg.ListenAddrs(), 2)
+	assert.Equal(t, "/var/log/tlslpd/sessions.jsonl", cfg.Records)
+}
+
+// FuzzConfigFile feeds arbitrary YAML: parsing never panics, and every
+// failure is a one-line usage error.
+func FuzzConfigFile(f *testing.F) {
+	f.Add("port: 3115\nn_bits: 20\n")
+	f.Add("listen: [127.0.0.1:1, 127.0.0.1:2]\ninsecure: true\n")
+	f.Add("bogus: 1\n")
+	f.Add("- a\n")
+	f.Add("port: {a: 1}\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(body), 0o644))
+		_, err := Parse("tlslpd", []string{"--config", path}, nil)
+		if err != nil {
+			require.ErrorIs(t, err, ErrUsage)
+			require.NotContains(t, err.Error(), "\n")
+		}
+	})
+}
