@@ -6,35 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"tlslpd/config"
 	"tlslpd/protocol"
 )
-
-// LevelCritical is the reference's CRITICAL, above slog's ERROR.
-const LevelCritical = slog.LevelError + 4
-
-// ParseLogLevel maps the reference's level names to slog levels.
-func ParseLogLevel(s string) (slog.Level, error) {
-	switch strings.ToUpper(s) {
-	case "DEBUG":
-		return slog.LevelDebug, nil
-	case "INFO":
-		return slog.LevelInfo, nil
-	case "WARNING":
-		return slog.LevelWarn, nil
-	case "ERROR":
-		return slog.LevelError, nil
-	case "CRITICAL":
-		return LevelCritical, nil
-	}
-	return 0, fmt.Errorf("invalid log level %q (want DEBUG, INFO, WARNING, ERROR or CRITICAL)", s)
-}
 
 // ParsePorts parses a comma-separated port list such as "3115,1234".
 func ParsePorts(s string) ([]int, error) {
@@ -118,7 +100,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	if err != nil {
 		return nil, fs, fmt.Errorf("--ports: %w", err)
 	}
-	if _, err := ParseLogLevel(o.logLevel); err != nil {
+	if _, err := config.ParseLevel(o.logLevel); err != nil {
 		return nil, fs, fmt.Errorf("--log-level: %w", err)
 	}
 	if o.solverWorkers < 0 {
@@ -143,8 +125,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd client: %s\n", oneLine(err))
 		return 2
 	}
-	level, _ := ParseLogLevel(o.logLevel) // validated in parseFlags
-	o.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	level, _ := config.ParseLevel(o.logLevel) // validated in parseFlags
+	logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}).Level(level).With().Timestamp().Logger()
+	o.cfg.Logger = &logger
 
 	tcfg, err := LoadTLS(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {

@@ -10,12 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rs/zerolog"
 
 	"tlslpd/pow"
 	"tlslpd/protocol"
@@ -86,7 +87,7 @@ type Config struct {
 	// Tutorial only makes the session narrate each step at INFO.
 	Tutorial bool
 	// Logger receives the session's log; nil discards.
-	Logger *slog.Logger
+	Logger *zerolog.Logger
 }
 
 // Outcome is how a session ended.
@@ -157,7 +158,7 @@ func LoadTLS(certFile, keyFile, caFile string, insecure bool) (*tls.Config, erro
 // connection and reader without a long parameter list.
 type session struct {
 	cfg     Config
-	log     *slog.Logger
+	log     *zerolog.Logger
 	conn    net.Conn
 	r       *bufio.Reader
 	answers map[string]string
@@ -206,7 +207,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		return res, fmt.Errorf("TLS handshake with %s: %w: %w", raw.RemoteAddr(), ErrTLS, err)
 	}
 	res.TLSVersion = conn.ConnectionState().Version
-	s.log.Debug("TLS established", "version", tls.VersionName(res.TLSVersion), "port", port)
+	s.log.Debug().Str("version", tls.VersionName(res.TLSVersion)).Int("port", port).Msg("TLS established")
 
 	// Cancelling ctx must unblock a pending read; expiring the deadline does
 	// that without racing the reader for the connection.
@@ -240,7 +241,8 @@ func normalise(cfg *Config) error {
 		cfg.OtherTimeout = protocol.DefaultOtherTimeout
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		nop := zerolog.Nop()
+		cfg.Logger = &nop
 	}
 	return nil
 }
@@ -257,20 +259,20 @@ func isBodyCommand(cmd string) bool {
 // dialPorts tries each port in order, like the reference client, and keeps
 // the first that accepts. Only connection failures move on to the next port;
 // a TLS failure later is final because another port would be another server.
-func dialPorts(ctx context.Context, cfg Config, log *slog.Logger) (net.Conn, int, error) {
+func dialPorts(ctx context.Context, cfg Config, log *zerolog.Logger) (net.Conn, int, error) {
 	d := net.Dialer{Timeout: cfg.OtherTimeout}
 	var errs []error
 	for _, p := range cfg.Ports {
 		addr := net.JoinHostPort(cfg.Host, strconv.Itoa(p))
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
-			log.Info("connected", "addr", addr)
+			log.Info().Str("addr", addr).Msg("connected")
 			return c, p, nil
 		}
 		if ctx.Err() != nil {
 			return nil, 0, fmt.Errorf("connect: %w", ctx.Err())
 		}
-		log.Debug("connect failed, trying next port", "addr", addr, "err", err)
+		log.Debug().Str("addr", addr).Err(err).Msg("connect failed, trying next port")
 		errs = append(errs, err)
 	}
 	return nil, 0, fmt.Errorf("%w: tried %s ports %v: %w", ErrConnect, cfg.Host, cfg.Ports, errors.Join(errs...))
@@ -278,10 +280,10 @@ func dialPorts(ctx context.Context, cfg Config, log *slog.Logger) (net.Conn, int
 
 func (s *session) narrate(msg string, args ...any) {
 	if s.cfg.Tutorial {
-		s.log.Info(msg, args...)
+		s.log.Info().Fields(args).Msg(msg)
 		return
 	}
-	s.log.Debug(msg, args...)
+	s.log.Debug().Fields(args).Msg(msg)
 }
 
 func (s *session) run() error {
@@ -299,7 +301,7 @@ func (s *session) run() error {
 			res.Outcome = OutcomeServerFail
 			res.FailLine = req.Line
 			res.Injected = step == "body" && !isFixedFail(req.Line)
-			s.log.Warn("server sent FAIL", "line", req.Line, "step", step)
+			s.log.Warn().Str("line", req.Line).Str("step", step).Msg("server sent FAIL")
 			return &ServerFailError{Line: req.Line, Injected: res.Injected}
 		case KindHello:
 			if step != "HELLO" {
@@ -343,7 +345,7 @@ func (s *session) run() error {
 			}
 			res.Timing.Done = time.Since(stepStart)
 			res.Outcome = OutcomeCompleted
-			s.log.Info("session completed", "body_requests", res.BodyRequests, "n_bits", res.NBits)
+			s.log.Info().Int("body_requests", res.BodyRequests).Int("n_bits", res.NBits).Msg("session completed")
 			return nil
 		}
 	}
@@ -386,7 +388,7 @@ func (s *session) next(step string) (Request, error) {
 	if err != nil {
 		return Request{}, s.readError(err, step)
 	}
-	s.log.Debug("received", "line", line)
+	s.log.Debug().Str("line", line).Msg("received")
 	if !utf8.ValidString(line) {
 		return Request{}, fmt.Errorf("%w: invalid UTF-8 while waiting for %s", ErrProtocol, step)
 	}
@@ -424,7 +426,7 @@ func (s *session) send(line string) error {
 	if err := s.conn.SetWriteDeadline(time.Now().Add(s.cfg.OtherTimeout)); err != nil {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
-	s.log.Debug("sending", "line", line)
+	s.log.Debug().Str("line", line).Msg("sending")
 	if _, err := io.WriteString(s.conn, line+"\n"); err != nil {
 		if s.ctx.Err() != nil {
 			return fmt.Errorf("send: %w", s.ctx.Err())
