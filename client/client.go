@@ -300,7 +300,7 @@ func (s *session) run() error {
 		case KindFail:
 			res.Outcome = OutcomeServerFail
 			res.FailLine = req.Line
-			res.Injected = step == "body" && !isFixedFail(req.Line)
+			res.Injected = step == "body" && !protocol.IsFixedFail(req.Line)
 			s.log.Warn().Str("line", req.Line).Str("step", step).Msg("server sent FAIL")
 			return &ServerFailError{Line: req.Line, Injected: res.Injected}
 		case KindHello:
@@ -459,15 +459,4 @@ func readLine(r *bufio.Reader) (string, error) {
 			return "", err
 		}
 	}
-}
-
-func isFixedFail(line string) bool {
-	switch line {
-	case protocol.FailInvalidSuffix, protocol.FailInvalidChecksum, protocol.FailReceiving,
-		protocol.FailExpectedHelloBack, protocol.FailExpectedOK, protocol.FailHelloTimeout,
-		protocol.FailWorkTimeout, protocol.FailBodyTimeout, protocol.FailDoneTimeout,
-		protocol.FailShutdown:
-		return true
-	}
-	return false
 }

@@ -70,3 +70,15 @@ const TokenLength = 64
 
 // ClientPorts are the ports the reference client tries, in order.
 var ClientPorts = [...]int{3115, 7883, 8235, 38154, 1234, 55532}
+
+// IsFixedFail reports whether line is one of the server's fixed FAIL lines
+// (as opposed to the injected "FAIL <random_string>").
+func IsFixedFail(line string) bool {
+	switch line {
+	case FailInvalidSuffix, FailInvalidChecksum, FailReceiving,
+		FailExpectedHelloBack, FailExpectedOK, FailHelloTimeout,
+		FailWorkTimeout, FailBodyTimeout, FailDoneTimeout, FailShutdown:
+		return true
+	}
+	return false
+}

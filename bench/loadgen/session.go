@@ -123,7 +123,7 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 		switch {
 		case req.Kind == client.KindFail:
 			k := kServerFail
-			if step == 2 && !isFixedFail(line) {
+			if step == 2 && !protocol.IsFixedFail(line) {
 				k = kInjectedFail
 			}
 			return outcome{kind: k, line: line, resumed: resumed}, nil
@@ -203,15 +203,4 @@ func readLine(r *bufio.Reader) (string, error) {
 		return "", err
 	}
 	return string(line[:len(line)-1]), nil
-}
-
-func isFixedFail(line string) bool {
-	switch line {
-	case protocol.FailInvalidSuffix, protocol.FailInvalidChecksum, protocol.FailReceiving,
-		protocol.FailExpectedHelloBack, protocol.FailExpectedOK, protocol.FailHelloTimeout,
-		protocol.FailWorkTimeout, protocol.FailBodyTimeout, protocol.FailDoneTimeout,
-		protocol.FailShutdown:
-		return true
-	}
-	return false
 }
