@@ -142,6 +142,9 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 		if err != nil {
 			return nil, fmt.Errorf("records: %w", err)
 		}
+		w := d.records
+		d.met.CounterFunc("tlslpd_records_written_total", "Session records written to --records.", func() float64 { return float64(w.Written()) })
+		d.met.CounterFunc("tlslpd_records_dropped_total", "Session records dropped because the records file could not keep up.", func() float64 { return float64(w.Dropped()) })
 	}
 	if cfg.MetricsAddr != "" {
 		if d.admin, err = metrics.Listen(cfg.MetricsAddr, d.met); err != nil {
