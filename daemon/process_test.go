@@ -521,6 +521,7 @@ func TestSystemdNotify(t *testing.T) {
 		}
 	}()
 	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000") // systemd's WatchdogSec=0.2s: ping every 0.1 s
 	p := startDaemon(t)
 	expectState := func(want string) {
 		t.Helper()
@@ -536,10 +537,39 @@ func TestSystemdNotify(t *testing.T) {
 		}
 	}
 	expectState("READY=1")
+	expectState("WATCHDOG=1")
 	p.signal(syscall.SIGHUP)
 	expectState("RELOADING=1")
 	expectState("READY=1")
 	p.signal(syscall.SIGTERM)
 	expectState("STOPPING=1")
 	require.Equal(t, 0, p.exitCode(bound))
+}
+
+func TestStatusLine(t *testing.T) {
+	p := startDaemon(t, "--status-interval", "200ms")
+	c, err := p.dial(t, p.pki, p.addrs[0])
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err)
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		var found map[string]any
+		for _, m := range p.logs {
+			if m["message"] == "status" && m["sessions_work"] == 1.0 {
+				found = m
+			}
+		}
+		p.mu.Unlock()
+		if found != nil {
+			assert.Equal(t, 1.0, found["connections"])
+			for _, k := range []string{"handshakes_per_s", "pow_checks_per_s", "sessions_finished_per_s", "sessions_hello", "sessions_body"} {
+				assert.Contains(t, found, k)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no status line with the parked session:\n%s", p.text())
 }
