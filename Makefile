@@ -4,8 +4,10 @@ BIN      := bin/tlslpd
 CERTS    := certificates
 FUZZTIME ?= 60s
 ARGS     ?=
+BENCH_OUT  ?= BENCHMARKS.md
+BENCH_ARGS ?=
 
-.PHONY: all build certs run test vet fmt-check fuzz bench bench-go clean
+.PHONY: all build certs run test vet fmt-check fuzz bench bench-go bench-deps clean
 
 all: build
 
@@ -44,7 +46,16 @@ fuzz:
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pow ./codec ./timerwheel ./statemachine ./tlsbridge
 
-bench: bench-go
+# The side-by-side suite (tlslpd vs the goroutine-per-connection baseline,
+# and nginx's stream module for handshakes when installed): about 3 minutes,
+# writes BENCHMARKS.md. BENCH_ARGS passes flags, e.g. BENCH_ARGS=--no-nginx.
+bench: build
+	./$(BIN) bench suite --out $(BENCH_OUT) $(BENCH_ARGS)
+
+# nginx for the suite's handshake reference row (Debian packages; root).
+bench-deps:
+	apt-get update
+	apt-get install -y nginx-light libnginx-mod-stream
 
 clean:
 	rm -rf bin

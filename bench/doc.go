@@ -7,6 +7,10 @@
 //   - bench/baseline: an idiomatic goroutine-per-connection crypto/tls
 //     tlslp server, the yardstick the real server is compared with and the
 //     target the client and load generator are tested against.
+//   - bench/suite: `tlslpd bench suite` (`make bench`), the side-by-side
+//     run of tlslpd, the baseline (as `tlslpd bench baseline`, its own
+//     process) and nginx's stream module that writes BENCHMARKS.md. It
+//     imports tlslpd/timerwheel for the timer micro-benchmark only.
 //
 // Package bench itself only dispatches subcommands (Main).
 //

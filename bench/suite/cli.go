@@ -1,0 +1,146 @@
+package suite
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func numCPU() int       { return runtime.NumCPU() }
+func goVersion() string { return runtime.Version() }
+
+// Main is `tlslpd bench suite [flags]`: run the side-by-side suite and
+// write BENCHMARKS.md. Exit 0 when the report was written (targets not met
+// are reported in it, not in the exit code), 1 when it could not be, 2 on
+// bad flags.
+func Main(args []string, stdout, stderr io.Writer) int {
+	p := Defaults()
+	fs := flag.NewFlagSet("tlslpd bench suite", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("out", "BENCHMARKS.md", "Markdown report to write")
+	jsonOut := fs.String("json", "", "also write the raw figures as JSON to this file")
+	bin := fs.String("bin", "", "tlslpd binary to run as server and baseline (default: this executable)")
+	nginx := fs.String("nginx", "", "nginx binary (default: search PATH and /usr/sbin)")
+	noNginx := fs.Bool("no-nginx", false, "skip the nginx row")
+	only := fs.String("only", strings.Join(sectionNames, ","), "comma-separated sections to run: "+strings.Join(sectionNames, ", "))
+	fs.IntVar(&p.Workers, "workers", p.Workers, "closed-model workers in the sessions test")
+	fs.DurationVar(&p.Warmup, "warmup", p.Warmup, "warm-up before each throughput measurement")
+	fs.DurationVar(&p.Duration, "duration", p.Duration, "measured window of the sessions test")
+	fs.IntVar(&p.Park, "park", p.Park, "sessions to park")
+	fs.DurationVar(&p.Hold, "hold", p.Hold, "how long parked sessions are held")
+	fs.IntVar(&p.HandshakeWorkers, "handshake-workers", p.HandshakeWorkers, "handshake-only workers")
+	fs.DurationVar(&p.HandshakeDuration, "handshake-duration", p.HandshakeDuration, "measured window of the handshake test")
+	fs.IntVar(&p.Rounds, "rounds", p.Rounds, "rounds of the sessions and handshake tests (summed, order alternating)")
+	fs.IntVar(&p.TimerRounds, "timer-rounds", p.TimerRounds, "timer benchmark repetitions (median kept)")
+	fs.IntVar(&p.PoWRounds, "pow-rounds", p.PoWRounds, "PoW benchmark rounds (best kept)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fmt.Fprintln(stdout, "Usage: tlslpd bench suite [flags]")
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tlslpd bench suite: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	sections, err := parseSections(*only)
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
+		return 2
+	}
+	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 {
+		fmt.Fprintln(stderr, "tlslpd bench suite: counts and durations must be positive")
+		return 2
+	}
+	opt := Options{Params: p, Sections: sections, Log: stderr, Bin: *bin}
+	if opt.Bin == "" {
+		if opt.Bin, err = os.Executable(); err != nil {
+			fmt.Fprintf(stderr, "tlslpd bench suite: locate own binary: %v\n", err)
+			return 1
+		}
+	}
+	var nginxSkip string
+	if sections["handshake"] {
+		if *noNginx {
+			nginxSkip = "--no-nginx given"
+		} else if opt.Nginx, err = FindNginx(*nginx); err != nil {
+			nginxSkip = err.Error()
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	rep, err := Run(ctx, opt)
+	if err != nil {
+		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
+		return 1
+	}
+	if nginxSkip != "" {
+		// Replace the generic skip line with the specific reason.
+		for i, s := range rep.Skipped {
+			if strings.HasPrefix(s, "handshake: nginx row skipped") {
+				rep.Skipped[i] = "handshake: nginx row skipped: " + nginxSkip + " (`make bench-deps` installs nginx-light and libnginx-mod-stream)"
+			}
+		}
+	}
+	rep.Commands = append([]string{suiteCommand(args)}, rep.Commands...)
+	if err := os.WriteFile(*out, []byte(Render(rep)), 0o644); err != nil {
+		fmt.Fprintf(stderr, "tlslpd bench suite: write report: %v\n", err)
+		return 1
+	}
+	if *jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err == nil {
+			err = os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "tlslpd bench suite: write JSON: %v\n", err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %s in %s\n", *out, time.Since(start).Round(time.Second))
+	for _, t := range Targets(*rep) {
+		fmt.Fprintf(stdout, "  %-38s %-30s %-16s %s\n", t.Name, t.Want, t.Got, t.Status())
+	}
+	return 0
+}
+
+func parseSections(s string) (map[string]bool, error) {
+	m := map[string]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		known := false
+		for _, k := range sectionNames {
+			known = known || k == name
+		}
+		if !known {
+			return nil, fmt.Errorf("--only: unknown section %q (want %s)", name, strings.Join(sectionNames, ", "))
+		}
+		m[name] = true
+	}
+	if len(m) == 0 {
+		return nil, errors.New("--only: no section")
+	}
+	return m, nil
+}
+
+func suiteCommand(args []string) string {
+	return strings.TrimSpace("bin/tlslpd bench suite " + strings.Join(args, " "))
+}
