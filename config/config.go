@@ -57,6 +57,18 @@ type Server struct {
 	RecordsMaxBytes  int64
 	RecordsBackups   int
 	StatusInterval   time.Duration
+	GCPercent        int
+	gcPercentSet     bool
+}
+
+// GCPercentToApply is the GC percentage the daemon should set, or false
+// to leave the runtime's own (an explicit GOGC in the environment wins
+// over our default, but not over --gc-percent).
+func (c *Server) GCPercentToApply(gogcEnv string) (int, bool) {
+	if c.gcPercentSet || gogcEnv == "" {
+		return c.GCPercent, true
+	}
+	return 0, false
 }
 
 // Defaults returns the reference defaults plus ours.
@@ -82,6 +94,7 @@ func Defaults() Server {
 		RecordsMaxBytes:  100 << 20,
 		RecordsBackups:   5,
 		StatusInterval:   time.Minute,
+		GCPercent:        200,
 	}
 }
 
@@ -146,7 +159,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes in flight at once (0: a default per core)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
-	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: one per core)")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: half the cores, at least one; handshakes use the rest)")
 
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "YAML file holding any of these flags by name; flags given here override it")
 	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on host:port (repeatable; replaces --host/--port), e.g. for the reference client's ports")
@@ -158,6 +171,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.Int64Var(&cfg.RecordsMaxBytes, "records-max-bytes", cfg.RecordsMaxBytes, "rotate the records file when it would pass this size")
 	fs.IntVar(&cfg.RecordsBackups, "records-backups", cfg.RecordsBackups, "rotated records files to keep")
 	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "log a status line this often (0: never)")
+	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percentage (like GOGC): higher spends memory to save CPU")
 	return fs
 }
 
@@ -185,6 +199,7 @@ func Parse(name string, args []string, out io.Writer) (Server, error) {
 			return cfg, err
 		}
 	}
+	fs.Visit(func(f *flag.Flag) { cfg.gcPercentSet = cfg.gcPercentSet || f.Name == "gc-percent" })
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
@@ -232,6 +247,8 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --records-backups must not be negative", ErrUsage)
 	case c.StatusInterval < 0:
 		return fmt.Errorf("%w: --status-interval must not be negative", ErrUsage)
+	case c.GCPercent < 10:
+		return fmt.Errorf("%w: --gc-percent must be at least 10", ErrUsage)
 	}
 	for _, l := range c.Listen {
 		host, port, err := net.SplitHostPort(l)

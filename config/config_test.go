@@ -138,3 +138,29 @@ func TestParseLevel(t *testing.T) {
 	require.ErrorIs(t, err, ErrUsage)
 	assert.Equal(t, protocol.DefaultLogLevel, Defaults().LogLevel)
 }
+
+func TestGCPercent(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     string
+		want    int
+		applies bool
+	}{
+		{"default applies without GOGC", nil, "", 200, true},
+		{"GOGC in the environment wins over the default", nil, "100", 0, false},
+		{"the flag wins over GOGC", []string{"--gc-percent", "300"}, "100", 300, true},
+		{"the flag alone", []string{"--gc-percent", "150"}, "", 150, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("tlslpd", tc.args, nil)
+			require.NoError(t, err)
+			got, ok := cfg.GCPercentToApply(tc.env)
+			assert.Equal(t, tc.applies, ok)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	_, err := Parse("tlslpd", []string{"--gc-percent", "5"}, nil)
+	require.ErrorIs(t, err, ErrUsage)
+}

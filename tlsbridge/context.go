@@ -142,52 +142,63 @@ func (c *Context) Stats() Stats {
 type policy struct {
 	tls       *tls.Config
 	hsTimeout time.Duration
+	chains    *chainCache // nil in insecure mode
 }
 
 func buildPolicy(cfg Config) (*policy, error) {
 	if cfg.HandshakeTimeout < 0 {
 		return nil, fmt.Errorf("HandshakeTimeout %v is negative", cfg.HandshakeTimeout)
 	}
-	t, err := buildTLSConfig(cfg)
+	t, chains, err := buildTLSConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &policy{tls: t, hsTimeout: cfg.HandshakeTimeout}
+	p := &policy{tls: t, hsTimeout: cfg.HandshakeTimeout, chains: chains}
 	if p.hsTimeout == 0 {
 		p.hsTimeout = HandshakeTimeoutHint
 	}
 	return p, nil
 }
 
-func buildTLSConfig(cfg Config) (*tls.Config, error) {
+func buildTLSConfig(cfg Config) (*tls.Config, *chainCache, error) {
 	if len(cfg.Certificate.Certificate) == 0 {
-		return nil, errors.New("a server certificate is required")
+		return nil, nil, errors.New("a server certificate is required")
 	}
 	if cfg.Certificate.PrivateKey == nil {
-		return nil, errors.New("the server certificate has no private key")
+		return nil, nil, errors.New("the server certificate has no private key")
 	}
 	if cfg.Certificate.Leaf == nil {
 		if _, err := x509.ParseCertificate(cfg.Certificate.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("server certificate does not parse: %w", err)
+			return nil, nil, fmt.Errorf("server certificate does not parse: %w", err)
 		}
 	}
 	if cfg.MaxHandshakes < 0 {
-		return nil, fmt.Errorf("MaxHandshakes %d is negative", cfg.MaxHandshakes)
+		return nil, nil, fmt.Errorf("MaxHandshakes %d is negative", cfg.MaxHandshakes)
 	}
 	t := &tls.Config{
 		Certificates: []tls.Certificate{cfg.Certificate},
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: slices.Clone(tls12Suites),
-		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    cfg.ClientCAs,
 	}
 	if cfg.Insecure {
 		t.ClientAuth = tls.NoClientCert
 		t.ClientCAs = nil
-	} else if cfg.ClientCAs == nil {
-		return nil, errors.New("ClientCAs is required unless Insecure is set")
+		return t, nil, nil
 	}
-	return t, nil
+	if cfg.ClientCAs == nil {
+		return nil, nil, errors.New("ClientCAs is required unless Insecure is set")
+	}
+	// A certificate is required and its chain verified — by chainCache in
+	// VerifyConnection instead of crypto/tls, so a repeated certificate is
+	// not re-verified (see chainCache). VerifyConnection also runs on
+	// resumed sessions, so resumption is checked against the current CAs.
+	chains := newChainCache(cfg.ClientCAs, defaultChainCacheSize)
+	t.ClientAuth = tls.RequireAnyClientCert
+	t.VerifyConnection = func(cs tls.ConnectionState) error {
+		return chains.verify(cs.PeerCertificates, time.Now())
+	}
+	return t, chains, nil
 }
 
 // configForClient picks the current policy for one handshake. For a client

@@ -255,24 +255,27 @@ func (h *hsConn) recordLayer(suiteID uint16) (*recordLayer, bool) {
 	if h.clientSecret == nil || h.serverSecret == nil || h.recRemain != 0 || h.capturedLen > maxCapturedBytes {
 		return nil, false
 	}
-	probe, err := newRecordLayer(suiteID, h.serverSecret, h.serverSecret, 0)
-	if err != nil {
+	s := suite13ByID(suiteID)
+	if s == nil || len(h.clientSecret) != len(h.serverSecret) {
 		return nil, false
 	}
-	var seq uint64
+	// Trial-decrypt what the server already sent under its application
+	// keys to learn the outbound sequence number; that same direction then
+	// becomes the layer's outbound one, so each key schedule is built once.
+	rl := &recordLayer{suite: s}
+	if err := rl.in.setSecret(s, h.serverSecret); err != nil {
+		return nil, false
+	}
 	var scratch []byte
 	for _, rec := range h.afterSecret {
 		scratch = append(scratch[:0], rec...)
-		probe.in.seq = seq
-		if _, _, rerr := probe.open(scratch); rerr == nil {
-			seq++
-		} else if seq > 0 {
+		if _, _, rerr := rl.open(scratch); rerr != nil && rl.in.seq > 0 {
 			// Application-key records never precede handshake-key ones.
 			return nil, false
 		}
 	}
-	rl, err := newRecordLayer(suiteID, h.clientSecret, h.serverSecret, seq)
-	if err != nil {
+	rl.out, rl.in = rl.in, direction{}
+	if err := rl.in.setSecret(s, h.clientSecret); err != nil {
 		return nil, false
 	}
 	return rl, true
