@@ -25,6 +25,8 @@ Usage:
   tlslpd client [flags]         run one tlslp session against a server
   tlslpd bench load [flags]     load generator (closed/open model, park mode)
   tlslpd bench verify [flags]   PoW verification throughput
+  tlslpd bench suite [flags]    the side-by-side suite behind 'make bench' (writes BENCHMARKS.md)
+  tlslpd bench baseline [flags] the goroutine-per-connection yardstick server
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
