@@ -315,7 +315,10 @@ func TestSIGTERMDrainsAndFlushesRecords(t *testing.T) {
 	// Normal mode may inject FAIL; either way the session ran to its end.
 	if outcome == "completed" {
 		assert.Equal(t, "completed", recs[0]["outcome"])
-		assert.Len(t, recs[0]["replies"], protocol.BodyRequests)
+		require.Len(t, recs[0]["replies"], protocol.BodyRequests)
+		first := recs[0]["replies"].([]any)[0].(map[string]any)
+		assert.Contains(t, protocol.BodyCommands[:], first["command"])
+		assert.Equal(t, "v", first["value"])
 	} else {
 		assert.Equal(t, "FAIL "+protocol.DefaultRandomString, outcome)
 		assert.Equal(t, "injected_fail", recs[0]["outcome"])

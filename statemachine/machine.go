@@ -122,8 +122,8 @@ type Rand interface {
 
 // Reply is one body answer the client gave.
 type Reply struct {
-	Command string
-	Value   string
+	Command string `json:"command"`
+	Value   string `json:"value"`
 }
 
 // Machine is one session's protocol state. It is not safe for concurrent

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -461,4 +462,10 @@ func BenchmarkSessionCompleted(b *testing.B) {
 			m.Handle(Event{Kind: EventLine, Line: []byte("OK")}, buf)
 		}
 	}
+}
+
+func TestReplyJSONUsesRecordKeys(t *testing.T) {
+	out, err := json.Marshal(Reply{Command: "EMAIL1", Value: "a b"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"command":"EMAIL1","value":"a b"}`, string(out))
 }
