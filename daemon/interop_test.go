@@ -103,7 +103,9 @@ func TestClientAgainstTlslpd(t *testing.T) {
 func TestLoadGeneratorAgainstTlslpd(t *testing.T) {
 	port, tlsCfg := inProcess(t, "--n_bits", "4")
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
-		Host: "127.0.0.1", Port: port, TLS: tlsCfg, Workers: 4, Sessions: 60, NBits: 4,
+		// The flag's expectation (28) must not leak into the report: the
+		// server asks for 4 and the summary says so.
+		Host: "127.0.0.1", Port: port, TLS: tlsCfg, Workers: 4, Sessions: 60, NBits: 28,
 		SourceIPs: 2, WorkTimeout: bound, OtherTimeout: bound,
 	})
 	require.NoError(t, err)
@@ -111,6 +113,7 @@ func TestLoadGeneratorAgainstTlslpd(t *testing.T) {
 	assert.Equal(t, uint64(60), c.Total())
 	assert.Equal(t, uint64(60), c.Completed+c.InjectedFail, "every session ends completed or injected: %+v", c)
 	assert.Zero(t, c.ServerFail+c.TLSErrors+c.Timeouts+c.ConnectErrors+c.ProtocolErrors)
+	assert.Equal(t, 4, sum.NBits)
 }
 
 func TestLoadGeneratorParksOnTlslpd(t *testing.T) {

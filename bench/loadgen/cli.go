@@ -68,7 +68,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.DurationVar(&c.Hold, "hold", 10*time.Second, "park mode: how long to hold")
 	fs.DurationVar(&c.Duration, "duration", 0, "stop starting sessions after D (default 10s unless --sessions)")
 	fs.IntVar(&c.Sessions, "sessions", 0, "stop after N sessions")
-	fs.IntVar(&c.NBits, "n-bits", protocol.DefaultNBits, "expected difficulty, for the report (the server decides)")
+	fs.IntVar(&c.NBits, "n-bits", protocol.DefaultNBits, "expected difficulty (the server decides; the report shows what it sent)")
 	fs.Var(onOff{&c.Resumption}, "resumption", "TLS session resumption: on or off")
 	fs.IntVar(&c.SourceIPs, "source-ips", 8, "spread connections over 127.0.0.1..127.0.0.K (loopback targets only)")
 	fs.Var(client.PositiveSeconds{D: &c.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK")

@@ -40,7 +40,8 @@ type Config struct {
 	Duration time.Duration
 	Sessions int
 
-	// NBits is the expected difficulty, for the report only.
+	// NBits is the expected difficulty; the summary reports what the
+	// server actually sent in WORK whenever a session got that far.
 	NBits      int
 	Resumption bool
 	// SourceIPs spreads connections over 127.0.0.1..127.0.0.K when the
@@ -165,6 +166,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	stopProgress()
 	st.fill(&sum, time.Since(start))
+	if seen := r.workBits.Load(); seen >= 0 {
+		sum.NBits = int(seen)
+	}
 	return sum, nil
 }
 

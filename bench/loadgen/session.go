@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"tlslpd/client"
@@ -46,6 +47,9 @@ type sessionRunner struct {
 	workTimeout  time.Duration
 	otherTimeout time.Duration
 	answer       string
+	// workBits is the difficulty the server last sent in WORK (-1: none
+	// seen): the report states what was measured, not what was expected.
+	workBits atomic.Int64
 }
 
 func newSessionRunner(cfg *Config) *sessionRunner {
@@ -56,6 +60,7 @@ func newSessionRunner(cfg *Config) *sessionRunner {
 		otherTimeout: cfg.OtherTimeout,
 		answer:       "load test",
 	}
+	r.workBits.Store(-1)
 	if r.tls.ServerName == "" {
 		r.tls.ServerName = cfg.Host
 	}
@@ -131,6 +136,7 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 			out = append(out, protocol.HelloBack...)
 			step = 1
 		case req.Kind == client.KindWork && step == 1:
+			r.workBits.Store(int64(req.NBits))
 			if park {
 				keep = true
 				stop()
