@@ -16,6 +16,7 @@ const (
 	plotW, plotH                 = chartW - padL - padR, chartH - padT - padB
 	spectrumMaxNines             = 5.0 // x axis ends at 99.999%
 	colourCompleted, colourError = "#2b6cb0", "#c53030"
+	colourInjected               = "#a0aec0"
 )
 
 // WriteReport writes a self-contained HTML report of s: a summary table, a
@@ -52,7 +53,7 @@ const reportHTML = `<!DOCTYPE html>
 <title>tlslpd load report: {{.S.Target}}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;max-width:800px;color:#1a202c}
-pre{background:#f7fafc;padding:1em;overflow-x:auto;font-size:13px}
+pre{background:#f7fafc;padding:1em;overflow-x:auto;white-space:pre-wrap;font-size:13px}
 figure{margin:1.5em 0} figcaption{font-size:14px;color:#4a5568}
 svg text{font-family:system-ui,sans-serif}
 </style></head><body>
@@ -62,7 +63,8 @@ svg text{font-family:system-ui,sans-serif}
 <pre>{{.Text}}</pre>
 <figure>{{.Latency}}<figcaption>Latency of completed sessions by percentile. The x axis stretches the tail:
 each step is one more nine (90%, 99%, 99.9%...).{{if eq .S.Mode "open"}} Open model: latency runs from each session's intended start.{{end}}</figcaption></figure>
-<figure>{{.Throughput}}<figcaption>Sessions finished in each second of the run: completed (blue) and failed (red, includes server FAIL lines and errors).</figcaption></figure>
+<figure>{{.Throughput}}<figcaption>Sessions finished in each second of the run: completed (blue), ended by the server's injected
+<code>FAIL &lt;random_string&gt;</code> — a normal protocol outcome — (grey), and failed (red: the server's other FAIL lines, TLS, timeout, connect and protocol errors).</figcaption></figure>
 </body></html>
 `
 
@@ -126,7 +128,11 @@ func latencySVG(s *Summary) string {
 	for i, label := range []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"} {
 		x := padL + plotW*float64(i)/spectrumMaxNines
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#e2e8f0"/>`, x, x, padT, padT+plotH)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%s</text>`, x, padT+plotH+16, label)
+		anchor := "middle"
+		if i == int(spectrumMaxNines) {
+			anchor = "end" // the last label would run past the chart's edge
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="%s">%s</text>`, x, padT+plotH+16, anchor, label)
 	}
 	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">percentile</text>`, padL+plotW/2, padT+plotH+36)
 	var pts []string
@@ -154,7 +160,7 @@ func throughputSVG(s *Summary) string {
 	}
 	var peak uint64
 	for _, sec := range s.PerSecond {
-		peak = max(peak, sec.Completed+sec.Failed)
+		peak = max(peak, sec.Completed+sec.Injected+sec.Failed)
 	}
 	top := niceMax(float64(peak))
 	yTicks(&b, top, "sessions/s")
@@ -164,13 +170,19 @@ func throughputSVG(s *Summary) string {
 	for i, sec := range s.PerSecond {
 		x := padL + bw*float64(i)
 		hc := plotH * float64(sec.Completed) / top
+		hi := plotH * float64(sec.Injected) / top
 		hf := plotH * float64(sec.Failed) / top
 		base := padT + plotH
+		w := math.Max(bw-1, 0.5)
 		fmt.Fprintf(&b, `<rect class="completed" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>second %d: %d completed</title></rect>`,
-			x, base-hc, math.Max(bw-1, 0.5), hc, colourCompleted, sec.Second, sec.Completed)
+			x, base-hc, w, hc, colourCompleted, sec.Second, sec.Completed)
+		if sec.Injected > 0 {
+			fmt.Fprintf(&b, `<rect class="injected" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>second %d: %d ended by injected FAIL</title></rect>`,
+				x, base-hc-hi, w, hi, colourInjected, sec.Second, sec.Injected)
+		}
 		if sec.Failed > 0 {
 			fmt.Fprintf(&b, `<rect class="failed" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>second %d: %d failed</title></rect>`,
-				x, base-hc-hf, math.Max(bw-1, 0.5), hf, colourError, sec.Second, sec.Failed)
+				x, base-hc-hi-hf, w, hf, colourError, sec.Second, sec.Failed)
 		}
 		if i%step == 0 {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%d</text>`, x+bw/2, base+16, sec.Second)

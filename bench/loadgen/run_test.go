@@ -25,7 +25,7 @@ func baseConfig(env *testEnv, port int) Config {
 func sumPerSecond(s Summary) (completed, failed uint64) {
 	for _, sec := range s.PerSecond {
 		completed += sec.Completed
-		failed += sec.Failed
+		failed += sec.Failed + sec.Injected
 	}
 	return completed, failed
 }
@@ -84,6 +84,13 @@ func TestRunOutcomes(t *testing.T) {
 				assert.Equal(t, map[string]uint64{"FAIL " + protocol.DefaultRandomString: 30}, s.FailLines)
 				_, f := sumPerSecond(s)
 				assert.Equal(t, uint64(30), f)
+				var injected, failed uint64
+				for _, sec := range s.PerSecond {
+					injected += sec.Injected
+					failed += sec.Failed
+				}
+				assert.Equal(t, uint64(30), injected, "injected FAILs are their own series")
+				assert.Zero(t, failed, "an injected FAIL is not a failure")
 			},
 		},
 		{
@@ -93,6 +100,8 @@ func TestRunOutcomes(t *testing.T) {
 			check: func(t *testing.T, s Summary) {
 				assert.Equal(t, uint64(30), s.Counts.TLSErrors)
 				assert.Contains(t, s.ErrorSamples["tls"], "certificate")
+				_, f := sumPerSecond(s)
+				assert.Equal(t, uint64(30), f)
 			},
 		},
 		{

@@ -51,9 +51,13 @@ func (s *stats) record(o outcome, latency time.Duration, now time.Time) {
 	for len(s.perSecond) <= sec {
 		s.perSecond = append(s.perSecond, Second{Second: len(s.perSecond)})
 	}
-	if o.kind == kCompleted {
+	switch o.kind {
+	case kCompleted:
 		s.perSecond[sec].Completed++
-	} else if o.kind != kAborted && o.kind != kParked {
+	case kInjectedFail:
+		s.perSecond[sec].Injected++
+	case kAborted, kParked:
+	default:
 		s.perSecond[sec].Failed++
 	}
 	switch o.kind {

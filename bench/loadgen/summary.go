@@ -57,7 +57,10 @@ type SpectrumPoint struct {
 type Second struct {
 	Second    int    `json:"second"`
 	Completed uint64 `json:"completed"`
-	Failed    uint64 `json:"failed"`
+	// Injected sessions ended on the server's injected FAIL <random_string>:
+	// a normal protocol outcome, kept apart from failures.
+	Injected uint64 `json:"injected_fail"`
+	Failed   uint64 `json:"failed"`
 }
 
 // Park describes a park-mode run.
