@@ -216,6 +216,8 @@ func TestFailLines(t *testing.T) {
 			rec := h.record()
 			assert.Equal(t, tc.outcome, rec.Outcome)
 			assert.Equal(t, tc.want, rec.FailLine)
+			require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 5*time.Millisecond)
+			assert.Zero(t, h.armedTimers(), "a failed session leaves no timer behind")
 		})
 	}
 }
@@ -289,6 +291,7 @@ func TestHandshakeTimeoutClosesSilentConnection(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakesTimeout) == 2 }, ioBound, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 10*time.Millisecond)
+	assert.Zero(t, h.armedTimers())
 }
 
 func TestMutualTLSRefusals(t *testing.T) {
@@ -324,6 +327,7 @@ func TestPlaintextGarbageIsDroppedQuickly(t *testing.T) {
 		conn.Close()
 	}
 	require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 10*time.Millisecond)
+	assert.Zero(t, h.armedTimers())
 }
 
 // TestPipelinedAndBytewiseInput sends a whole session in one write, and one
@@ -436,6 +440,7 @@ func TestThousandConcurrentSessions(t *testing.T) {
 	}
 	assert.Equal(t, sessions, completed)
 	require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 10*time.Millisecond)
+	assert.Zero(t, h.armedTimers(), "every session's timer is cancelled")
 	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= goroutinesBefore+5 }, ioBound, 20*time.Millisecond,
 		"goroutines: before %d, now %d", goroutinesBefore, runtime.NumGoroutine())
 }

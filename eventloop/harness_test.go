@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
@@ -269,4 +270,26 @@ func weakSuffix(t testing.TB, token string, nBits int) string {
 	}
 	t.Fatal("no weak suffix")
 	return ""
+}
+
+// armedTimers counts armed timers across the loops, reading each wheel on
+// its own loop (wheels are loop-owned and lock-free).
+func (h *harness) armedTimers() int {
+	h.t.Helper()
+	total := 0
+	for _, lp := range h.srv.loopList() {
+		got := make(chan int, 1)
+		err := lp.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			got <- lp.wheel.Len()
+			return nil
+		}))
+		require.NoError(h.t, err)
+		select {
+		case n := <-got:
+			total += n
+		case <-time.After(ioBound):
+			h.t.Fatal("loop did not answer")
+		}
+	}
+	return total
 }
