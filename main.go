@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"tlslpd/bench"
 	"tlslpd/certs"
+	"tlslpd/cli"
 	"tlslpd/client"
 	"tlslpd/daemon"
 )
@@ -54,19 +54,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func certsMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tlslpd certs", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	dir := fs.String("dir", "certificates", "directory to write into")
 	force := fs.Bool("force", false, "replace existing files")
 	ifMissing := fs.Bool("if-missing", false, "do nothing (exit 0) when the CA certificate already exists")
 	hosts := fs.String("hosts", strings.Join(certs.DefaultHosts(), ","), "comma-separated names and IPs for the server certificate")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "tlslpd certs: %s\n", strings.Replace(err.Error(), " -", " --", 1))
-		return 2
+	if err := cli.Parse(fs, args); err != nil {
+		return cli.Exit(fs, err, stdout, stderr)
 	}
 	if *ifMissing && daemon.Exists(certs.FilesIn(*dir).CACert) {
 		return 0

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tlslpd/cli"
 	"tlslpd/config"
 	"tlslpd/protocol"
 )
@@ -66,7 +66,6 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	o.cfg.WorkTimeout = protocol.DefaultWorkTimeout
 	o.cfg.OtherTimeout = protocol.DefaultOtherTimeout
 	fs := flag.NewFlagSet("tlslpd client", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	defPorts := make([]string, len(protocol.ClientPorts))
 	for i, p := range protocol.ClientPorts {
 		defPorts[i] = strconv.Itoa(p)
@@ -90,11 +89,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		o.answers[cmd] = val
 		return nil
 	})
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, fs, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	ports, err := ParsePorts(o.ports)
 	if err != nil {
@@ -115,15 +111,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 // It returns the exit code: 0 completed, 1 session failed, 2 bad flags.
 func Main(args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: tlslpd client [flags]")
-		fs.PrintDefaults()
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd client: %s\n", oneLine(err))
-		return 2
+		return cli.Exit(fs, err, stdout, stderr)
 	}
 	level, _ := config.ParseLevel(o.logLevel) // validated in parseFlags
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}).Level(level).With().Timestamp().Logger()
@@ -131,7 +120,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	tcfg, err := LoadTLS(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd client: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "tlslpd client: %s\n", cli.OneLine(err))
 		return 1
 	}
 	o.cfg.TLS = tcfg
@@ -140,16 +129,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	res, err := Run(ctx, o.cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd client: session failed: %s\n", oneLine(err))
+		fmt.Fprintf(stderr, "tlslpd client: session failed: %s\n", cli.OneLine(err))
 		return 1
 	}
 	fmt.Fprintf(stdout, "session completed: port %d, n_bits %d, %d hashes in %s, %d body requests, total %s\n",
 		res.Port, res.NBits, res.Hashes, res.Timing.Solve.Round(time.Millisecond), res.BodyRequests,
 		res.Timing.Total.Round(time.Millisecond))
 	return 0
-}
-
-// oneLine keeps CLI errors on one line even when errors.Join added newlines.
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }

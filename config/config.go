@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"tlslpd/cli"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
 )
@@ -181,18 +182,12 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 func Parse(name string, args []string, out io.Writer) (Server, error) {
 	cfg := Defaults()
 	fs := FlagSet(name, &cfg)
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(out)
-			fmt.Fprintf(out, "Usage: %s [flags]\n", name)
-			fs.PrintDefaults()
+			cli.Exit(fs, err, out, io.Discard)
 			return cfg, ErrHelp
 		}
-		return cfg, fmt.Errorf("%w: %s", ErrUsage, oneLine(err))
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("%w: unexpected argument %q", ErrUsage, fs.Arg(0))
+		return cfg, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
 	if cfg.ConfigFile != "" {
 		if err := applyFile(fs, cfg.ConfigFile); err != nil {
@@ -332,10 +327,4 @@ func ParseLevel(level string) (zerolog.Level, error) {
 		return zerolog.FatalLevel, nil
 	}
 	return zerolog.NoLevel, fmt.Errorf("%w: --log-level %q: want DEBUG, INFO, WARNING, ERROR or CRITICAL", ErrUsage, level)
-}
-
-// oneLine keeps the flag package's message but never more than one line.
-func oneLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return strings.Replace(s, " -", " --", 1)
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"tlslpd/cli"
 	"tlslpd/client"
 	"tlslpd/protocol"
 )
@@ -54,7 +55,6 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	c := &o.cfg
 	c.WorkTimeout, c.OtherTimeout = protocol.DefaultWorkTimeout, protocol.DefaultOtherTimeout
 	fs := flag.NewFlagSet("tlslpd bench load", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Host, "host", protocol.DefaultHost, "server host")
 	fs.IntVar(&c.Port, "port", protocol.DefaultPort, "server port")
 	fs.StringVar(&o.cert, "client-cert", protocol.DefaultClientCert, "client certificate (PEM)")
@@ -75,11 +75,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.Var(client.PositiveSeconds{D: &c.OtherTimeout}, "other-timeout", "seconds allowed for every other step")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the summary as JSON (schema_version 1)")
 	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report to FILE")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, fs, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	modes := 0
 	for _, on := range []bool{c.Workers != 0, c.Rate != 0, c.Park != 0} {
@@ -124,15 +121,8 @@ func isTerminal(w io.Writer) bool {
 // succeeded, 2 bad flags.
 func Main(args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parseFlags(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: tlslpd bench load [flags]")
-		fs.PrintDefaults()
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
-		return 2
+		return cli.Exit(fs, err, stdout, stderr)
 	}
 	tcfg, err := client.LoadTLS(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {

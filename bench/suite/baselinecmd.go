@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/cli"
+	"tlslpd/config"
 	"tlslpd/protocol"
 )
 
@@ -29,7 +30,6 @@ import (
 // from /proc exactly as it measures tlslpd. It serves until SIGINT/SIGTERM.
 func BaselineMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("tlslpd bench baseline", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	host := fs.String("host", "127.0.0.1", "loopback address to bind")
 	port := fs.Int("port", protocol.DefaultPort, "TCP port")
 	cert := fs.String("server-cert", protocol.DefaultServerCert, "server certificate (PEM)")
@@ -42,14 +42,8 @@ func BaselineMain(args []string, stdout, stderr io.Writer) int {
 	work := fs.Int("work-timeout", int(protocol.DefaultWorkTimeout/time.Second), "seconds allowed for WORK")
 	other := fs.Int("other-timeout", int(protocol.DefaultOtherTimeout/time.Second), "seconds allowed for every other step")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus /metrics (Go and process collectors) on this loopback address")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "tlslpd bench baseline: %v\n", err)
-		return 2
+	if err := cli.Parse(fs, args); err != nil {
+		return cli.Exit(fs, err, stdout, stderr)
 	}
 	cfg := baseline.Config{
 		Token:        *token,
@@ -77,7 +71,7 @@ func BaselineMain(args []string, stdout, stderr io.Writer) int {
 }
 
 func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port int, certFile, keyFile, caFile string, insecure bool, metricsAddr string) error {
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+	if !config.IsLoopbackHost(host) {
 		return fmt.Errorf("--host %q: the benchmark baseline binds loopback only", host)
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -119,8 +113,8 @@ func serveMetrics(addr string) (stop func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("--metrics-addr %q: %w", addr, err)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("--metrics-addr %q must be a loopback IP", addr)
+	if !config.IsLoopbackHost(host) {
+		return nil, fmt.Errorf("--metrics-addr %q must be a loopback address", addr)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"tlslpd/cli"
 )
 
 func numCPU() int       { return runtime.NumCPU() }
@@ -25,7 +27,6 @@ func goVersion() string { return runtime.Version() }
 func Main(args []string, stdout, stderr io.Writer) int {
 	p := Defaults()
 	fs := flag.NewFlagSet("tlslpd bench suite", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	out := fs.String("out", "BENCHMARKS.md", "Markdown report to write")
 	jsonOut := fs.String("json", "", "also write the raw figures as JSON to this file")
 	bin := fs.String("bin", "", "tlslpd binary to run as server and baseline (default: this executable)")
@@ -42,19 +43,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&p.Rounds, "rounds", p.Rounds, "rounds of the sessions and handshake tests (summed, order alternating)")
 	fs.IntVar(&p.TimerRounds, "timer-rounds", p.TimerRounds, "timer benchmark repetitions (median kept)")
 	fs.IntVar(&p.PoWRounds, "pow-rounds", p.PoWRounds, "PoW benchmark rounds (best kept)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "Usage: tlslpd bench suite [flags]")
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tlslpd bench suite: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if err := cli.Parse(fs, args); err != nil {
+		return cli.Exit(fs, err, stdout, stderr)
 	}
 	sections, err := parseSections(*only)
 	if err != nil {

@@ -3,7 +3,6 @@ package verify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"tlslpd/cli"
 	"tlslpd/protocol"
 )
 
@@ -21,7 +21,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	var cfg Config
 	var jsonOut bool
 	fs := flag.NewFlagSet("tlslpd bench verify", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	fs.StringVar(&cfg.Token, "token", protocol.DefaultToken, "token the verifier is built for")
 	fs.IntVar(&cfg.SuffixLen, "suffix-len", 16, "suffix length in bytes")
 	fs.IntVar(&cfg.NBits, "n-bits", protocol.DefaultNBits, "difficulty passed to Check")
@@ -29,20 +28,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Rounds, "rounds", 2, "rounds of measurements; the best of each is kept")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines for the all-cores measurement (0: GOMAXPROCS)")
 	fs.BoolVar(&jsonOut, "json", false, "print the result as JSON (schema_version 1)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: tlslpd bench verify [flags]")
-			fs.PrintDefaults()
-			return 0
-		}
-		fmt.Fprintf(stderr, "tlslpd bench verify: %s\n", err)
-		return 2
+	if err := cli.Parse(fs, args); err != nil {
+		return cli.Exit(fs, err, stdout, stderr)
 	}
 	switch {
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "tlslpd bench verify: unexpected argument %q\n", fs.Arg(0))
-		return 2
 	case cfg.Token == "" || cfg.SuffixLen <= 0 || cfg.Duration <= 0 || cfg.Rounds <= 0 || cfg.Workers < 0:
 		fmt.Fprintln(stderr, "tlslpd bench verify: --token must not be empty; --suffix-len, --duration and --rounds must be positive; --workers not negative")
 		return 2

@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+)
+
+// flagName matches the flag package's "-name" in its messages, so they
+// read "--name" like the flags users type (and like the reference's).
+var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][\w-]*)`)
+
+// Parse parses args into fs. It returns flag.ErrHelp for -h/--help, and
+// otherwise errors that read as one line: the flag package's, or an
+// unexpected positional argument.
+func Parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errors.New(flagName.ReplaceAllString(OneLine(err), "$1--$2"))
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// Exit reports a failed command line and returns the exit status: usage on
+// stdout and 0 for flag.ErrHelp, else "<command>: <error>" on one line of
+// stderr and 2.
+func Exit(fs *flag.FlagSet, err error, stdout, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(stdout, "usage: %s [flags]\n", fs.Name())
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), OneLine(err))
+	return 2
+}
+
+// OneLine renders err on a single line (errors.Join and some libraries
+// put newlines in messages).
+func OneLine(err error) string {
+	return strings.Join(strings.FieldsFunc(err.Error(), func(r rune) bool { return r == '\n' || r == '\r' }), "; ")
+}

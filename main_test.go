@@ -1,0 +1,48 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// Every subcommand follows the same command-line conventions (package cli):
+// a bad flag is one line on stderr naming it as --flag, exit 2; --help is
+// usage on stdout, exit 0.
+func TestCommandLineConventions(t *testing.T) {
+	commands := [][]string{
+		{}, {"serve"}, {"certs"}, {"client"},
+		{"bench", "load"}, {"bench", "verify"}, {"bench", "suite"}, {"bench", "baseline"},
+	}
+	for _, cmd := range commands {
+		name := strings.Join(append([]string{"tlslpd"}, cmd...), " ")
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append(append([]string{}, cmd...), "--bogus"), &stdout, &stderr)
+			assert.Equal(t, 2, code)
+			assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+			assert.Contains(t, stderr.String(), "flag provided but not defined: --bogus")
+			assert.Empty(t, stdout.String())
+
+			stdout.Reset()
+			stderr.Reset()
+			code = run(append(append([]string{}, cmd...), "--help"), &stdout, &stderr)
+			assert.Equal(t, 0, code)
+			assert.Contains(t, stdout.String(), "-")
+			assert.Empty(t, stderr.String())
+
+			stdout.Reset()
+			stderr.Reset()
+			code = run(append(append([]string{}, cmd...), "stray"), &stdout, &stderr)
+			if len(cmd) == 0 {
+				// A first word that is not a flag is a subcommand name.
+				assert.Contains(t, stderr.String(), `unknown command "stray"`)
+			} else {
+				assert.Contains(t, stderr.String(), `unexpected argument "stray"`)
+			}
+			assert.Equal(t, 2, code)
+		})
+	}
+}
