@@ -357,17 +357,6 @@ func (d *Daemon) closeRecords() {
 	d.log.Info().Uint64("written", d.records.Written()).Uint64("dropped", d.records.Dropped()).Msg("records file closed")
 }
 
-// Server is the running event-loop server (after Run started it).
-func (d *Daemon) Server() *eventloop.Server { return d.srv }
-
-// MetricsAddr is the bound metrics address, "" when disabled.
-func (d *Daemon) MetricsAddr() string {
-	if d.admin == nil {
-		return ""
-	}
-	return d.admin.Addr().String()
-}
-
 // Exists reports whether path exists (used by `tlslpd certs --if-missing`).
 func Exists(path string) bool {
 	_, err := os.Stat(path)

@@ -27,11 +27,7 @@ type Record struct {
 	NBits        int                  `json:"n_bits"`
 	Token        string               `json:"token"`
 	Replies      []statemachine.Reply `json:"replies"`
-	outcome      statemachine.Outcome // for the caller's branching
 }
-
-// OutcomeValue is the typed outcome.
-func (r *Record) OutcomeValue() statemachine.Outcome { return r.outcome }
 
 // MarshalZerologObject writes the record as log fields.
 func (r *Record) MarshalZerologObject(e *zerolog.Event) {

@@ -307,7 +307,6 @@ func (s *session) emit(o statemachine.Outcome) {
 		Remote:       s.remote(),
 		Resumed:      s.peer.Resumed,
 		Outcome:      o.String(),
-		outcome:      o,
 		LastStep:     s.last.String(),
 		FailLine:     s.m.FailLine(),
 		Start:        s.opened,
