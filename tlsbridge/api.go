@@ -72,13 +72,15 @@ type Config struct {
 	ClientCAs *x509.CertPool
 	// Insecure: do not request a client certificate.
 	Insecure bool
-	// MaxHandshakes caps handshake goroutines in flight; excess engines
-	// wait in FIFO order (counted in Stats). 0 means a default.
+	// MaxHandshakes caps handshakes in flight (each holds a coroutine);
+	// excess engines wait in FIFO order (counted in Stats). 0 means a
+	// default.
 	MaxHandshakes int
-	// HandshakeTimeout bounds the life of one handshake goroutine, counted
-	// from when it gets its slot. It is a safety net so a goroutine never
-	// outlives a forgetful owner; the owner should still enforce its own
-	// deadline from accept. 0 means HandshakeTimeoutHint.
+	// HandshakeTimeout bounds one handshake, counted from when it gets its
+	// slot: the engine wakes its owner and fails the handshake on the
+	// owner's next call. The owner should still enforce its own deadline
+	// from accept, and must Close or Release every engine, which is what
+	// ends a suspended handshake's coroutine. 0 means HandshakeTimeoutHint.
 	HandshakeTimeout time.Duration
 }
 
@@ -98,9 +100,11 @@ type Stats struct {
 // ciphertext to send handed out. It never touches a socket.
 //
 // Threading: every method is called from the owner's goroutine (the
-// connection's event loop) only. The wake function given to NewEngine is
-// called from other goroutines (the handshake goroutine) whenever the owner
-// should look again: new outgoing bytes, or the handshake finished/failed.
+// connection's event loop) only; the handshake runs inside Feed (and the
+// other calls) as a coroutine on that goroutine. The wake function given
+// to NewEngine is called from other goroutines when the owner should look
+// again: a handshake slot came free for a queued engine, or the handshake
+// timed out.
 type Engine interface {
 	// Feed hands over ciphertext received from the peer. It copies what it
 	// keeps and never blocks.
@@ -121,7 +125,7 @@ type Engine interface {
 	// Peer is valid once State() has been Established.
 	Peer() Peer
 	// Close queues close_notify (if established) and stops any handshake
-	// in flight; its goroutine ends promptly.
+	// in flight; its coroutine has ended when Close returns.
 	Close()
 	// Park tells an established engine that its session is about to sit
 	// idle (e.g. waiting minutes for a WORK reply): it drops cipher state

@@ -25,15 +25,14 @@ const (
 // from growing memory without bound.
 const maxHandshakeInput = 256 << 10
 
-// defaultMaxHandshakes returns the default cap on handshake goroutines.
+// defaultMaxHandshakes returns the default cap on handshakes in flight.
 //
 // A handshake is CPU-bound for ~1 ms of work spread over one or two round
-// trips, so most in-flight handshakes are parked waiting for the peer, not
-// burning CPU; the cap therefore exists to bound memory (stack plus
-// crypto/tls state, roughly 30-60 KiB each) and to keep a burst of
-// connections from queueing unbounded goroutines, not to match cores.
-// 32 per core (at least 64) keeps slow peers from starving the queue while
-// capping handshake memory at a few MiB per core.
+// trips, so most in-flight handshakes are suspended waiting for the peer,
+// not burning CPU; the cap therefore exists to bound memory (coroutine
+// stack plus crypto/tls state, roughly 30-60 KiB each), not to match
+// cores. 32 per core (at least 64) keeps slow peers from starving the
+// queue while capping handshake memory at a few MiB per core.
 func defaultMaxHandshakes() int {
 	return max(64, 32*runtime.GOMAXPROCS(0))
 }
@@ -117,11 +116,9 @@ func (c *Context) Reload(cfg Config) error {
 	c.cur.Store(inner)
 	c.mu.Lock()
 	c.max = maxHandshakes(cfg)
-	starts := c.admitLocked()
+	admitted := c.admitLocked()
 	c.mu.Unlock()
-	for _, h := range starts {
-		go h.run()
-	}
+	wakeAdmitted(admitted)
 	return nil
 }
 
@@ -216,15 +213,16 @@ func (c *Context) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, erro
 	return per, nil
 }
 
-// schedule starts h's goroutine if a slot is free, else queues it (FIFO).
-func (c *Context) schedule(h *hsConn) {
+// schedule takes a handshake slot for h and reports true, or queues h
+// (FIFO) and reports false; a queued h is admitted later by admit.
+func (c *Context) schedule(h *hsConn) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.qHead == nil && c.inFlight < c.max {
 		c.inFlight++
 		c.inFlightN.Store(int64(c.inFlight))
-		c.mu.Unlock()
-		go h.run()
-		return
+		h.admitted.Store(true)
+		return true
 	}
 	h.queued = true
 	if c.qTail == nil {
@@ -236,21 +234,30 @@ func (c *Context) schedule(h *hsConn) {
 	c.qTail = h
 	c.queuedN.Add(1)
 	c.waitedN.Add(1)
-	c.mu.Unlock()
+	return false
 }
 
-// admitLocked takes queued handshakes into free slots and returns them for
-// the caller to start once c.mu is released.
+// admitLocked gives free slots to queued handshakes and returns them; the
+// caller wakes their owners (which start them) once c.mu is released.
 func (c *Context) admitLocked() []*hsConn {
-	var starts []*hsConn
+	var admitted []*hsConn
 	for c.qHead != nil && c.inFlight < c.max {
 		h := c.qHead
 		c.unlinkLocked(h)
 		c.inFlight++
-		starts = append(starts, h)
+		h.admitted.Store(true)
+		admitted = append(admitted, h)
 	}
 	c.inFlightN.Store(int64(c.inFlight))
-	return starts
+	return admitted
+}
+
+// wakeAdmitted tells the owners of newly admitted handshakes to start them
+// on their own goroutines.
+func wakeAdmitted(admitted []*hsConn) {
+	for _, h := range admitted {
+		h.e.wake()
+	}
 }
 
 func (c *Context) unlinkLocked(h *hsConn) {
@@ -269,19 +276,17 @@ func (c *Context) unlinkLocked(h *hsConn) {
 	c.queuedN.Add(-1)
 }
 
-// finish frees h's slot and hands it to the next queued handshake.
+// finish frees a slot and hands it to the next queued handshake.
 func (c *Context) finish() {
 	c.mu.Lock()
 	c.inFlight--
-	starts := c.admitLocked()
+	admitted := c.admitLocked()
 	c.mu.Unlock()
-	for _, h := range starts {
-		go h.run()
-	}
+	wakeAdmitted(admitted)
 }
 
 // dequeue removes h from the wait queue if it is still there; it reports
-// whether it was (so it never got, and never will get, a goroutine).
+// whether it was (so it never got, and never will get, a slot).
 func (c *Context) dequeue(h *hsConn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -5,23 +5,29 @@
 // It owns: the server's TLS policy (mutual TLS with CA verification unless
 // Insecure, TLS 1.2 minimum with ECDHE+AEAD suites only, TLS 1.3 preferred,
 // session tickets with crypto/tls's rotating keys), hot reload of that
-// policy, the handshake slots that cap concurrent handshake goroutines (a
-// FIFO wait queue), per-engine buffers (pooled per Context, returned when
-// empty), and a minimal TLS 1.3 record layer.
+// policy, the handshake slots that cap concurrent handshakes (a FIFO wait
+// queue), per-engine buffers (pooled per Context, returned when empty), and
+// a minimal TLS 1.3 record layer.
 //
-// How: crypto/tls performs every handshake over an in-memory net.Conn. A
-// handshake blocks on reads, so it runs on a goroutine that exists only
-// while that handshake is in flight: it starts once the first complete TLS
-// record is buffered and a slot is free, and ends with the handshake, on
-// Close/Release, or after Config.HandshakeTimeout. The transport hands
-// crypto/tls at most one record at a time, so records that follow the
-// client's Finished stay buffered for the engine. After a TLS 1.3
-// handshake the engine drops the tls.Conn and runs its own record layer
-// from the traffic secrets captured through a per-connection key log, so
-// an idle session keeps two AEAD states instead of a whole tls.Conn; TLS
-// 1.2 sessions keep the tls.Conn, driven without blocking. Engine.Park
-// additionally drops the AEAD key schedules of an idle TLS 1.3 session. Everything after
-// the handshake runs on the owner's goroutine.
+// How: crypto/tls performs every handshake over an in-memory net.Conn. Its
+// handshake is written as blocking code, so it runs as a coroutine
+// (iter.Pull) that exists only while that handshake is in flight: it
+// starts once the first complete TLS record is buffered and a slot is
+// free, runs on the owner's goroutine whenever the owner feeds bytes, and
+// yields back when it needs more. It ends with the handshake, on
+// Close/Release, or after Config.HandshakeTimeout. Switching to and from a
+// coroutine is a direct hand-off on the same thread, so unlike a
+// goroutine per handshake it costs no scheduler wake-ups and needs no
+// locks. The transport hands crypto/tls at most one record at a time, so
+// records that follow the client's Finished stay buffered for the engine.
+// After a TLS 1.3 handshake the engine drops the tls.Conn and runs its own
+// record layer from the traffic secrets captured through a per-connection
+// key log, so an idle session keeps two AEAD states instead of a whole
+// tls.Conn; TLS 1.2 sessions keep the tls.Conn, driven without blocking.
+// Engine.Park additionally drops the AEAD key schedules of an idle TLS 1.3
+// session. Everything runs on the owner's goroutine; other goroutines only
+// report (through the wake function) that a slot came free or a handshake
+// timed out.
 //
 // It must not touch: sockets, gnet, the owner's timers, logging, metric
 // registries or the line protocol; those belong to the server. Stats are

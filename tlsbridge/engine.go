@@ -7,29 +7,24 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync"
 )
 
 // engine implements Engine.
 //
-// Concurrency: until the handshake result has been adopted by the owner,
-// in/inOff/out and the flags marked "mu" are shared with the handshake
-// goroutine and guarded by mu. Adoption happens under mu, after which the
-// handshake goroutine no longer touches the engine, so the owner-only
-// fields need no lock.
+// Concurrency: every field is the owner's. The handshake coroutine runs on
+// the owner's goroutine too, only while the owner resumes it; other
+// goroutines touch nothing but hsConn's atomic flags.
 type engine struct {
 	ctx    *Context
 	wakeFn func()
 
-	mu          sync.Mutex
-	in          *[]byte // mu: pooled; unread ciphertext is (*in)[inOff:]
-	inOff       int     // mu
-	out         *[]byte // mu: pooled; ciphertext waiting to be sent
-	hs          *hsConn // mu: from the first complete record until adoption
-	ownerClosed bool    // mu
-	released    bool    // mu
+	in          *[]byte // pooled; unread ciphertext is (*in)[inOff:]
+	inOff       int
+	out         *[]byte // pooled; ciphertext waiting to be sent
+	hs          *hsConn // from the first complete record until adoption
+	ownerClosed bool
+	released    bool
 
-	// Owner-only.
 	state     State
 	err       error
 	peer      Peer
@@ -41,10 +36,12 @@ type engine struct {
 	recvClose bool
 }
 
-// NewEngine returns an engine for one connection. wake is called from the
-// handshake goroutine whenever the owner should look again; it is never
-// called with a lock held that the owner might need, and it may still run
-// once after Close/Release, so it must tolerate a closed connection.
+// NewEngine returns an engine for one connection. wake is called from
+// other goroutines when the owner should look again (call any method, e.g.
+// State): a handshake slot came free for it, or its handshake timed out.
+// It is never called with a lock held that the owner might need, and it
+// may still run once after Close/Release, so it must tolerate a closed
+// connection.
 func (c *Context) NewEngine(wake func()) Engine {
 	if wake == nil {
 		wake = func() {}
@@ -54,7 +51,7 @@ func (c *Context) NewEngine(wake func()) Engine {
 
 func (e *engine) wake() { e.wakeFn() }
 
-// --- buffers (mu held, or owner-only after adoption) ---
+// --- buffers ---
 
 func (e *engine) inLen() int {
 	if e.in == nil {
@@ -101,21 +98,29 @@ func (e *engine) appendOut(b []byte) {
 
 // --- owner-side state ---
 
-// sync adopts the handshake result, if there is a new one.
+// sync acts on what other goroutines reported through the wake function
+// — a slot came free, the handshake timed out — and adopts the handshake
+// result once there is one.
 func (e *engine) sync() {
-	if e.state != Handshaking {
+	if e.state != Handshaking || e.hs == nil {
 		return
 	}
-	e.mu.Lock()
 	h := e.hs
-	if h == nil || !h.done {
-		e.mu.Unlock()
+	switch {
+	case !h.started:
+		if !h.admitted.Load() {
+			return
+		}
+		h.start()
+	case h.waiting && h.timedOut.Load():
+		h.resume() // Read sees the flag and fails the handshake
+	}
+	if !h.done {
 		return
 	}
 	res := h.res
 	h.res = hsResult{}
 	e.hs = nil
-	e.mu.Unlock()
 
 	if res.err != nil {
 		if errors.Is(res.err, ErrClosed) {
@@ -139,20 +144,23 @@ func (e *engine) fail(err error) {
 // the alert TLS calls for, and drops the keys.
 func (e *engine) failRecord(rerr *recordError) {
 	if e.rl != nil && rerr.alert != 0 {
-		e.mu.Lock()
-		if e.out == nil {
-			e.out = e.ctx.getBuf()
-		}
-		*e.out = e.rl.sealAlert(*e.out, rerr.alert)
-		e.mu.Unlock()
+		e.queueAlert(rerr.alert)
 	}
 	e.rl = nil
 	e.plainLen = 0
 	e.fail(rerr.err)
 }
 
+// queueAlert seals an alert with the record layer into the outgoing bytes.
+func (e *engine) queueAlert(alert uint8) {
+	if e.out == nil {
+		e.out = e.ctx.getBuf()
+	}
+	*e.out = e.rl.sealAlert(*e.out, alert)
+}
+
 // checkPrefix rejects a stream whose first bytes cannot start a TLS
-// handshake record, before any goroutine is spent on it. It returns the
+// handshake record, before a handshake slot is spent on it. It returns the
 // length of the first record once its header is complete, or 0.
 func checkPrefix(b []byte) (int, error) {
 	if len(b) >= 1 && b[0] != recordTypeHandshake {
@@ -178,7 +186,7 @@ func (e *engine) Feed(b []byte) error {
 	case Failed:
 		return e.err
 	case Closed:
-		if e.recvClose && !e.ownerClosedNoLock() {
+		if e.recvClose && !e.ownerClosed {
 			return nil // after close_notify anything more is ignored
 		}
 		return ErrClosed
@@ -187,52 +195,41 @@ func (e *engine) Feed(b []byte) error {
 		return nil
 	}
 	if e.state == Established {
-		e.mu.Lock()
 		e.appendIn(b)
-		e.mu.Unlock()
 		return nil
 	}
 	return e.feedHandshake(b)
 }
 
-func (e *engine) ownerClosedNoLock() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.ownerClosed
-}
-
 func (e *engine) feedHandshake(b []byte) error {
-	e.mu.Lock()
 	if e.inLen()+len(b) > maxHandshakeInput {
-		e.mu.Unlock()
 		e.Close()
 		e.fail(fmt.Errorf("%w: more than %d bytes buffered during the handshake", ErrHandshake, maxHandshakeInput))
 		return e.err
 	}
 	e.appendIn(b)
-	var start *hsConn
-	if e.hs == nil {
+	h := e.hs
+	switch {
+	case h == nil:
 		// Nothing has been consumed yet: the buffer is the stream's start.
 		n, err := checkPrefix((*e.in)[e.inOff:])
 		if err != nil {
-			e.mu.Unlock()
 			e.fail(err)
 			e.ctx.failedN.Add(1)
 			return err
 		}
-		// Only a complete first record earns a handshake goroutine, so a
-		// peer that trickles or stalls its ClientHello holds no goroutine
-		// and no slot.
+		// Only a complete first record earns a handshake slot and
+		// coroutine, so a peer that trickles or stalls its ClientHello
+		// holds neither.
 		if n > 0 && e.inLen() >= n {
-			e.hs = newHSConn(e)
-			start = e.hs
+			h = newHSConn(e)
+			e.hs = h
+			if e.ctx.schedule(h) {
+				h.start()
+			}
 		}
-	} else {
-		e.hs.cond.Signal()
-	}
-	e.mu.Unlock()
-	if start != nil {
-		e.ctx.schedule(start)
+	case h.waiting:
+		h.resume()
 	}
 	return nil
 }
@@ -352,13 +349,11 @@ func (e *engine) readRecords(p []byte) (int, error) {
 				e.failRecord(rerr)
 				return n, e.err
 			}
-			e.mu.Lock()
 			if e.out == nil {
 				e.out = e.ctx.getBuf()
 			}
 			out, rerr := e.rl.handlePostHandshake(*e.out, pt)
 			*e.out = out
-			e.mu.Unlock()
 			if rerr != nil {
 				e.failRecord(rerr)
 				return n, e.err
@@ -381,13 +376,11 @@ func (e *engine) uselessRecord() *recordError {
 }
 
 func (e *engine) releaseIn() {
-	e.mu.Lock()
 	e.plainLen = 0
 	if e.in != nil {
 		e.ctx.putBuf(e.in)
 		e.in, e.inOff, e.plainOff = nil, 0, 0
 	}
-	e.mu.Unlock()
 }
 
 // Write implements Engine.
@@ -408,12 +401,10 @@ func (e *engine) Write(p []byte) error {
 		if err := e.unpark(); err != nil {
 			return err
 		}
-		e.mu.Lock()
 		if e.out == nil {
 			e.out = e.ctx.getBuf()
 		}
 		*e.out = e.rl.sealData(*e.out, p)
-		e.mu.Unlock()
 		return nil
 	}
 	if _, err := e.conn.Write(p); err != nil {
@@ -427,13 +418,11 @@ func (e *engine) Write(p []byte) error {
 // AppendOutgoing implements Engine.
 func (e *engine) AppendOutgoing(dst []byte) []byte {
 	e.sync()
-	e.mu.Lock()
 	if e.out != nil {
 		dst = append(dst, *e.out...)
 		e.ctx.putBuf(e.out)
 		e.out = nil
 	}
-	e.mu.Unlock()
 	return dst
 }
 
@@ -458,25 +447,13 @@ func (e *engine) Peer() Peer {
 // Close implements Engine.
 func (e *engine) Close() {
 	e.sync()
-	e.mu.Lock()
-	already := e.ownerClosed
-	e.ownerClosed = true
-	h := e.hs
-	if h != nil {
-		h.cond.Broadcast()
-		// The goroutine keeps its own reference; dropping ours lets a late
-		// result (and its tls.Conn) be collected.
-		e.hs = nil
-	}
-	e.mu.Unlock()
-	if already {
+	if e.ownerClosed {
 		return
 	}
+	e.ownerClosed = true
 	switch e.state {
 	case Handshaking:
-		if h != nil && e.ctx.dequeue(h) {
-			e.ctx.canceledN.Add(1)
-		}
+		e.cancelHandshake()
 		e.state = Closed
 		e.releaseIn()
 	case Established, Closed:
@@ -486,17 +463,33 @@ func (e *engine) Close() {
 		e.sentClose = true
 		e.state = Closed
 		if e.rl != nil && e.rl.unpark() == nil {
-			e.mu.Lock()
-			if e.out == nil {
-				e.out = e.ctx.getBuf()
-			}
-			*e.out = e.rl.sealAlert(*e.out, alertCloseNotify)
-			e.mu.Unlock()
-		} else {
+			e.queueAlert(alertCloseNotify)
+		} else if e.conn != nil {
 			_ = e.conn.CloseWrite() // queues close_notify through the transport
 		}
 		e.rl, e.conn = nil, nil
 		e.releaseIn()
+	}
+}
+
+// cancelHandshake ends a handshake in any stage: a running coroutine is
+// stopped (it frees its slot and counts itself as canceled), a queued one
+// leaves the queue, and an admitted one that never started gives its slot
+// back.
+func (e *engine) cancelHandshake() {
+	h := e.hs
+	if h == nil {
+		return
+	}
+	e.hs = nil
+	switch {
+	case h.started:
+		h.cancel()
+	case e.ctx.dequeue(h):
+		e.ctx.canceledN.Add(1)
+	default:
+		e.ctx.canceledN.Add(1)
+		e.ctx.finish()
 	}
 }
 
@@ -521,13 +514,10 @@ func (e *engine) Park() {
 // Release implements Engine.
 func (e *engine) Release() {
 	e.sync()
-	e.mu.Lock()
 	e.released = true
 	e.ownerClosed = true
-	h := e.hs
-	if h != nil {
-		h.cond.Broadcast()
-		e.hs = nil
+	if e.state == Handshaking {
+		e.cancelHandshake()
 	}
 	if e.in != nil {
 		e.ctx.putBuf(e.in)
@@ -536,31 +526,21 @@ func (e *engine) Release() {
 		e.ctx.putBuf(e.out)
 	}
 	e.in, e.out, e.inOff, e.plainOff, e.plainLen = nil, nil, 0, 0, 0
-	e.mu.Unlock()
-	if e.state == Handshaking {
-		if h != nil && e.ctx.dequeue(h) {
-			e.ctx.canceledN.Add(1)
-		}
-	}
 	if e.state != Failed {
 		e.state = Closed
 	}
 	e.rl, e.conn = nil, nil
 }
 
-// hsStarted reports whether the engine has a handshake goroutine or a
+// hsStarted reports whether the engine has a handshake coroutine or a
 // queue place (tests).
 func (e *engine) hsStarted() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	return e.hs != nil || e.state != Handshaking
 }
 
 // queuedNow reports whether the engine waits for a handshake slot (tests).
 func (e *engine) queuedNow() bool {
-	e.mu.Lock()
 	h := e.hs
-	e.mu.Unlock()
 	if h == nil {
 		return false
 	}
@@ -579,8 +559,6 @@ func (e *engine) requestKeyUpdate() error {
 	if err := e.unpark(); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.out == nil {
 		e.out = e.ctx.getBuf()
 	}

@@ -279,10 +279,7 @@ func TestNotTLS(t *testing.T) {
 			assert.Equal(t, Failed, e.State())
 			assert.ErrorIs(t, e.Err(), ErrNotTLS)
 			assert.Empty(t, e.AppendOutgoing(nil))
-			en := e.(*engine)
-			en.mu.Lock()
-			assert.Nil(t, en.hs, "no handshake goroutine was started")
-			en.mu.Unlock()
+			assert.Nil(t, e.(*engine).hs, "no handshake was started")
 		})
 	}
 	s := ctx.Stats()
@@ -299,7 +296,7 @@ func TestPeerGoneMidHandshake(t *testing.T) {
 			h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
 			go func() { _ = h.client.Handshake() }()
 			// Deliver the ClientHello and let the server answer, then the
-			// peer vanishes: the handshake goroutine waits for its next
+			// peer vanishes: the handshake coroutine waits for its next
 			// flight.
 			h.pumpUntil("server flight", func() bool {
 				return ctx.Stats().HandshakesInFlight == 1 && len(h.srv.w.take()) > 0

@@ -8,8 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,29 +38,43 @@ const (
 	maxCapturedBytes   = 16 << 10
 )
 
-// hsConn is the net.Conn crypto/tls runs on. During the handshake it
-// blocks in Read until the owner feeds bytes; after it (when tls.Conn is
-// kept, i.e. TLS 1.2) Read returns errWouldBlock instead of blocking.
+// hsConn is the net.Conn crypto/tls runs on, and the coroutine the
+// handshake runs in.
 //
-// Fields other than the queue links are guarded by e.mu, except the
-// key-log capture, which only the handshake goroutine touches before it
-// publishes the result.
+// crypto/tls only knows blocking I/O, so the handshake runs as a coroutine
+// (iter.Pull) on the owner's goroutine: when crypto/tls reads and nothing
+// is buffered, Read yields back to the owner, and the owner's next Feed
+// resumes it where it stopped. A coroutine switch is a direct hand-off on
+// the same thread, so a handshake costs no scheduler wake-ups, futexes or
+// eventfd writes, and no locks: everything but the two atomic flags below
+// is touched only on the owner's goroutine. After the handshake (when
+// tls.Conn is kept, i.e. TLS 1.2) Read returns errWouldBlock instead of
+// yielding.
 type hsConn struct {
-	e    *engine
-	cond sync.Cond
+	e *engine
 	// recRemain is how much of the TLS record being delivered is still to
 	// hand to crypto/tls. Delivery stops at record ends so that crypto/tls
 	// never swallows the application data that follows the handshake.
 	recRemain int
-	blocking  bool
-	timedOut  bool
-	waiting   bool // blocked in Read with nothing buffered (tests)
+	blocking  bool // the handshake is still running: Read yields
+	started   bool // the coroutine exists
+	waiting   bool // suspended in Read for lack of bytes
 	done      bool // result published
+
+	next  func() (struct{}, bool) // resumes the coroutine (owner)
+	stop  func()                  // ends it: a suspended Read fails
+	yield func(struct{}) bool     // suspends it (inside the coroutine)
+	timer *time.Timer             // Config.HandshakeTimeout safety net
+
+	// Set from other goroutines; the owner acts on them in engine.sync
+	// after the wake function told it to look.
+	admitted atomic.Bool // a handshake slot is ours
+	timedOut atomic.Bool
 
 	// result, valid once done.
 	res hsResult
 
-	// key-log capture (handshake goroutine only).
+	// key-log capture.
 	clientSecret []byte
 	serverSecret []byte
 	afterSecret  [][]byte // protected records written once the server secret was known
@@ -78,22 +93,18 @@ type hsResult struct {
 }
 
 func newHSConn(e *engine) *hsConn {
-	h := &hsConn{e: e, blocking: true}
-	h.cond.L = &e.mu
-	return h
+	return &hsConn{e: e, blocking: true}
 }
 
 // Read hands crypto/tls buffered ciphertext, at most to the end of the
 // current record.
 func (h *hsConn) Read(p []byte) (int, error) {
 	e := h.e
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	for {
 		if h.blocking && (e.ownerClosed || e.released) {
 			return 0, errOwnerClosed
 		}
-		if h.blocking && h.timedOut {
+		if h.blocking && h.timedOut.Load() {
 			return 0, errHandshakeTimeout
 		}
 		avail := e.inLen()
@@ -112,8 +123,11 @@ func (h *hsConn) Read(p []byte) (int, error) {
 			return 0, errWouldBlock
 		}
 		h.waiting = true
-		h.cond.Wait()
+		more := h.yield(struct{}{})
 		h.waiting = false
+		if !more {
+			return 0, errOwnerClosed
+		}
 	}
 }
 
@@ -123,15 +137,8 @@ func (h *hsConn) Write(b []byte) (int, error) {
 	if h.serverSecret != nil && h.blocking {
 		h.capture(b)
 	}
-	e.mu.Lock()
-	blocking := h.blocking
-	closed := e.ownerClosed || e.released
 	if !e.released {
 		e.appendOut(b)
-	}
-	e.mu.Unlock()
-	if blocking && !closed {
-		e.wake()
 	}
 	return len(b), nil
 }
@@ -195,20 +202,45 @@ func (k *keyLogger) Write(line []byte) (int, error) {
 	return len(line), nil
 }
 
-// run performs the handshake on its own goroutine, publishes the result to
-// the owner and frees the slot.
-func (h *hsConn) run() {
+// start creates the handshake coroutine and runs it until it needs more
+// bytes or finishes. The slot must already be ours.
+func (h *hsConn) start() {
 	e := h.e
-	ctx := e.ctx
-	timer := time.AfterFunc(ctx.cur.Load().hsTimeout, func() {
-		e.mu.Lock()
-		h.timedOut = true
-		h.cond.Broadcast()
-		e.mu.Unlock()
+	h.started = true
+	h.timer = time.AfterFunc(e.ctx.cur.Load().hsTimeout, func() {
+		h.timedOut.Store(true)
+		e.wake()
 	})
+	h.next, h.stop = iter.Pull(h.run)
+	h.resume()
+}
+
+// resume runs the suspended handshake until it needs more bytes or ends.
+func (h *hsConn) resume() {
+	h.next()
+	if h.done {
+		h.next, h.stop = nil, nil
+	}
+}
+
+// cancel ends a suspended handshake: its Read fails, crypto/tls returns,
+// and run publishes the result and frees the slot before cancel returns.
+func (h *hsConn) cancel() {
+	if h.stop != nil {
+		h.stop()
+		h.next, h.stop = nil, nil
+	}
+}
+
+// run is the coroutine's body: it performs the handshake, publishes the
+// result and frees the slot.
+func (h *hsConn) run(yield func(struct{}) bool) {
+	h.yield = yield
+	ctx := h.e.ctx
 	conn := tls.Server(h, ctx.outer)
 	err := conn.Handshake()
-	timer.Stop()
+	h.timer.Stop()
+	h.yield = nil
 
 	var res hsResult
 	if err != nil {
@@ -224,13 +256,9 @@ func (h *hsConn) run() {
 		}
 	}
 	h.clientSecret, h.serverSecret, h.afterSecret = nil, nil, nil
-
-	e.mu.Lock()
 	h.res = res
 	h.done = true
 	h.blocking = false
-	closed := e.ownerClosed || e.released
-	e.mu.Unlock()
 
 	switch {
 	case res.err == nil:
@@ -244,9 +272,6 @@ func (h *hsConn) run() {
 		ctx.failedN.Add(1)
 	}
 	ctx.finish()
-	if !closed {
-		e.wake()
-	}
 }
 
 // recordLayer builds the TLS 1.3 record layer from the captured secrets,
