@@ -439,6 +439,32 @@ func TestSeveralListenersAndReusePort(t *testing.T) {
 	require.Len(t, second.addrs, 1)
 }
 
+func TestPortInUseIsAClearError(t *testing.T) {
+	first := startDaemon(t)
+	_, port, err := net.SplitHostPort(first.addrs[0])
+	require.NoError(t, err)
+	// The loops listen with SO_REUSEPORT, yet without --reuseport a second
+	// daemon on the same port must fail as a plain listener would.
+	cmd := exec.Command(binary, "--n_bits", "4", "--listen", "127.0.0.1:"+port, "--status-interval", "0")
+	cmd.Dir = first.dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	require.NoError(t, cmd.Start())
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(bound):
+		_ = cmd.Process.Kill()
+		t.Fatal("the second daemon started serving on a port in use")
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit)
+	assert.Equal(t, 1, exit.ExitCode())
+	assert.Contains(t, stderr.String(), "address already in use")
+	assert.Contains(t, stderr.String(), "127.0.0.1:"+port)
+}
+
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

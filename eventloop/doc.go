@@ -7,7 +7,7 @@
 // scratch buffers, random source), the tick that advances the wheels, and
 // the session record emitted when a session ends. A session and its timer
 // are only ever touched by their own loop: anything from another goroutine
-// (the handshake goroutine's wake, the tick, shutdown) reaches them through
+// (the TLS engine's wake, the tick, shutdown) reaches them through
 // gnet's concurrency-safe calls (Conn.Wake, EventLoop.Execute).
 //
 // It must not parse lines (codec), decide protocol replies (statemachine),

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,11 +51,13 @@ type Config struct {
 	// DrainTimeout is how long Run lets sessions in flight finish after
 	// its context ends, before sending them the shutdown FAIL line.
 	DrainTimeout time.Duration
-	ReusePort    bool
-	Tick         time.Duration // timer wheel tick; 0 means timerwheel.DefaultTick
-	Logger       zerolog.Logger
-	Metrics      *metrics.Metrics // nil: no metrics
-	Entropy      io.Reader        // session tokens; nil means crypto/rand
+	// ReusePort lets other processes listen on the same ports. Without it
+	// Run refuses ports another socket already listens on.
+	ReusePort bool
+	Tick      time.Duration // timer wheel tick; 0 means timerwheel.DefaultTick
+	Logger    zerolog.Logger
+	Metrics   *metrics.Metrics // nil: no metrics
+	Entropy   io.Reader        // session tokens; nil means crypto/rand
 	// NewRand, if set, makes each loop's body-draw source (tests script
 	// draws with it); nil means a PCG seeded from crypto/rand.
 	NewRand func() statemachine.Rand
@@ -84,12 +87,9 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// DefaultLoops is half the cores, at least one. The expensive work of a
-// session — the TLS handshake's public-key crypto — runs on handshake
-// goroutines, not on the loops, so a loop per core only makes loops and
-// handshakes fight over the same cores: on 2 cores, one loop cost ~14% less
-// CPU per session than two (see BENCHMARKS.md).
-func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/2) }
+// DefaultLoops is one loop per core: all of a session's work, the TLS
+// handshake's crypto included, runs on its loop.
+func DefaultLoops() int { return runtime.GOMAXPROCS(0) }
 
 // Server runs the gnet engine. Create with New, start with Run.
 type Server struct {
@@ -105,14 +105,15 @@ type Server struct {
 	ipMu  sync.Mutex
 	perIP map[netip.Addr]int32
 
-	mu       sync.Mutex
-	loops    map[gnet.EventLoop]*loop
-	engine   gnet.Engine
-	addrs    []net.Addr
-	ready    chan struct{}
-	finished chan struct{} // closed when the tutorial session ended
-	finish   sync.Once
-	tutorial atomic.Bool // the one tutorial session is taken
+	mu        sync.Mutex
+	loops     map[gnet.EventLoop]*loop
+	engine    gnet.Engine
+	gnetAddrs []string // cfg.Addrs as bound (see claimAddrs)
+	addrs     []net.Addr
+	ready     chan struct{}
+	finished  chan struct{} // closed when the tutorial session ended
+	finish    sync.Once
+	tutorial  atomic.Bool // the one tutorial session is taken
 }
 
 // New validates cfg and prepares a server.
@@ -158,20 +159,33 @@ func (s *Server) Conns() int64 { return s.conns.Load() }
 // Run serves until ctx is cancelled or, in tutorial mode, the one session
 // ends; then it stops the engine and returns.
 func (s *Server) Run(ctx context.Context) error {
+	addrs, err := claimAddrs(s.cfg.Addrs, s.cfg.ReusePort)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.gnetAddrs = addrs
+	s.mu.Unlock()
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
-		gnet.WithReusePort(s.cfg.ReusePort),
+		// Every loop gets its own SO_REUSEPORT listener and accepts for
+		// itself. Without it gnet accepts on one more goroutine and hands
+		// each connection to a loop through an eventfd: a cross-thread
+		// wake-up per connection that cost ~10% CPU per session here.
+		// claimAddrs keeps the port ours unless cfg.ReusePort says
+		// sharing it is wanted.
+		gnet.WithReusePort(true),
 		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- gnet.Rotate(s, s.cfg.Addrs, opts...) }()
+	go func() { errc <- gnet.Rotate(s, addrs, opts...) }()
 
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", strings.Join(s.cfg.Addrs, ", "), err)
+		return fmt.Errorf("serve %s: %w", strings.Join(addrs, ", "), err)
 	case <-s.ready:
 	}
 	tickCtx, stopTick := context.WithCancel(context.Background())
@@ -198,6 +212,64 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// claimAddrs turns gnet addresses into ones every loop can bind with
+// SO_REUSEPORT: port 0 becomes one concrete free port (each loop binding
+// ":0" would get a port of its own), and unless shared is set, a port that
+// another socket listens on is an error, as it would be for a listener
+// without SO_REUSEPORT.
+func claimAddrs(addrs []string, shared bool) ([]string, error) {
+	out := make([]string, 0, len(addrs))
+	for _, a := range addrs {
+		network, hostPort, ok := strings.Cut(a, "://")
+		if !ok || !strings.HasPrefix(network, "tcp") {
+			return nil, fmt.Errorf("%w: listen address %q: want tcp://host:port", ErrConfig, a)
+		}
+		host, port, err := net.SplitHostPort(hostPort)
+		if err != nil {
+			return nil, fmt.Errorf("%w: listen address %q: %w", ErrConfig, a, err)
+		}
+		if shared && port != "0" {
+			out = append(out, a)
+			continue
+		}
+		bound, err := probeListen(hostPort)
+		if err != nil {
+			return nil, fmt.Errorf("serve: %w", err) // the error names the address
+		}
+		out = append(out, network+"://"+net.JoinHostPort(host, strconv.Itoa(bound)))
+	}
+	return out, nil
+}
+
+// probeListen listens on hostPort without SO_REUSEPORT (as the daemon
+// would without sharing), returns the bound port and closes the listener.
+// A listening socket leaves no TIME_WAIT behind, so the port is free for
+// the loops right after.
+func probeListen(hostPort string) (int, error) {
+	tcp, err := net.ResolveTCPAddr("tcp", hostPort)
+	if err != nil {
+		return 0, err
+	}
+	// The same family choice as gnet's: no host is dual-stack, an IPv6
+	// host is IPv6-only.
+	network := "tcp"
+	switch {
+	case tcp.IP.To4() != nil:
+		network = "tcp4"
+	case tcp.IP != nil:
+		network = "tcp6"
+	}
+	ln, err := net.ListenTCP(network, tcp)
+	if err != nil {
+		return 0, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		return 0, err
+	}
+	return port, nil
 }
 
 // Draining reports whether Run is shutting down (new connections refused).
@@ -248,7 +320,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.engine = eng
-	for _, a := range s.cfg.Addrs {
+	for _, a := range s.gnetAddrs {
 		network, addr, _ := strings.Cut(a, "://")
 		fd, err := eng.DupListener(network, addr)
 		if err != nil {
