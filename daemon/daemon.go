@@ -174,6 +174,7 @@ func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
 func (d *Daemon) registerTLSMetrics() {
 	stats := d.tlsCtx.Stats
 	d.met.GaugeFunc("tlslpd_tls_handshakes_in_flight", "TLS handshakes running now.", func() float64 { return float64(stats().HandshakesInFlight) })
+	d.met.GaugeFunc("tlslpd_tls_handshake_runners_idle", "Handshake coroutines kept idle for the next handshakes.", func() float64 { return float64(stats().IdleRunners) })
 	d.met.GaugeFunc("tlslpd_tls_handshakes_queued", "TLS handshakes waiting for a slot now.", func() float64 { return float64(stats().HandshakesQueued) })
 	d.met.CounterFunc("tlslpd_tls_handshakes_waited_total", "TLS handshakes that had to wait for a slot.", func() float64 { return float64(stats().HandshakesWaited) })
 	d.met.CounterFunc("tlslpd_tls_resumed_total", "TLS handshakes that resumed a session.", func() float64 { return float64(stats().Resumed) })
@@ -259,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go d.announce(runCtx)
 
 	err = srv.Run(ctx)
+	d.tlsCtx.Close() // every connection is gone: end the idle handshake runners
 	stopAux()
 	if d.admin != nil {
 		d.admin.SetReady(false)

@@ -56,6 +56,7 @@ type harness struct {
 	addr    string
 	pki     *certs.PKI
 	met     *metrics.Metrics
+	tls     *tlsbridge.Context
 	records chan Record
 	runErr  chan error
 	cancel  context.CancelFunc
@@ -71,8 +72,9 @@ func startServer(t *testing.T, mutate func(*Config)) *harness {
 	require.NoError(t, err)
 	tlsCtx, err := tlsbridge.NewContext(tlsbridge.Config{Certificate: serverCert, ClientCAs: pki.CertPool()})
 	require.NoError(t, err)
+	t.Cleanup(tlsCtx.Close)
 
-	h := &harness{t: t, pki: pki, met: metrics.New(), records: make(chan Record, 4096), runErr: make(chan error, 1)}
+	h := &harness{t: t, pki: pki, met: metrics.New(), tls: tlsCtx, records: make(chan Record, 4096), runErr: make(chan error, 1)}
 	cfg := Config{
 		Addrs:            []string{"tcp://127.0.0.1:0"},
 		Loops:            2,

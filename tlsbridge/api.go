@@ -94,6 +94,7 @@ type Stats struct {
 	HandshakesFailed   int64
 	HandshakesCanceled int64 // ended by the owner's Close/Release mid-handshake
 	Resumed            int64
+	IdleRunners        int64 // handshake runners kept for the next handshakes
 }
 
 // Engine is one connection's TLS endpoint: ciphertext in, plaintext out,

@@ -70,6 +70,12 @@ type Context struct {
 	qHead    *hsConn
 	qTail    *hsConn
 
+	// Idle handshake runners (see hsRunner), at most maxIdleRunners.
+	runnersMu      sync.Mutex
+	idleRunners    []*hsRunner
+	maxIdleRunners int
+	runnersClosed  bool
+
 	inFlightN atomic.Int64
 	queuedN   atomic.Int64
 	waitedN   atomic.Int64
@@ -85,7 +91,7 @@ func NewContext(cfg Config) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tlsbridge: new context: %w", err)
 	}
-	c := &Context{max: maxHandshakes(cfg)}
+	c := &Context{max: maxHandshakes(cfg), maxIdleRunners: defaultMaxIdleRunners()}
 	c.outer = &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		GetConfigForClient: c.configForClient,
@@ -96,6 +102,14 @@ func NewContext(cfg Config) (*Context, error) {
 		return &b
 	}
 	return c, nil
+}
+
+// defaultMaxIdleRunners bounds the handshake runners kept between
+// handshakes: enough for the handshakes a busy core has in flight at
+// once, each idle one costing a suspended goroutine whose stack the GC
+// shrinks while it waits.
+func defaultMaxIdleRunners() int {
+	return 8 * runtime.GOMAXPROCS(0)
 }
 
 func maxHandshakes(cfg Config) int {
@@ -132,6 +146,7 @@ func (c *Context) Stats() Stats {
 		HandshakesFailed:   c.failedN.Load(),
 		HandshakesCanceled: c.canceledN.Load(),
 		Resumed:            c.resumedN.Load(),
+		IdleRunners:        int64(c.idleRunnerCount()),
 	}
 }
 

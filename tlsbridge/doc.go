@@ -10,12 +10,15 @@
 // a minimal TLS 1.3 record layer.
 //
 // How: crypto/tls performs every handshake over an in-memory net.Conn. Its
-// handshake is written as blocking code, so it runs as a coroutine
-// (iter.Pull) that exists only while that handshake is in flight: it
-// starts once the first complete TLS record is buffered and a slot is
-// free, runs on the owner's goroutine whenever the owner feeds bytes, and
-// yields back when it needs more. It ends with the handshake, on
-// Close/Release, or after Config.HandshakeTimeout. Switching to and from a
+// handshake is written as blocking code, so it runs in a coroutine
+// (iter.Pull): it starts once the first complete TLS record is buffered
+// and a slot is free, runs on the owner's goroutine whenever the owner
+// feeds bytes, and yields back when it needs more. It ends with the
+// handshake, on Close/Release, or after Config.HandshakeTimeout. The
+// coroutine (a runner) then waits in a bounded pool for the next
+// handshake, so its
+// stack, grown deep by crypto/tls, is not grown and copied again for every
+// handshake; Context.Close ends the idle ones. Switching to and from a
 // coroutine is a direct hand-off on the same thread, so unlike a
 // goroutine per handshake it costs no scheduler wake-ups and needs no
 // locks. The transport hands crypto/tls at most one record at a time, so

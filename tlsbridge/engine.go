@@ -484,7 +484,7 @@ func (e *engine) cancelHandshake() {
 	e.hs = nil
 	switch {
 	case h.started:
-		h.cancel()
+		h.resume() // Read sees ownerClosed and fails the handshake
 	case e.ctx.dequeue(h):
 		e.ctx.canceledN.Add(1)
 	default:

@@ -309,7 +309,7 @@ func TestPeerGoneMidHandshake(t *testing.T) {
 			}
 			h.cli.Close()
 			waitStats(t, ctx, "slot freed", func(s Stats) bool { return s.HandshakesInFlight == 0 })
-			waitGoroutines(t, before)
+			waitGoroutines(t, ctx, before)
 			assert.NoError(t, h.eng.Err())
 		})
 	}
@@ -331,7 +331,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	assert.Equal(t, Failed, h.eng.State())
 	assert.ErrorIs(t, h.eng.Err(), ErrHandshake)
 	h.cli.Close()
-	waitGoroutines(t, before)
+	waitGoroutines(t, ctx, before)
 }
 
 func TestHandshakeCap(t *testing.T) {
@@ -369,7 +369,8 @@ func TestHandshakeCap(t *testing.T) {
 		require.Equal(t, Established, hs[i].eng.State())
 	}
 	s = ctx.Stats()
-	assert.Equal(t, Stats{HandshakesOK: 3, HandshakesWaited: 2}, s)
+	// One slot: the three handshakes ran one after another on one runner.
+	assert.Equal(t, Stats{HandshakesOK: 3, HandshakesWaited: 2, IdleRunners: 1}, s)
 
 	t.Run("queued engine closed", func(t *testing.T) {
 		a := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"iter"
 	"net"
 	"sync/atomic"
 	"time"
@@ -61,10 +60,9 @@ type hsConn struct {
 	waiting   bool // suspended in Read for lack of bytes
 	done      bool // result published
 
-	next  func() (struct{}, bool) // resumes the coroutine (owner)
-	stop  func()                  // ends it: a suspended Read fails
-	yield func(struct{}) bool     // suspends it (inside the coroutine)
-	timer *time.Timer             // Config.HandshakeTimeout safety net
+	runner *hsRunner           // while started and not done
+	yield  func(struct{}) bool // suspends the handshake (inside the runner)
+	timer  *time.Timer         // Config.HandshakeTimeout safety net
 
 	// Set from other goroutines; the owner acts on them in engine.sync
 	// after the wake function told it to look.
@@ -202,8 +200,8 @@ func (k *keyLogger) Write(line []byte) (int, error) {
 	return len(line), nil
 }
 
-// start creates the handshake coroutine and runs it until it needs more
-// bytes or finishes. The slot must already be ours.
+// start runs the handshake on a runner until it needs more bytes or
+// finishes. The slot must already be ours.
 func (h *hsConn) start() {
 	e := h.e
 	h.started = true
@@ -211,29 +209,23 @@ func (h *hsConn) start() {
 		h.timedOut.Store(true)
 		e.wake()
 	})
-	h.next, h.stop = iter.Pull(h.run)
+	h.runner = e.ctx.getRunner()
+	h.runner.job = h
 	h.resume()
 }
 
-// resume runs the suspended handshake until it needs more bytes or ends.
+// resume runs the suspended handshake until it needs more bytes or ends;
+// once it has ended, the runner goes back to the pool.
 func (h *hsConn) resume() {
-	h.next()
+	h.runner.next()
 	if h.done {
-		h.next, h.stop = nil, nil
+		h.e.ctx.putRunner(h.runner)
+		h.runner = nil
 	}
 }
 
-// cancel ends a suspended handshake: its Read fails, crypto/tls returns,
-// and run publishes the result and frees the slot before cancel returns.
-func (h *hsConn) cancel() {
-	if h.stop != nil {
-		h.stop()
-		h.next, h.stop = nil, nil
-	}
-}
-
-// run is the coroutine's body: it performs the handshake, publishes the
-// result and frees the slot.
+// run performs the handshake inside a runner, publishes the result and
+// frees the slot.
 func (h *hsConn) run(yield func(struct{}) bool) {
 	h.yield = yield
 	ctx := h.e.ctx

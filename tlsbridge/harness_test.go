@@ -66,6 +66,7 @@ func (f *fixture) context(t testing.TB, mutate func(*Config)) *Context {
 	}
 	ctx, err := NewContext(cfg)
 	require.NoError(t, err)
+	t.Cleanup(ctx.Close)
 	return ctx
 }
 
@@ -361,14 +362,15 @@ func (h *harness) clientWrite(p []byte, want int) error {
 	return err
 }
 
-// waitGoroutines waits until the goroutine count drops to at most n.
-func waitGoroutines(t testing.TB, n int) {
+// waitGoroutines waits until the goroutine count drops to at most n plus
+// the handshake runners idle in ctx's pool.
+func waitGoroutines(t testing.TB, ctx *Context, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
-	for runtime.NumGoroutine() > n {
+	for runtime.NumGoroutine() > n+ctx.idleRunnerCount() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d > %d\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("goroutines: %d > %d + %d idle runners\n%s", runtime.NumGoroutine(), n, ctx.idleRunnerCount(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -1,0 +1,87 @@
+package tlsbridge
+
+import "iter"
+
+// hsRunner is a coroutine that performs handshakes one after another.
+//
+// A crypto/tls server handshake needs a deep stack: a fresh coroutine
+// starts small and grows (copying its stack) several times during every
+// handshake, and creating it costs a goroutine. A runner kept for the
+// next handshake has its stack already grown. Idle runners wait in the
+// Context's pool, suspended at the top of their loop.
+type hsRunner struct {
+	next func() (struct{}, bool)
+	stop func()
+	job  *hsConn // the handshake to run when resumed from idle
+}
+
+func newRunner() *hsRunner {
+	r := &hsRunner{}
+	r.next, r.stop = iter.Pull(r.loop)
+	return r
+}
+
+// loop is the coroutine's body. Every yield hands control back to the
+// engine that resumed it: inside a handshake, because crypto/tls needs
+// more bytes; between handshakes, because the runner is idle. A yield that
+// returns false (stop) ends the runner; it only happens while idle.
+func (r *hsRunner) loop(yield func(struct{}) bool) {
+	for {
+		h := r.job
+		r.job = nil
+		h.run(yield)
+		if !yield(struct{}{}) {
+			return
+		}
+	}
+}
+
+// getRunner takes an idle runner from the pool, or makes one.
+func (c *Context) getRunner() *hsRunner {
+	c.runnersMu.Lock()
+	n := len(c.idleRunners)
+	if n == 0 {
+		c.runnersMu.Unlock()
+		return newRunner()
+	}
+	r := c.idleRunners[n-1]
+	c.idleRunners[n-1] = nil
+	c.idleRunners = c.idleRunners[:n-1]
+	c.runnersMu.Unlock()
+	return r
+}
+
+// putRunner keeps an idle runner for the next handshake, or ends it when
+// the pool is full or closed.
+func (c *Context) putRunner(r *hsRunner) {
+	c.runnersMu.Lock()
+	if !c.runnersClosed && len(c.idleRunners) < c.maxIdleRunners {
+		c.idleRunners = append(c.idleRunners, r)
+		c.runnersMu.Unlock()
+		return
+	}
+	c.runnersMu.Unlock()
+	r.stop()
+}
+
+// Close ends the idle handshake runners and stops pooling new ones; call
+// it when the Context is no longer used. Engines keep working: a
+// handshake started afterwards gets a runner of its own that ends with
+// it.
+func (c *Context) Close() {
+	c.runnersMu.Lock()
+	idle := c.idleRunners
+	c.idleRunners = nil
+	c.runnersClosed = true
+	c.runnersMu.Unlock()
+	for _, r := range idle {
+		r.stop()
+	}
+}
+
+// idleRunnerCount is how many runners wait in the pool.
+func (c *Context) idleRunnerCount() int {
+	c.runnersMu.Lock()
+	defer c.runnersMu.Unlock()
+	return len(c.idleRunners)
+}

@@ -1,0 +1,90 @@
+package tlsbridge
+
+import (
+	"crypto/tls"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// startedHandshake returns an engine whose handshake holds a runner,
+// suspended waiting for the client's second flight.
+func startedHandshake(t *testing.T, ctx *Context, f *fixture) *harness {
+	t.Helper()
+	h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
+	go func() { _ = h.client.Handshake() }()
+	h.pumpUntil("server flight", func() bool {
+		e := h.eng.(*engine)
+		return e.hs != nil && e.hs.runner != nil && e.hs.waiting
+	})
+	return h
+}
+
+func TestRunnerPool(t *testing.T) {
+	f := newFixture(t)
+
+	t.Run("sequential handshakes reuse one runner", func(t *testing.T) {
+		ctx := f.context(t, nil)
+		for range 5 {
+			established(t, ctx, f.clientConfig(tls.VersionTLS13))
+			assert.Equal(t, 1, ctx.idleRunnerCount())
+		}
+	})
+
+	t.Run("a canceled handshake returns its runner", func(t *testing.T) {
+		for _, how := range []string{"close", "release"} {
+			t.Run(how, func(t *testing.T) {
+				ctx := f.context(t, nil)
+				h := startedHandshake(t, ctx, f)
+				assert.Zero(t, ctx.idleRunnerCount(), "the runner is busy")
+				if how == "close" {
+					h.eng.Close()
+				} else {
+					h.eng.Release()
+				}
+				assert.Equal(t, 1, ctx.idleRunnerCount())
+				assert.Equal(t, int64(1), ctx.Stats().HandshakesCanceled)
+				assert.Zero(t, ctx.Stats().HandshakesInFlight)
+			})
+		}
+	})
+
+	t.Run("the pool is bounded and Close empties it", func(t *testing.T) {
+		ctx := f.context(t, nil)
+		ctx.maxIdleRunners = 2
+		before := runtime.NumGoroutine()
+		hs := make([]*harness, 4)
+		for i := range hs {
+			hs[i] = startedHandshake(t, ctx, f)
+		}
+		for _, h := range hs {
+			h.eng.Close()
+			h.cli.Close()
+		}
+		assert.Equal(t, 2, ctx.idleRunnerCount())
+		waitGoroutines(t, ctx, before)
+
+		ctx.Close()
+		assert.Zero(t, ctx.idleRunnerCount())
+		waitGoroutines(t, ctx, before)
+
+		// Engines still work after Close; their runners are not kept.
+		established(t, ctx, f.clientConfig(tls.VersionTLS13))
+		assert.Zero(t, ctx.idleRunnerCount())
+		waitGoroutines(t, ctx, before)
+	})
+
+	t.Run("a runner survives a failed handshake", func(t *testing.T) {
+		ctx := f.context(t, nil)
+		cc := f.clientConfig(tls.VersionTLS13)
+		cc.Certificates = nil
+		h := newHarness(t, ctx, cc)
+		_ = h.handshake()
+		require.Equal(t, Failed, h.eng.State())
+		assert.Equal(t, 1, ctx.idleRunnerCount())
+		established(t, ctx, f.clientConfig(tls.VersionTLS13))
+		assert.Equal(t, 1, ctx.idleRunnerCount())
+	})
+}
