@@ -70,11 +70,14 @@ type Context struct {
 	qHead    *hsConn
 	qTail    *hsConn
 
-	// Idle handshake runners (see hsRunner), at most maxIdleRunners.
-	runnersMu      sync.Mutex
-	idleRunners    []*hsRunner
-	maxIdleRunners int
-	runnersClosed  bool
+	// Idle handshake runners (see hsRunner), at most maxIdleRunners,
+	// oldest first; trimTimer ends those idle for runnerIdleTimeout.
+	runnersMu         sync.Mutex
+	idleRunners       []*hsRunner
+	maxIdleRunners    int
+	runnerIdleTimeout time.Duration
+	trimTimer         *time.Timer
+	runnersClosed     bool
 
 	inFlightN atomic.Int64
 	queuedN   atomic.Int64
@@ -91,7 +94,11 @@ func NewContext(cfg Config) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tlsbridge: new context: %w", err)
 	}
-	c := &Context{max: maxHandshakes(cfg), maxIdleRunners: defaultMaxIdleRunners()}
+	c := &Context{
+		max:               maxHandshakes(cfg),
+		maxIdleRunners:    defaultMaxIdleRunners(),
+		runnerIdleTimeout: runnerIdleTimeout,
+	}
 	c.outer = &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		GetConfigForClient: c.configForClient,

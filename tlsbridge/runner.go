@@ -1,6 +1,14 @@
 package tlsbridge
 
-import "iter"
+import (
+	"iter"
+	"time"
+)
+
+// runnerIdleTimeout is how long a runner may wait in the pool unused
+// before it is ended: a burst of handshakes leaves no goroutines behind
+// for long once it is over.
+const runnerIdleTimeout = 5 * time.Second
 
 // hsRunner is a coroutine that performs handshakes one after another.
 //
@@ -13,6 +21,8 @@ type hsRunner struct {
 	next func() (struct{}, bool)
 	stop func()
 	job  *hsConn // the handshake to run when resumed from idle
+
+	idleSince time.Time // in the pool since; guarded by Context.runnersMu
 }
 
 func newRunner() *hsRunner {
@@ -36,7 +46,8 @@ func (r *hsRunner) loop(yield func(struct{}) bool) {
 	}
 }
 
-// getRunner takes an idle runner from the pool, or makes one.
+// getRunner takes the most recently idle runner from the pool (so the
+// oldest ones age out), or makes one.
 func (c *Context) getRunner() *hsRunner {
 	c.runnersMu.Lock()
 	n := len(c.idleRunners)
@@ -56,12 +67,43 @@ func (c *Context) getRunner() *hsRunner {
 func (c *Context) putRunner(r *hsRunner) {
 	c.runnersMu.Lock()
 	if !c.runnersClosed && len(c.idleRunners) < c.maxIdleRunners {
+		r.idleSince = time.Now()
 		c.idleRunners = append(c.idleRunners, r)
+		if c.trimTimer == nil {
+			c.trimTimer = time.AfterFunc(c.runnerIdleTimeout, c.trimIdleRunners)
+		}
 		c.runnersMu.Unlock()
 		return
 	}
 	c.runnersMu.Unlock()
 	r.stop()
+}
+
+// trimIdleRunners ends the runners idle for longer than the idle timeout
+// and re-arms itself for the next one to age out, while any are left. It
+// runs on a timer goroutine; an idle runner belongs to the pool, so ending
+// it from here does not race with any engine.
+func (c *Context) trimIdleRunners() {
+	c.runnersMu.Lock()
+	now := time.Now()
+	old := 0
+	for old < len(c.idleRunners) && now.Sub(c.idleRunners[old].idleSince) >= c.runnerIdleTimeout {
+		old++
+	}
+	expired := make([]*hsRunner, old)
+	copy(expired, c.idleRunners[:old])
+	n := copy(c.idleRunners, c.idleRunners[old:])
+	clear(c.idleRunners[n:])
+	c.idleRunners = c.idleRunners[:n]
+	if n > 0 && !c.runnersClosed {
+		c.trimTimer = time.AfterFunc(c.runnerIdleTimeout-now.Sub(c.idleRunners[0].idleSince), c.trimIdleRunners)
+	} else {
+		c.trimTimer = nil
+	}
+	c.runnersMu.Unlock()
+	for _, r := range expired {
+		r.stop()
+	}
 }
 
 // Close ends the idle handshake runners and stops pooling new ones; call
@@ -73,6 +115,10 @@ func (c *Context) Close() {
 	idle := c.idleRunners
 	c.idleRunners = nil
 	c.runnersClosed = true
+	if c.trimTimer != nil {
+		c.trimTimer.Stop()
+		c.trimTimer = nil
+	}
 	c.runnersMu.Unlock()
 	for _, r := range idle {
 		r.stop()

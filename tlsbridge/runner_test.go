@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,6 +75,27 @@ func TestRunnerPool(t *testing.T) {
 		established(t, ctx, f.clientConfig(tls.VersionTLS13))
 		assert.Zero(t, ctx.idleRunnerCount())
 		waitGoroutines(t, ctx, before)
+	})
+
+	t.Run("idle runners age out", func(t *testing.T) {
+		ctx := f.context(t, nil)
+		ctx.runnerIdleTimeout = 50 * time.Millisecond
+		before := runtime.NumGoroutine()
+		hs := make([]*harness, 3)
+		for i := range hs {
+			hs[i] = startedHandshake(t, ctx, f)
+		}
+		for _, h := range hs {
+			h.eng.Close()
+			h.cli.Close()
+		}
+		require.Equal(t, 3, ctx.idleRunnerCount())
+		require.Eventually(t, func() bool { return ctx.idleRunnerCount() == 0 }, waitLimit, 5*time.Millisecond)
+		waitGoroutines(t, ctx, before)
+		// The pool fills and ages out again afterwards.
+		established(t, ctx, f.clientConfig(tls.VersionTLS13))
+		require.Equal(t, 1, ctx.idleRunnerCount())
+		require.Eventually(t, func() bool { return ctx.idleRunnerCount() == 0 }, waitLimit, 5*time.Millisecond)
 	})
 
 	t.Run("a runner survives a failed handshake", func(t *testing.T) {
