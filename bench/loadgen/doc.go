@@ -4,6 +4,8 @@
 // from each session's intended start so coordinated omission cannot hide
 // queueing) or park mode (N sessions held at the WORK step), and reports
 // outcome counts, HdrHistogram latency percentiles, JSON and an HTML report.
+// A worker whose connects fail backs off (5 ms doubling to 100 ms) rather
+// than spinning on a port nobody listens on.
 //
 // It owns its own lean session loop. It must not import the server's
 // packages (eventloop, statemachine, tlsbridge, codec): a load generator

@@ -199,6 +199,33 @@ func (is *issuer) next(now time.Time) (uint64, bool) {
 	return n - 1, true
 }
 
+// Connect retries back off while connects keep failing, so a server that
+// is down (or a port nobody listens on) sees a trickle of attempts instead
+// of every worker spinning on refused connects: 5 ms doubling to 100 ms,
+// reset by the first session that connects. The open model needs none: its
+// schedule already paces attempts.
+const (
+	connectBackoffMin = 5 * time.Millisecond
+	connectBackoffMax = 100 * time.Millisecond
+)
+
+type connectBackoff struct{ wait time.Duration }
+
+// after waits before a worker's next attempt when o was a failed connect.
+func (b *connectBackoff) after(ctx context.Context, o outcome) {
+	if o.kind != kConnect {
+		b.wait = 0
+		return
+	}
+	b.wait = min(max(2*b.wait, connectBackoffMin), connectBackoffMax)
+	t := time.NewTimer(b.wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
 func runClosed(ctx context.Context, cfg Config, workers int, r *sessionRunner, st *stats) {
 	is := newIssuer(cfg, st.start)
 	var wg sync.WaitGroup
@@ -206,6 +233,7 @@ func runClosed(ctx context.Context, cfg Config, workers int, r *sessionRunner, s
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var backoff connectBackoff
 			for ctx.Err() == nil {
 				t := time.Now()
 				if _, ok := is.next(t); !ok {
@@ -216,6 +244,7 @@ func runClosed(ctx context.Context, cfg Config, workers int, r *sessionRunner, s
 				o, _ := r.run(ctx, uint64(w), false)
 				now := time.Now()
 				st.record(o, now.Sub(t), now)
+				backoff.after(ctx, o)
 			}
 		}()
 	}
@@ -279,6 +308,7 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, st *stats
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var backoff connectBackoff
 			for ctx.Err() == nil {
 				i := next.Add(1) - 1
 				if i >= int64(n) {
@@ -286,6 +316,7 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, st *stats
 				}
 				o, c := r.run(ctx, uint64(i), true)
 				st.record(o, 0, time.Now())
+				backoff.after(ctx, o)
 				if c == nil {
 					continue
 				}

@@ -263,3 +263,26 @@ func TestRunConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestConnectFailuresBackOff(t *testing.T) {
+	env := newEnv(t)
+	for _, mode := range []string{"closed", "park"} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := baseConfig(env, closedPort(t))
+			if mode == "closed" {
+				cfg.Workers, cfg.Duration = 4, 400*time.Millisecond
+			} else {
+				cfg.Park, cfg.ParkDialers, cfg.Hold = 1_000_000, 4, time.Millisecond
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			defer cancel()
+			sum, err := Run(ctx, cfg)
+			require.NoError(t, err)
+			// Backing off 5 ms doubling to 100 ms gives each of the 4
+			// workers about 8 attempts in 400 ms; without it they make
+			// thousands.
+			assert.GreaterOrEqual(t, sum.Counts.ConnectErrors, uint64(4))
+			assert.LessOrEqual(t, sum.Counts.ConnectErrors, uint64(4*12))
+		})
+	}
+}
