@@ -16,6 +16,7 @@ import (
 
 	"tlslpd/config"
 	"tlslpd/eventloop"
+	"tlslpd/logsink"
 	"tlslpd/metrics"
 	"tlslpd/records"
 	"tlslpd/tlsbridge"
@@ -34,10 +35,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd: %s\n", trimUsage(err))
 		return 2
 	}
-	logger, err := NewLogger(cfg, stderr)
+	// Log lines leave through a batching sink so that no event loop ever
+	// waits on stderr; it is flushed before anything is written to stderr
+	// directly, and on every way out.
+	logs := logsink.New(stderr, logsink.Options{})
+	defer logs.Close()
+	fail := func(code int, msg string) int {
+		_ = logs.Close()
+		fmt.Fprintf(stderr, "tlslpd: %s\n", msg)
+		return code
+	}
+	logger, err := NewLogger(cfg, logs)
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd: %s\n", trimUsage(err))
-		return 2
+		return fail(2, trimUsage(err))
 	}
 	if pct, ok := cfg.GCPercentToApply(os.Getenv("GOGC")); ok {
 		// Per-session garbage is mostly crypto/tls's; collecting less
@@ -46,9 +56,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	d, err := New(cfg, logger)
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd: %v\n", err)
-		return 1
+		return fail(1, err.Error())
 	}
+	d.attachLogSink(logs)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -59,10 +69,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	if err := d.Run(ctx); err != nil {
 		logger.Error().Err(err).Msg("tlslpd stopped")
-		fmt.Fprintf(stderr, "tlslpd: %v\n", err)
-		return 1
+		return fail(1, err.Error())
 	}
 	return 0
+}
+
+// attachLogSink lets the daemon flush the log sink before an abrupt exit
+// and exports its drop count.
+func (d *Daemon) attachLogSink(s *logsink.Sink) {
+	d.logs = s
+	d.met.CounterFunc("tlslpd_log_lines_dropped_total", "Log lines dropped because stderr could not keep up.", func() float64 { return float64(s.Dropped()) })
 }
 
 func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
@@ -78,6 +94,9 @@ func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
 			d.log.Warn().Str("signal", sig.String()).Msg("second signal: exiting at once")
 			if d.records != nil {
 				_ = d.records.Flush()
+			}
+			if d.logs != nil {
+				_ = d.logs.Close()
 			}
 			os.Exit(1)
 		}
@@ -123,6 +142,7 @@ type Daemon struct {
 	met     *metrics.Metrics
 	admin   *metrics.HTTP
 	records *records.Writer
+	logs    *logsink.Sink // nil when the caller logs elsewhere (tests)
 	srv     *eventloop.Server
 	notify  notifier
 	reloads atomic.Int64
@@ -341,6 +361,9 @@ func (d *Daemon) status(ctx context.Context) {
 				Float64("sessions_finished_per_s", (cur.Finished-last.Finished)/secs)
 			if d.records != nil {
 				ev = ev.Uint64("records_written", d.records.Written()).Uint64("records_dropped", d.records.Dropped())
+			}
+			if d.logs != nil && d.logs.Dropped() > 0 {
+				ev = ev.Uint64("log_lines_dropped", d.logs.Dropped())
 			}
 			ev.Msg("status")
 			last, lastAt = cur, now

@@ -1,0 +1,188 @@
+package logsink
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for Options' zero values.
+const (
+	DefaultFlushInterval = 50 * time.Millisecond
+	DefaultMaxPending    = 4 << 20
+	// batchBytes wakes the flusher before its interval is up.
+	batchBytes = 64 << 10
+	// maxSpare is the largest buffer kept for reuse after a flush.
+	maxSpare = 1 << 20
+)
+
+// Options tune a Sink; zero values mean the defaults.
+type Options struct {
+	// FlushInterval bounds how long a line waits before it is written.
+	FlushInterval time.Duration
+	// MaxPending bounds the bytes waiting to be written; lines beyond it
+	// are dropped and counted.
+	MaxPending int
+}
+
+// Sink batches log lines to out. It is safe for concurrent use; each Write
+// must be one whole line (zerolog writes one event per call).
+type Sink struct {
+	out      io.Writer
+	interval time.Duration
+	max      int
+
+	mu      sync.Mutex
+	pending []byte
+	spare   []byte
+	closing bool // Close has begun: no more flusher
+	closed  bool // Close has flushed: writes go straight to out
+
+	ioMu    sync.Mutex // one writer to out at a time, in order
+	dropped atomic.Uint64
+	armed   chan struct{} // a first line is pending
+	full    chan struct{} // a batch's worth is pending
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// New starts a Sink writing to out.
+func New(out io.Writer, o Options) *Sink {
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = DefaultFlushInterval
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	s := &Sink{
+		out: out, interval: o.FlushInterval, max: o.MaxPending,
+		armed: make(chan struct{}, 1), full: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go s.flusher()
+	return s
+}
+
+// Write queues p (a copy) to be written; it never blocks on out. A line
+// that would take the pending bytes past MaxPending is dropped and
+// counted. Write always reports success: a logger has nowhere better to
+// report a lost line than Dropped.
+func (s *Sink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.ioMu.Lock()
+		defer s.ioMu.Unlock()
+		return s.out.Write(p)
+	}
+	if len(s.pending)+len(p) > s.max {
+		s.mu.Unlock()
+		s.dropped.Add(1)
+		return len(p), nil
+	}
+	first := len(s.pending) == 0
+	s.pending = append(s.pending, p...)
+	full := len(s.pending) >= batchBytes
+	s.mu.Unlock()
+	if first {
+		signal(s.armed)
+	}
+	if full {
+		signal(s.full)
+	}
+	return len(p), nil
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Dropped is how many lines were dropped because out could not keep up.
+func (s *Sink) Dropped() uint64 { return s.dropped.Load() }
+
+// Flush writes everything pending and returns out's error, if any.
+func (s *Sink) Flush() error {
+	s.ioMu.Lock()
+	defer s.ioMu.Unlock()
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = s.spare[:0]
+	s.spare = nil
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		s.recycle(batch)
+		return nil
+	}
+	_, err := s.out.Write(batch)
+	s.recycle(batch)
+	return err
+}
+
+func (s *Sink) recycle(b []byte) {
+	if cap(b) > maxSpare {
+		return
+	}
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = b[:0]
+	}
+	s.mu.Unlock()
+}
+
+// Close stops the flusher, writes everything pending and lets later
+// writes go straight to out, after it. It is safe to call more than once.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	s.ioMu.Lock()
+	defer s.ioMu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	batch := s.pending
+	s.pending, s.spare = nil, nil
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	_, err := s.out.Write(batch)
+	return err
+}
+
+// flusher sleeps until a line is pending, lets a batch gather for the
+// flush interval (or until a batch's worth is there), and writes it. An
+// idle daemon costs it no wake-ups.
+func (s *Sink) flusher() {
+	defer close(s.done)
+	t := time.NewTimer(s.interval)
+	t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.armed:
+		}
+		t.Reset(s.interval)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return // Close writes what is pending
+		case <-t.C:
+		case <-s.full:
+			t.Stop()
+		}
+		// An error from out has nowhere to go but out itself; the next
+		// flush tries again with the next lines.
+		_ = s.Flush()
+	}
+}

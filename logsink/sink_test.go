@@ -1,0 +1,174 @@
+package logsink
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recorder is an out that counts its Write calls; gate, when set, blocks
+// every Write until it is closed.
+type recorder struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+	gate   chan struct{}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.gate != nil {
+		<-r.gate
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.writes++
+	return r.buf.Write(p)
+}
+
+func (r *recorder) snapshot() (string, int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.String(), r.writes
+}
+
+func lines(n int, prefix string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s %04d\n", prefix, i)
+	}
+	return out
+}
+
+const never = time.Hour
+
+func TestLinesArriveInOrderInFewWrites(t *testing.T) {
+	out := &recorder{}
+	s := New(out, Options{FlushInterval: never})
+	defer s.Close()
+	want := lines(500, "line")
+	for _, l := range want {
+		n, err := s.Write([]byte(l))
+		require.NoError(t, err)
+		require.Equal(t, len(l), n)
+	}
+	got, writes := out.snapshot()
+	assert.Empty(t, got, "nothing is written on the caller's goroutine")
+	require.NoError(t, s.Flush())
+	got, writes = out.snapshot()
+	assert.Equal(t, strings.Join(want, ""), got)
+	assert.Equal(t, 1, writes, "500 lines, one write")
+}
+
+func TestFlushTriggers(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval time.Duration
+		bytes    int
+	}{
+		{"the interval passes", 10 * time.Millisecond, 100},
+		{"a batch's worth is pending", never, batchBytes + 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := &recorder{}
+			s := New(out, Options{FlushInterval: tc.interval})
+			defer s.Close()
+			line := strings.Repeat("x", 99) + "\n"
+			for range tc.bytes / len(line) {
+				_, _ = s.Write([]byte(line))
+			}
+			require.Eventually(t, func() bool {
+				got, _ := out.snapshot()
+				return len(got) >= tc.bytes/len(line)*len(line)
+			}, 5*time.Second, time.Millisecond)
+		})
+	}
+}
+
+func TestIdleSinkDoesNotWrite(t *testing.T) {
+	out := &recorder{}
+	s := New(out, Options{FlushInterval: time.Millisecond})
+	defer s.Close()
+	_, _ = s.Write([]byte("one\n"))
+	require.Eventually(t, func() bool { _, w := out.snapshot(); return w == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond)
+	_, writes := out.snapshot()
+	assert.Equal(t, 1, writes, "no empty writes while idle")
+}
+
+func TestBlockedOutputDropsInsteadOfBlocking(t *testing.T) {
+	out := &recorder{gate: make(chan struct{})}
+	s := New(out, Options{FlushInterval: time.Millisecond, MaxPending: 1000})
+	line := strings.Repeat("y", 99) + "\n"
+	// The first line is taken by the flusher, which then hangs in out;
+	// the next ten fill the pending buffer; the rest must not block.
+	_, _ = s.Write([]byte(line))
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.pending) == 0
+	}, 5*time.Second, time.Millisecond)
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		for range 50 {
+			_, _ = s.Write([]byte(line))
+		}
+	}()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Write blocked on a stuck output")
+	}
+	assert.Equal(t, uint64(40), s.Dropped())
+	close(out.gate)
+	require.NoError(t, s.Close())
+	got, _ := out.snapshot()
+	assert.Equal(t, 11, strings.Count(got, "\n"), "every line not dropped is written")
+}
+
+func TestCloseFlushesAndWritesThroughAfter(t *testing.T) {
+	out := &recorder{}
+	s := New(out, Options{FlushInterval: never})
+	_, _ = s.Write([]byte("before\n"))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "a second Close is harmless")
+	_, _ = s.Write([]byte("after\n"))
+	got, _ := out.snapshot()
+	assert.Equal(t, "before\nafter\n", got)
+}
+
+func TestConcurrentWritersKeepLinesWhole(t *testing.T) {
+	out := &recorder{}
+	s := New(out, Options{FlushInterval: time.Millisecond})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, l := range lines(300, fmt.Sprintf("writer%d", w)) {
+				_, _ = s.Write([]byte(l))
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, s.Close())
+	got, _ := out.snapshot()
+	all := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+	require.Len(t, all, 1200)
+	next := map[string]int{}
+	for _, l := range all {
+		var who string
+		var i int
+		_, err := fmt.Sscanf(l, "%s %d", &who, &i)
+		require.NoError(t, err, "whole line %q", l)
+		assert.Equal(t, next[who], i, "each writer's lines in order")
+		next[who] = i + 1
+	}
+}
