@@ -283,10 +283,9 @@ func (h *hsConn) recordLayer(suiteID uint16) (*recordLayer, bool) {
 	if err := rl.in.setSecret(s, h.serverSecret); err != nil {
 		return nil, false
 	}
-	var scratch []byte
 	for _, rec := range h.afterSecret {
-		scratch = append(scratch[:0], rec...)
-		if _, _, rerr := rl.open(scratch); rerr != nil && rl.in.seq > 0 {
+		// rec is capture's own copy, so it may be decrypted in place.
+		if !rl.authenticates(rec) && rl.in.seq > 0 {
 			// Application-key records never precede handshake-key ones.
 			return nil, false
 		}

@@ -309,6 +309,18 @@ func (rl *recordLayer) open(rec []byte) (byte, []byte, *recordError) {
 	return pt[i], pt[:i], nil
 }
 
+// authenticates reports whether rec decrypts under the inbound keys (in
+// place), counting it if it does. Unlike open it builds no error: the
+// handshake's trial decryption expects one failure per session.
+func (rl *recordLayer) authenticates(rec []byte) bool {
+	body := rec[recordHeaderLen:]
+	if _, err := rl.in.aead.Open(body[:0], rl.in.nonce(), body, rec[:recordHeaderLen]); err != nil {
+		return false
+	}
+	rl.in.seq++
+	return true
+}
+
 // handlePostHandshake processes handshake-type plaintext. It returns the
 // bytes to send in reply (appended to out).
 func (rl *recordLayer) handlePostHandshake(out, data []byte) ([]byte, *recordError) {
