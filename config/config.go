@@ -160,7 +160,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes in flight at once (0: a default per core)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
-	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: one per core)")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: one per core but one, at least one)")
 
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "YAML file holding any of these flags by name; flags given here override it")
 	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on host:port (repeatable; replaces --host/--port), e.g. for the reference client's ports")
