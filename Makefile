@@ -47,7 +47,7 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pow ./codec ./timerwheel ./statemachine ./tlsbridge
 
 # The side-by-side suite (tlslpd vs the goroutine-per-connection baseline,
-# and nginx's stream module for handshakes when installed): about 3 minutes,
+# and nginx's stream module for handshakes when installed): about 8 minutes,
 # writes BENCHMARKS.md. BENCH_ARGS passes flags, e.g. BENCH_ARGS=--no-nginx.
 bench: build
 	./$(BIN) bench suite --out $(BENCH_OUT) $(BENCH_ARGS)

@@ -17,7 +17,7 @@ func Render(r *Report) string {
 	w("## Machine\n\n")
 	w("| | |\n| --- | --- |\n")
 	w("| CPU | %s |\n| cores | %d |\n| kernel | %s |\n| Go | %s |\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Kernel, r.Machine.Go)
-	w("The load generator runs in the suite process on the same cores as the server under test, so absolute figures are lower than a server would reach alone; ratios compare like with like. Figures move by several percent between runs when anything else is running.\n\n")
+	w("The load generator runs in the suite process on the same cores as the server under test, so absolute figures are lower than a server would reach alone; ratios compare like with like. Figures move by several percent between runs when anything else is running: on a shared virtual machine the cores' speed drifts, so one round's sessions/s and CPU per session move together by up to ±10%% for every server; the rounds alternate the order of the servers and are added up so that such drift is shared.\n\n")
 
 	w("## Commands\n\n```\n")
 	for i, c := range r.Commands {

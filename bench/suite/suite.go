@@ -59,7 +59,7 @@ func Defaults() Params {
 		NBits: 4, Token: DefaultToken, SourceIPs: 8,
 		Workers: 32, Warmup: 2 * time.Second, Duration: 12 * time.Second,
 		Park: 5000, Hold: 6 * time.Second, ParkWorkTimeout: 3600, Settle: 20 * time.Second,
-		HandshakeWorkers: 32, HandshakeDuration: 8 * time.Second, Rounds: 3,
+		HandshakeWorkers: 32, HandshakeDuration: 8 * time.Second, Rounds: 5,
 		PoWDuration: time.Second, PoWRounds: 3, TimerRounds: 3,
 	}
 }
