@@ -89,11 +89,17 @@ func (e *engine) appendIn(b []byte) {
 	*e.in = append(buf, b...)
 }
 
-func (e *engine) appendOut(b []byte) {
+// outBuf is the outgoing buffer, taken from the pool on first use.
+func (e *engine) outBuf() *[]byte {
 	if e.out == nil {
 		e.out = e.ctx.getBuf()
 	}
-	*e.out = append(*e.out, b...)
+	return e.out
+}
+
+func (e *engine) appendOut(b []byte) {
+	out := e.outBuf()
+	*out = append(*out, b...)
 }
 
 // --- owner-side state ---
@@ -153,10 +159,8 @@ func (e *engine) failRecord(rerr *recordError) {
 
 // queueAlert seals an alert with the record layer into the outgoing bytes.
 func (e *engine) queueAlert(alert uint8) {
-	if e.out == nil {
-		e.out = e.ctx.getBuf()
-	}
-	*e.out = e.rl.sealAlert(*e.out, alert)
+	out := e.outBuf()
+	*out = e.rl.sealAlert(*out, alert)
 }
 
 // checkPrefix rejects a stream whose first bytes cannot start a TLS
@@ -349,11 +353,9 @@ func (e *engine) readRecords(p []byte) (int, error) {
 				e.failRecord(rerr)
 				return n, e.err
 			}
-			if e.out == nil {
-				e.out = e.ctx.getBuf()
-			}
-			out, rerr := e.rl.handlePostHandshake(*e.out, pt)
-			*e.out = out
+			out := e.outBuf()
+			reply, rerr := e.rl.handlePostHandshake(*out, pt)
+			*out = reply
 			if rerr != nil {
 				e.failRecord(rerr)
 				return n, e.err
@@ -401,10 +403,8 @@ func (e *engine) Write(p []byte) error {
 		if err := e.unpark(); err != nil {
 			return err
 		}
-		if e.out == nil {
-			e.out = e.ctx.getBuf()
-		}
-		*e.out = e.rl.sealData(*e.out, p)
+		out := e.outBuf()
+		*out = e.rl.sealData(*out, p)
 		return nil
 	}
 	if _, err := e.conn.Write(p); err != nil {
@@ -559,10 +559,8 @@ func (e *engine) requestKeyUpdate() error {
 	if err := e.unpark(); err != nil {
 		return err
 	}
-	if e.out == nil {
-		e.out = e.ctx.getBuf()
-	}
-	*e.out = e.rl.seal(*e.out, recordTypeHandshake, []byte{handshakeTypeKeyUpdate, 0, 0, 1, 1})
+	out := e.outBuf()
+	*out = e.rl.seal(*out, recordTypeHandshake, []byte{handshakeTypeKeyUpdate, 0, 0, 1, 1})
 	if err := e.rl.out.update(e.rl.suite); err != nil {
 		return fmt.Errorf("key update: %w", err)
 	}
