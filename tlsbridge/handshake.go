@@ -105,13 +105,8 @@ func (h *hsConn) Read(p []byte) (int, error) {
 		if h.blocking && h.timedOut.Load() {
 			return 0, errHandshakeTimeout
 		}
-		avail := e.inLen()
-		if h.recRemain == 0 && avail >= recordHeaderLen {
-			in := (*e.in)[e.inOff:]
-			h.recRemain = recordHeaderLen + int(binary.BigEndian.Uint16(in[3:5]))
-		}
-		if h.recRemain > 0 && avail > 0 {
-			n := copy(p[:min(len(p), h.recRemain)], (*e.in)[e.inOff:])
+		if n := h.deliverable(); n > 0 {
+			n = copy(p[:min(len(p), n)], (*e.in)[e.inOff:])
 			e.inOff += n
 			h.recRemain -= n
 			e.dropInIfEmpty()
@@ -127,6 +122,19 @@ func (h *hsConn) Read(p []byte) (int, error) {
 			return 0, errOwnerClosed
 		}
 	}
+}
+
+// deliverable is how many buffered bytes Read may hand crypto/tls now: the
+// rest of the current record, or the start of the next once its header is
+// complete.
+func (h *hsConn) deliverable() int {
+	e := h.e
+	avail := e.inLen()
+	if h.recRemain == 0 && avail >= recordHeaderLen {
+		in := (*e.in)[e.inOff:]
+		h.recRemain = recordHeaderLen + int(binary.BigEndian.Uint16(in[3:5]))
+	}
+	return min(avail, h.recRemain)
 }
 
 // Write queues ciphertext produced by crypto/tls for the owner to send.
