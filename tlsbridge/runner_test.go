@@ -23,6 +23,20 @@ func startedHandshake(t *testing.T, ctx *Context, f *fixture) *harness {
 	return h
 }
 
+// burstOfHandshakes has n handshakes hold a runner at once, then cancels
+// them all, so n runners go back to the pool together.
+func burstOfHandshakes(t *testing.T, ctx *Context, f *fixture, n int) {
+	t.Helper()
+	hs := make([]*harness, n)
+	for i := range hs {
+		hs[i] = startedHandshake(t, ctx, f)
+	}
+	for _, h := range hs {
+		h.eng.Close()
+		h.cli.Close()
+	}
+}
+
 func TestRunnerPool(t *testing.T) {
 	f := newFixture(t)
 
@@ -56,14 +70,7 @@ func TestRunnerPool(t *testing.T) {
 		ctx := f.context(t, nil)
 		ctx.maxIdleRunners = 2
 		before := runtime.NumGoroutine()
-		hs := make([]*harness, 4)
-		for i := range hs {
-			hs[i] = startedHandshake(t, ctx, f)
-		}
-		for _, h := range hs {
-			h.eng.Close()
-			h.cli.Close()
-		}
+		burstOfHandshakes(t, ctx, f, 4)
 		assert.Equal(t, 2, ctx.idleRunnerCount())
 		waitGoroutines(t, ctx, before)
 
@@ -81,14 +88,7 @@ func TestRunnerPool(t *testing.T) {
 		ctx := f.context(t, nil)
 		ctx.runnerIdleTimeout = 50 * time.Millisecond
 		before := runtime.NumGoroutine()
-		hs := make([]*harness, 3)
-		for i := range hs {
-			hs[i] = startedHandshake(t, ctx, f)
-		}
-		for _, h := range hs {
-			h.eng.Close()
-			h.cli.Close()
-		}
+		burstOfHandshakes(t, ctx, f, 3)
 		require.Equal(t, 3, ctx.idleRunnerCount())
 		require.Eventually(t, func() bool { return ctx.idleRunnerCount() == 0 }, waitLimit, 5*time.Millisecond)
 		waitGoroutines(t, ctx, before)
