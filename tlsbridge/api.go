@@ -80,7 +80,7 @@ type Config struct {
 	// slot: the engine wakes its owner and fails the handshake on the
 	// owner's next call. The owner should still enforce its own deadline
 	// from accept, and must Close or Release every engine, which is what
-	// ends a suspended handshake's coroutine. 0 means HandshakeTimeoutHint.
+	// ends a suspended handshake. 0 means HandshakeTimeoutHint.
 	HandshakeTimeout time.Duration
 }
 
@@ -126,7 +126,8 @@ type Engine interface {
 	// Peer is valid once State() has been Established.
 	Peer() Peer
 	// Close queues close_notify (if established) and stops any handshake
-	// in flight; its coroutine has ended when Close returns.
+	// in flight; that handshake has ended, and its runner is back in the
+	// pool, when Close returns.
 	Close()
 	// Park tells an established engine that its session is about to sit
 	// idle (e.g. waiting minutes for a WORK reply): it drops cipher state

@@ -56,7 +56,7 @@ type hsConn struct {
 	// never swallows the application data that follows the handshake.
 	recRemain int
 	blocking  bool // the handshake is still running: Read yields
-	started   bool // the coroutine exists
+	started   bool // running on a runner (see hsRunner)
 	waiting   bool // suspended in Read for lack of bytes
 	done      bool // result published
 
