@@ -93,10 +93,12 @@ func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
 			// buffer already holds.
 			d.log.Warn().Str("signal", sig.String()).Msg("second signal: exiting at once")
 			if d.records != nil {
-				_ = d.records.Flush()
+				if err := within(exitFlushTimeout, d.records.Flush); err != nil {
+					d.log.Error().Err(err).Msg("records not flushed")
+				}
 			}
 			if d.logs != nil {
-				_ = d.logs.Close()
+				_ = d.logs.Close() // bounded by its own CloseTimeout
 			}
 			os.Exit(1)
 		}
@@ -371,11 +373,30 @@ func (d *Daemon) status(ctx context.Context) {
 	}
 }
 
+// exitFlushTimeout bounds how long an exit waits for the records file: a
+// hung disk must not keep the process from exiting.
+const exitFlushTimeout = 5 * time.Second
+
+// within runs f and waits at most d for it; f keeps running if it
+// overstays (the process is about to exit).
+func within(d time.Duration, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("gave up after %s: the write did not return", d)
+	}
+}
+
 func (d *Daemon) closeRecords() {
 	if d.records == nil {
 		return
 	}
-	if err := d.records.Close(); err != nil {
+	if err := within(exitFlushTimeout, d.records.Close); err != nil {
 		d.log.Error().Err(err).Msg("closing records file")
 		return
 	}

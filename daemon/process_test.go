@@ -468,6 +468,60 @@ func TestPortInUseIsAClearError(t *testing.T) {
 	assert.Contains(t, stderr.String(), "127.0.0.1:"+port)
 }
 
+// A stderr nobody reads must neither stall the sessions (log lines are
+// written off the event loops) nor keep the daemon from exiting.
+func TestStuckStderr(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close() // never read: the pipe fills and writes to it block
+	cmd := exec.Command(binary, "--n_bits", "4", "--listen", addr, "--log-level", "DEBUG", "--status-interval", "0")
+	cmd.Dir = dir
+	cmd.Stderr = w
+	require.NoError(t, cmd.Start())
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, bound)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, bound, 10*time.Millisecond)
+
+	// Each refused non-TLS connection logs a DEBUG line; 200 KiB of them
+	// is more than a pipe holds.
+	for range 1000 {
+		c, err := net.DialTimeout("tcp", addr, bound)
+		require.NoError(t, err)
+		require.NoError(t, c.SetDeadline(time.Now().Add(bound)))
+		_, _ = c.Write([]byte("HELLO\n"))
+		_, err = io.Copy(io.Discard, c) // until the server closes it
+		c.Close()
+		require.NoError(t, err, "the server still turns connections away")
+	}
+	p := &proc{t: t}
+	c, err := p.dial(t, pki, addr)
+	require.NoError(t, err)
+	_, err = c.toWork()
+	require.NoError(t, err, "sessions go on while stderr is stuck")
+	c.conn.Close()
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-exited:
+	case <-time.After(bound):
+		t.Fatal("the daemon did not exit with its stderr stuck")
+	}
+}
+
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)

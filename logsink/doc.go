@@ -12,7 +12,9 @@
 // dropped and counted, never waited for), and the flusher goroutine, which
 // writes what is pending every FlushInterval, or at once when a batch's
 // worth has gathered. Flush and Close write everything pending before they
-// return; after Close, writes go straight through.
+// return, except that Close gives up on an output that does not take
+// writes after CloseTimeout, so a process can always exit; after Close,
+// writes go straight through.
 //
 // It must not touch: log formats or levels (that is zerolog's), files or
 // rotation (the records package), metrics (callers read Dropped).

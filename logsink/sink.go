@@ -1,16 +1,24 @@
 package logsink
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
+// ErrStuck is returned by Close when out did not take the last lines in
+// time; they are counted in Dropped.
+var ErrStuck = errors.New("logsink: output is not taking writes")
+
 // Defaults for Options' zero values.
 const (
 	DefaultFlushInterval = 50 * time.Millisecond
 	DefaultMaxPending    = 4 << 20
+	DefaultCloseTimeout  = 2 * time.Second
 	// batchBytes wakes the flusher before its interval is up.
 	batchBytes = 64 << 10
 	// maxSpare is the largest buffer kept for reuse after a flush.
@@ -24,14 +32,18 @@ type Options struct {
 	// MaxPending bounds the bytes waiting to be written; lines beyond it
 	// are dropped and counted.
 	MaxPending int
+	// CloseTimeout bounds how long Close waits for out: a process must
+	// be able to exit even when its stderr is a pipe nobody reads.
+	CloseTimeout time.Duration
 }
 
 // Sink batches log lines to out. It is safe for concurrent use; each Write
 // must be one whole line (zerolog writes one event per call).
 type Sink struct {
-	out      io.Writer
-	interval time.Duration
-	max      int
+	out          io.Writer
+	interval     time.Duration
+	max          int
+	closeTimeout time.Duration
 
 	mu      sync.Mutex
 	pending []byte
@@ -55,8 +67,11 @@ func New(out io.Writer, o Options) *Sink {
 	if o.MaxPending <= 0 {
 		o.MaxPending = DefaultMaxPending
 	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
 	s := &Sink{
-		out: out, interval: o.FlushInterval, max: o.MaxPending,
+		out: out, interval: o.FlushInterval, max: o.MaxPending, closeTimeout: o.CloseTimeout,
 		armed: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -134,7 +149,11 @@ func (s *Sink) recycle(b []byte) {
 }
 
 // Close stops the flusher, writes everything pending and lets later
-// writes go straight to out, after it. It is safe to call more than once.
+// writes go straight to out, after it. If out is stuck (a write that does
+// not return) Close gives up after CloseTimeout, counts the lines still
+// waiting as dropped (not those of the batch inside the stuck write) and
+// returns ErrStuck. It is safe to call more than
+// once; later calls return nil at once.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	if s.closing {
@@ -144,19 +163,35 @@ func (s *Sink) Close() error {
 	s.closing = true
 	s.mu.Unlock()
 	close(s.stop)
-	<-s.done
-	s.ioMu.Lock()
-	defer s.ioMu.Unlock()
-	s.mu.Lock()
-	s.closed = true
-	batch := s.pending
-	s.pending, s.spare = nil, nil
-	s.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
+	result := make(chan error, 1)
+	go func() {
+		<-s.done // the flusher may be inside a write that never returns
+		s.ioMu.Lock()
+		defer s.ioMu.Unlock()
+		s.mu.Lock()
+		s.closed = true
+		batch := s.pending
+		s.pending, s.spare = nil, nil
+		s.mu.Unlock()
+		var err error
+		if len(batch) > 0 {
+			_, err = s.out.Write(batch)
+		}
+		result <- err
+	}()
+	t := time.NewTimer(s.closeTimeout)
+	defer t.Stop()
+	select {
+	case err := <-result:
+		return err
+	case <-t.C:
 	}
-	_, err := s.out.Write(batch)
-	return err
+	s.mu.Lock()
+	lost := bytes.Count(s.pending, []byte{'\n'})
+	s.pending = nil
+	s.mu.Unlock()
+	s.dropped.Add(uint64(lost))
+	return fmt.Errorf("%w: gave up after %s with %d lines unwritten", ErrStuck, s.closeTimeout, lost)
 }
 
 // flusher sleeps until a line is pending, lets a batch gather for the

@@ -172,3 +172,24 @@ func TestConcurrentWritersKeepLinesWhole(t *testing.T) {
 		next[who] = i + 1
 	}
 }
+
+func TestCloseGivesUpOnAStuckOutput(t *testing.T) {
+	out := &recorder{gate: make(chan struct{})}
+	defer close(out.gate)
+	s := New(out, Options{FlushInterval: time.Millisecond, CloseTimeout: 50 * time.Millisecond})
+	_, _ = s.Write([]byte("taken by the flusher, which hangs\n"))
+	require.Eventually(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.pending) == 0
+	}, 5*time.Second, time.Millisecond)
+	for range 3 {
+		_, _ = s.Write([]byte("waiting\n"))
+	}
+	began := time.Now()
+	err := s.Close()
+	require.ErrorIs(t, err, ErrStuck)
+	assert.Contains(t, err.Error(), "3 lines unwritten")
+	assert.Less(t, time.Since(began), 5*time.Second)
+	assert.Equal(t, uint64(3), s.Dropped())
+}
