@@ -81,6 +81,22 @@ func (p *PKI) CertPool() *x509.CertPool {
 	return pool
 }
 
+// ClientConfig is a mutual-TLS client configuration for this PKI: it
+// trusts only the CA and presents the client certificate. serverName may
+// be empty when the caller sets it per connection.
+func (p *PKI) ClientConfig(serverName string) (*tls.Config, error) {
+	cert, err := p.Client.TLS()
+	if err != nil {
+		return nil, fmt.Errorf("client certificate: %w", err)
+	}
+	return &tls.Config{
+		RootCAs:      p.CertPool(),
+		Certificates: []tls.Certificate{cert},
+		ServerName:   serverName,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
 // New generates a fresh CA, server and client certificate.
 func New(opts Options) (*PKI, error) {
 	if len(opts.Hosts) == 0 {

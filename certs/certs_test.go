@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -107,4 +108,45 @@ func TestWriteRefusesOverwrite(t *testing.T) {
 	require.NoError(t, err)
 	_, err = tls.LoadX509KeyPair(files.ServerCert, files.ServerKey)
 	require.NoError(t, err)
+}
+
+func TestClientConfigHandshakes(t *testing.T) {
+	pki, err := New(Options{})
+	require.NoError(t, err)
+	other, err := New(Options{})
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		server  *PKI // whose server certificate and client CA the server uses
+		wantErr bool
+	}{
+		{"same PKI: mutual TLS succeeds", pki, false},
+		{"another CA's server is not trusted", other, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srvCert, err := tc.server.Server.TLS()
+			require.NoError(t, err)
+			cc, err := pki.ClientConfig("localhost")
+			require.NoError(t, err)
+			c, s := net.Pipe()
+			defer c.Close()
+			defer s.Close()
+			srv := tls.Server(s, &tls.Config{
+				Certificates: []tls.Certificate{srvCert},
+				ClientAuth:   tls.RequireAndVerifyClientCert,
+				ClientCAs:    tc.server.CertPool(),
+			})
+			srvErr := make(chan error, 1)
+			go func() { srvErr <- srv.Handshake() }()
+			cliErr := tls.Client(c, cc).Handshake()
+			if tc.wantErr {
+				require.Error(t, cliErr)
+				return
+			}
+			require.NoError(t, cliErr)
+			require.NoError(t, <-srvErr, "the server accepted the client certificate")
+			require.Len(t, srv.ConnectionState().PeerCertificates, 1)
+		})
+	}
 }

@@ -28,12 +28,12 @@ func newEnv(t *testing.T) *testEnv {
 	require.NoError(t, err)
 	srv, err := pki.Server.TLS()
 	require.NoError(t, err)
-	cli, err := pki.Client.TLS()
+	cli, err := pki.ClientConfig("")
 	require.NoError(t, err)
 	return &testEnv{
 		pki:       pki,
 		serverTLS: srv,
-		clientTLS: &tls.Config{RootCAs: pki.CertPool(), Certificates: []tls.Certificate{cli}},
+		clientTLS: cli,
 		anonTLS:   &tls.Config{RootCAs: pki.CertPool()},
 	}
 }

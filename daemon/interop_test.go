@@ -58,11 +58,9 @@ func inProcess(t *testing.T, args ...string) (int, *tls.Config) {
 	case <-time.After(bound):
 		t.Fatal("daemon did not start")
 	}
-	cert, err := pki.Client.TLS()
+	cc, err := pki.ClientConfig("localhost")
 	require.NoError(t, err)
-	return srv.Addrs()[0].(*net.TCPAddr).Port, &tls.Config{
-		RootCAs: pki.CertPool(), ServerName: "localhost", Certificates: []tls.Certificate{cert},
-	}
+	return srv.Addrs()[0].(*net.TCPAddr).Port, cc
 }
 
 func TestClientAgainstTlslpd(t *testing.T) {

@@ -190,7 +190,7 @@ type client struct {
 }
 
 func (p *proc) dial(t testing.TB, pki *certs.PKI, addr string) (*client, error) {
-	cert, err := pki.Client.TLS()
+	cc, err := pki.ClientConfig("localhost")
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (p *proc) dial(t testing.TB, pki *certs.PKI, addr string) (*client, error) 
 	if err != nil {
 		return nil, err
 	}
-	conn := tls.Client(raw, &tls.Config{RootCAs: pki.CertPool(), ServerName: "localhost", Certificates: []tls.Certificate{cert}})
+	conn := tls.Client(raw, cc)
 	if err := conn.SetDeadline(time.Now().Add(bound)); err != nil {
 		raw.Close()
 		return nil, err

@@ -60,7 +60,7 @@ func TestSessionFailLines(t *testing.T) {
 	require.NoError(t, err)
 	srv, err := pki.Server.TLS()
 	require.NoError(t, err)
-	cli, err := pki.Client.TLS()
+	cli, err := pki.ClientConfig("")
 	require.NoError(t, err)
 	const token = "tok"
 	good := func(req string) string {
@@ -124,7 +124,7 @@ func TestSessionFailLines(t *testing.T) {
 			served := make(chan error, 1)
 			go func() { served <- Serve(ctx, ln, cfg) }()
 
-			c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{RootCAs: pki.CertPool(), Certificates: []tls.Certificate{cli}})
+			c, err := tls.Dial("tcp", ln.Addr().String(), cli)
 			require.NoError(t, err)
 			defer c.Close()
 			require.NoError(t, c.SetDeadline(time.Now().Add(10*time.Second)))

@@ -94,9 +94,9 @@ func pkiFiles(t *testing.T) (certs.Files, *certs.PKI, *tls.Config) {
 	require.NoError(t, err)
 	files, err := pki.Write(t.TempDir(), false)
 	require.NoError(t, err)
-	cc, err := pki.Client.TLS()
+	cc, err := pki.ClientConfig("127.0.0.1")
 	require.NoError(t, err)
-	return files, pki, &tls.Config{Certificates: []tls.Certificate{cc}, RootCAs: pki.CertPool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	return files, pki, cc
 }
 
 func TestHandshakeLoadAgainstBaseline(t *testing.T) {

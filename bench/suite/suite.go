@@ -125,15 +125,15 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("write certificates: %w", err)
 	}
-	clientCert, err := pki.Client.TLS()
+	client, err := pki.ClientConfig("127.0.0.1")
 	if err != nil {
-		return nil, fmt.Errorf("client certificate: %w", err)
+		return nil, err
 	}
 	r := &runner{
 		opt:    opt,
 		dir:    dir,
 		files:  files,
-		client: &tls.Config{Certificates: []tls.Certificate{clientCert}, RootCAs: pki.CertPool(), ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12},
+		client: client,
 		proc:   NewProcReader(),
 		scrape: newScrapeClient(),
 		report: &Report{Date: time.Now().UTC(), Machine: machineInfo(), Params: opt.Params, Nginx: opt.Nginx.Version},
