@@ -33,7 +33,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	nginx := fs.String("nginx", "", "nginx binary (default: search PATH and /usr/sbin)")
 	noNginx := fs.Bool("no-nginx", false, "skip the nginx row")
 	only := fs.String("only", strings.Join(sectionNames, ","), "comma-separated sections to run: "+strings.Join(sectionNames, ", "))
-	fs.IntVar(&p.Workers, "workers", p.Workers, "closed-model workers in the sessions test")
+	fs.IntVar(&p.Workers, "workers", p.Workers, "closed-model workers in the sessions test; the targets are judged here")
+	fs.IntVar(&p.LightWorkers, "light-workers", p.LightWorkers, "a lighter closed-model load shown beside it (0 skips it)")
 	fs.DurationVar(&p.Warmup, "warmup", p.Warmup, "warm-up before each throughput measurement")
 	fs.DurationVar(&p.Duration, "duration", p.Duration, "measured window of the sessions test")
 	fs.IntVar(&p.Park, "park", p.Park, "sessions to park")
@@ -51,7 +52,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
 		return 2
 	}
-	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 {
+	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 || p.LightWorkers < 0 {
 		fmt.Fprintln(stderr, "tlslpd bench suite: counts and durations must be positive")
 		return 2
 	}

@@ -85,26 +85,37 @@ func renderSessions(b *strings.Builder, r *Report) {
 	}
 	p := r.Params
 	fmt.Fprintf(b, "## 1. Sessions/s and server CPU per session\n\n")
-	fmt.Fprintf(b, "Closed model: %d workers running whole sessions back to back, %s warm-up, then %s measured; %d rounds, each on freshly started servers, the order alternating; the table adds up all rounds (latency: the worst round). "+
+	fmt.Fprintf(b, "Closed model: N workers running whole sessions back to back, %s warm-up, then %s measured; %d rounds, each on freshly started servers, the order alternating; the table adds up all rounds (latency: the worst round). "+
 		"Both servers inject `FAIL <random_string>` by the reference rule (each of the 20 body draws is FAIL with probability 1/9; the baseline runs with `--inject reference`), "+
 		"so the work per session has the same distribution on both. A session counts when the protocol ended it: completed (DONE/OK) or injected FAIL; anything else is an error. "+
 		"Server CPU is the change in utime+stime (/proc/PID/stat) of the server process over the measured window, divided by the sessions. "+
-		"tlslpd runs with its default logging (one JSON line per finished session at INFO, into a file); the baseline logs nothing, so tlslpd's figure includes work the baseline does not do. "+
-		"The row *%s* shows tlslpd without that line, for information; the targets use the default row.\n\n",
-		p.Workers, p.Warmup, p.Duration, p.Rounds, NameTlslpdQuiet)
-	base, hasBase := findSessions(r.Sessions, NameBaseline)
-	fmt.Fprintf(b, "| server | sessions | completed | injected FAIL | errors | sessions/s | per round | vs baseline | server CPU ms/session | vs baseline | p50 ms (completed) | p99 ms (completed) |\n")
-	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		"*Machine idle* is the share of the whole machine's CPU time (/proc/stat) left unused during the measured windows.\n\n",
+		p.Warmup, p.Duration, p.Rounds)
+	fmt.Fprintf(b, "The targets are judged at %d workers. Sessions/s is a capacity figure, and capacity is only measured when the load keeps the machine busy: with the load generator on the same two cores, %d workers leave the machine nearly saturated for every server. ", p.Workers, p.Workers)
+	if p.LightWorkers > 0 && p.LightWorkers != p.Workers {
+		fmt.Fprintf(b, "The %d-worker rows are a lighter load, for information: there the machine keeps idle time, so sessions/s also depends on how quickly each round trip comes back, and a server that runs on one event loop (tlslpd's default on two cores) leaves the second core to the load generator. ", p.LightWorkers)
+	}
+	fmt.Fprintf(b, "tlslpd runs with its default logging (one JSON line per finished session at INFO, into a file); the baseline logs nothing, so tlslpd's figure includes work the baseline does not do. "+
+		"The row *%s* shows tlslpd without that line, for information; the targets use the default row.\n\n", NameTlslpdQuiet)
+	fmt.Fprintf(b, "| server | workers | sessions | completed | injected FAIL | errors | sessions/s | per round | vs baseline | server CPU ms/session | vs baseline | machine idle | p50 ms (completed) | p99 ms (completed) |\n")
+	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, row := range r.Sessions {
 		rr, rc := math.NaN(), math.NaN()
-		if hasBase {
+		if base, ok := findSessions(r.Sessions, NameBaseline, row.Workers); ok {
 			rr, rc = Ratio(row.PerSecond(), base.PerSecond()), Ratio(row.CPUPerSession(), base.CPUPerSession())
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %.1f | %.1f |\n",
-			row.Server, row.Sessions(), row.Completed, row.Injected, row.Errors, f0(row.PerSecond()), rates(row.RoundRates), FormatRatio(rr),
-			f3(row.CPUPerSession()), FormatRatio(rc), row.P50ms, row.P99ms)
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %.1f | %.1f |\n",
+			row.Server, row.Workers, row.Sessions(), row.Completed, row.Injected, row.Errors, f0(row.PerSecond()), rates(row.RoundRates), FormatRatio(rr),
+			f3(row.CPUPerSession()), FormatRatio(rc), percent(row.IdleShare()), row.P50ms, row.P99ms)
 	}
 	fmt.Fprintf(b, "\n")
+}
+
+func percent(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*v)
 }
 
 func kib(v float64) string {
@@ -237,7 +248,7 @@ func rates(rs []float64) string {
 func handshakeShare(r *Report) string {
 	var parts []string
 	for _, name := range []string{NameTlslpd, NameBaseline} {
-		s, ok := findSessions(r.Sessions, name)
+		s, ok := findSessions(r.Sessions, name, r.Params.Workers)
 		if !ok {
 			continue
 		}

@@ -189,3 +189,51 @@ func (r ProcReader) SampleTree(pid int) (ProcSample, error) {
 	}
 	return s, nil
 }
+
+// MachineCPU is a reading of the whole machine's CPU time, in ticks.
+type MachineCPU struct {
+	Idle  uint64 // idle + iowait
+	Total uint64 // user nice system idle iowait irq softirq steal
+}
+
+// Since is the CPU time that passed between an earlier reading and m.
+func (m MachineCPU) Since(before MachineCPU) MachineCPU {
+	return MachineCPU{Idle: m.Idle - before.Idle, Total: m.Total - before.Total}
+}
+
+// ParseCPULine reads the aggregate "cpu" line of /proc/stat. Guest time
+// is already counted in user and nice, so only the first eight fields add
+// up to the total.
+func ParseCPULine(stat string) (MachineCPU, error) {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return MachineCPU{}, fmt.Errorf("first line %q: want 'cpu' and at least 8 counters", line)
+	}
+	var v [8]uint64
+	for i := range v {
+		n, err := strconv.ParseUint(f[i+1], 10, 64)
+		if err != nil {
+			return MachineCPU{}, fmt.Errorf("cpu counter %d %q: %w", i+1, f[i+1], err)
+		}
+		v[i] = n
+	}
+	m := MachineCPU{Idle: v[3] + v[4]}
+	for _, n := range v {
+		m.Total += n
+	}
+	return m, nil
+}
+
+// Machine reads the whole machine's CPU time from /proc/stat.
+func (r ProcReader) Machine() (MachineCPU, error) {
+	b, err := os.ReadFile(filepath.Join(r.Root, "stat"))
+	if err != nil {
+		return MachineCPU{}, fmt.Errorf("read machine stat: %w", err)
+	}
+	m, err := ParseCPULine(string(b))
+	if err != nil {
+		return MachineCPU{}, fmt.Errorf("parse machine stat: %w", err)
+	}
+	return m, nil
+}

@@ -49,6 +49,39 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+func TestParseCPULine(t *testing.T) {
+	tests := []struct {
+		name      string
+		in        string
+		want      MachineCPU
+		wantError string
+	}{
+		{
+			// Guest and guest_nice (the last two) are already in user and
+			// nice, so they must not count twice.
+			name: "kernel 6",
+			in:   "cpu  100 5 50 800 20 3 7 15 40 2\ncpu0 50 2 25 400 10 1 3 7 20 1\n",
+			want: MachineCPU{Idle: 820, Total: 1000},
+		},
+		{name: "per-cpu line first", in: "cpu0 1 2 3 4 5 6 7 8\n", wantError: "want 'cpu'"},
+		{name: "too few counters", in: "cpu 1 2 3\n", wantError: "at least 8"},
+		{name: "not a number", in: "cpu 1 2 3 x 5 6 7 8\n", wantError: "counter 4"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseCPULine(tc.in)
+			if tc.wantError != "" {
+				require.ErrorContains(t, err, tc.wantError)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	later := MachineCPU{Idle: 900, Total: 1200}
+	assert.Equal(t, MachineCPU{Idle: 80, Total: 200}, later.Since(MachineCPU{Idle: 820, Total: 1000}))
+}
+
 func TestParseVmRSS(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -158,4 +191,14 @@ func TestProcReaderSelf(t *testing.T) {
 	assert.Positive(t, s.RSSBytes)
 	assert.Positive(t, s.FDs)
 	assert.GreaterOrEqual(t, s.CPUSeconds, 0.0)
+}
+
+func TestProcReaderMachine(t *testing.T) {
+	m, err := NewProcReader().Machine()
+	require.NoError(t, err)
+	assert.Positive(t, m.Total)
+	assert.Less(t, m.Idle, m.Total)
+
+	_, err = ProcReader{Root: t.TempDir()}.Machine()
+	require.ErrorContains(t, err, "machine stat")
 }

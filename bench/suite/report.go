@@ -16,9 +16,11 @@ type Machine struct {
 	Go     string `json:"go"`
 }
 
-// SessionsRow is one server in the closed-model sessions test.
+// SessionsRow is one server at one load level of the closed-model
+// sessions test.
 type SessionsRow struct {
 	Server     string  `json:"server"`
+	Workers    int     `json:"workers"`
 	Completed  uint64  `json:"completed"`
 	Injected   uint64  `json:"injected_fail"`
 	Errors     uint64  `json:"errors"`
@@ -29,6 +31,10 @@ type SessionsRow struct {
 	ErrSample  string  `json:"error_sample,omitempty"`
 	// RoundRates are sessions/s of each round, to show the spread.
 	RoundRates []float64 `json:"round_rates"`
+	// Machine CPU ticks over the measured windows: how much of the machine
+	// stayed idle, i.e. whether the load saturated it.
+	MachineIdle  uint64 `json:"machine_idle_ticks"`
+	MachineTotal uint64 `json:"machine_total_ticks"`
 }
 
 // add folds another round in: counts and times add up; latency keeps the
@@ -45,6 +51,14 @@ func (r *SessionsRow) add(o SessionsRow) {
 		r.ErrSample = o.ErrSample
 	}
 	r.RoundRates = append(r.RoundRates, o.PerSecond())
+	r.MachineIdle += o.MachineIdle
+	r.MachineTotal += o.MachineTotal
+}
+
+// IdleShare is the fraction of the machine's CPU time left idle while the
+// row was measured.
+func (r SessionsRow) IdleShare() float64 {
+	return div(float64(r.MachineIdle), float64(r.MachineTotal))
 }
 
 // Sessions counts completed and injected-FAIL sessions: both servers run
@@ -189,9 +203,9 @@ func (t Target) Status() string {
 	return "not met"
 }
 
-func findSessions(rows []SessionsRow, name string) (SessionsRow, bool) {
+func findSessions(rows []SessionsRow, name string, workers int) (SessionsRow, bool) {
 	for _, r := range rows {
-		if r.Server == name {
+		if r.Server == name && r.Workers == workers {
 			return r, true
 		}
 	}
@@ -212,8 +226,8 @@ func Targets(r Report) []Target {
 	var ts []Target
 	cpu := Target{Name: "server CPU per session", Want: "tlslpd ≤ 0.8x baseline"}
 	rate := Target{Name: "sessions/s", Want: "tlslpd ≥ 1.1x baseline"}
-	if t, ok := findSessions(r.Sessions, NameTlslpd); ok {
-		if b, ok := findSessions(r.Sessions, NameBaseline); ok {
+	if t, ok := findSessions(r.Sessions, NameTlslpd, r.Params.Workers); ok {
+		if b, ok := findSessions(r.Sessions, NameBaseline, r.Params.Workers); ok {
 			if x := Ratio(t.CPUPerSession(), b.CPUPerSession()); !math.IsNaN(x) {
 				cpu.Known, cpu.Met, cpu.Got = true, x <= 0.8, FormatRatio(x)
 			}

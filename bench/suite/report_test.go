@@ -29,9 +29,11 @@ func TestRatioAndFormat(t *testing.T) {
 }
 
 func TestRowAdd(t *testing.T) {
-	a := SessionsRow{Completed: 10, Injected: 90, Seconds: 1, CPUSeconds: 0.1, P50ms: 5, P99ms: 50, RoundRates: []float64{100}}
-	a.add(SessionsRow{Completed: 20, Injected: 180, Errors: 1, Seconds: 1, CPUSeconds: 0.3, P50ms: 4, P99ms: 70, ErrSample: "x"})
-	assert.Equal(t, SessionsRow{Completed: 30, Injected: 270, Errors: 1, Seconds: 2, CPUSeconds: 0.4, P50ms: 5, P99ms: 70, ErrSample: "x", RoundRates: []float64{100, 200}}, a)
+	a := SessionsRow{Completed: 10, Injected: 90, Seconds: 1, CPUSeconds: 0.1, P50ms: 5, P99ms: 50, RoundRates: []float64{100}, MachineIdle: 10, MachineTotal: 200}
+	a.add(SessionsRow{Completed: 20, Injected: 180, Errors: 1, Seconds: 1, CPUSeconds: 0.3, P50ms: 4, P99ms: 70, ErrSample: "x", MachineIdle: 30, MachineTotal: 200})
+	assert.Equal(t, SessionsRow{Completed: 30, Injected: 270, Errors: 1, Seconds: 2, CPUSeconds: 0.4, P50ms: 5, P99ms: 70, ErrSample: "x", RoundRates: []float64{100, 200}, MachineIdle: 40, MachineTotal: 400}, a)
+	assert.InDelta(t, 0.1, a.IdleShare(), 1e-9)
+	assert.True(t, math.IsNaN(SessionsRow{}.IdleShare()))
 
 	h := HandshakeRow{OK: 100, Seconds: 1, CPUSeconds: 0.25, RoundRates: []float64{100}}
 	h.add(HandshakeRow{OK: 300, Errors: 2, Seconds: 1, CPUSeconds: 0.5})
@@ -68,8 +70,11 @@ func sample() *Report {
 		Params:   Defaults(),
 		Nginx:    "nginx/1.22.1, built with OpenSSL 3.0",
 		Sessions: []SessionsRow{
-			{Server: NameTlslpd, Completed: 120, Injected: 1080, Seconds: 10, CPUSeconds: 6, RoundRates: []float64{110, 130}},
-			{Server: NameBaseline, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 8},
+			{Server: NameTlslpd, Workers: 128, Completed: 120, Injected: 1080, Seconds: 10, CPUSeconds: 6, RoundRates: []float64{110, 130}, MachineIdle: 30, MachineTotal: 1000},
+			{Server: NameBaseline, Workers: 128, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 8, MachineIdle: 20, MachineTotal: 1000},
+			// The light load misses both goals; the targets must not use it.
+			{Server: NameTlslpd, Workers: 32, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 7.5, MachineIdle: 120, MachineTotal: 1000},
+			{Server: NameBaseline, Workers: 32, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 8, MachineIdle: 60, MachineTotal: 1000},
 		},
 		Park: []ParkRow{
 			{Server: NameTlslpd, Requested: 5000, Parked: 5000, Before: Point{20 << 20, 17, 16}, During: Point{20<<20 + 5000*6*1024, 5017, 17}, After: Point{21 << 20, 17, 16}, Settled: true},
@@ -122,6 +127,14 @@ func TestTargets(t *testing.T) {
 			"server CPU per session": "not measured", "sessions/s": "not measured", "RSS per parked session": "not measured",
 			"RSS per parked session vs baseline": "not measured", "goroutines while parked": "not measured",
 		}},
+		{"judged at the light load", func(r *Report) { r.Params.Workers = 32 }, map[string]string{
+			"server CPU per session": "not met", "sessions/s": "not met", "RSS per parked session": "met",
+			"RSS per parked session vs baseline": "met", "goroutines while parked": "met",
+		}},
+		{"no row at the target load", func(r *Report) { r.Params.Workers = 64 }, map[string]string{
+			"server CPU per session": "not measured", "sessions/s": "not measured", "RSS per parked session": "met",
+			"RSS per parked session vs baseline": "met", "goroutines while parked": "met",
+		}},
 		{"no baseline rows", func(r *Report) { r.Sessions, r.Park = r.Sessions[:1], r.Park[:1] }, map[string]string{
 			"server CPU per session": "not measured", "sessions/s": "not measured", "RSS per parked session": "met",
 			"RSS per parked session vs baseline": "not measured", "goroutines while parked": "met",
@@ -139,8 +152,8 @@ func TestTargets(t *testing.T) {
 func TestTargetBoundaries(t *testing.T) {
 	r := sample()
 	// Exactly 0.8x CPU and 1.1x rate are met.
-	r.Sessions[0] = SessionsRow{Server: NameTlslpd, Completed: 1100, Seconds: 10, CPUSeconds: 1100 * 0.8 * 0.008}
-	r.Sessions[1] = SessionsRow{Server: NameBaseline, Completed: 1000, Seconds: 10, CPUSeconds: 8}
+	r.Sessions[0] = SessionsRow{Server: NameTlslpd, Workers: 128, Completed: 1100, Seconds: 10, CPUSeconds: 1100 * 0.8 * 0.008}
+	r.Sessions[1] = SessionsRow{Server: NameBaseline, Workers: 128, Completed: 1000, Seconds: 10, CPUSeconds: 8}
 	got := statusOf(Targets(*r))
 	assert.Equal(t, "met", got["server CPU per session"])
 	assert.Equal(t, "met", got["sessions/s"])
@@ -154,8 +167,12 @@ func TestRender(t *testing.T) {
 		"| CPU | Test CPU |",
 		"make bench\n# runs: go build -o bin/tlslpd . && bin/tlslpd bench suite --out BENCHMARKS.md",
 		"| server CPU per session | tlslpd ≤ 0.8x baseline | 0.62x | **met** |",
-		"| tlslpd | 1200 | 120 | 1080 | 0 | 120 | 110 / 130 | 1.20x | 5.000 | 0.62x |",
-		"| baseline | 1000 | 100 | 900 | 0 | 100 | — | 1.00x | 8.000 | 1.00x |",
+		"| tlslpd | 128 | 1200 | 120 | 1080 | 0 | 120 | 110 / 130 | 1.20x | 5.000 | 0.62x | 3% |",
+		"| baseline | 128 | 1000 | 100 | 900 | 0 | 100 | — | 1.00x | 8.000 | 1.00x | 2% |",
+		// Each load level is compared with the baseline at that level.
+		"| tlslpd | 32 | 1000 | 100 | 900 | 0 | 100 | — | 1.00x | 7.500 | 0.94x | 12% |",
+		"The targets are judged at 128 workers.",
+		"The 32-worker rows are a lighter load",
 		"| tlslpd | 5000 / 5000 | 20.0 | 49.3 | 21.0 | 6.0 | 0.20x | 16 / 17 / 16 | 17 / 5017 / 17 | 0 | yes |",
 		"| 1 | 2e+07 | 1e+07 | 2.00x |",
 		"| timer wheel Arm+Cancel | 10.0 | 1e+08 | 0 | 20.00x |",

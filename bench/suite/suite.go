@@ -27,9 +27,14 @@ type Params struct {
 	Token     string `json:"token"`
 	SourceIPs int    `json:"source_ips"`
 
-	Workers  int           `json:"workers"`
-	Warmup   time.Duration `json:"warmup_ns"`
-	Duration time.Duration `json:"duration_ns"`
+	// Workers is the closed-model load the targets are judged at: enough
+	// sessions in flight to keep the machine busy, so sessions/s measures
+	// capacity rather than round-trip latency. LightWorkers is a lighter
+	// load shown beside it (0 skips it).
+	Workers      int           `json:"workers"`
+	LightWorkers int           `json:"light_workers"`
+	Warmup       time.Duration `json:"warmup_ns"`
+	Duration     time.Duration `json:"duration_ns"`
 
 	Park            int           `json:"park"`
 	Hold            time.Duration `json:"hold_ns"`
@@ -57,7 +62,7 @@ const DefaultToken = "tlslpdBenchmarkToken0123456789abcdefghijklmnopqrstuvwxyzAB
 func Defaults() Params {
 	return Params{
 		NBits: 4, Token: DefaultToken, SourceIPs: 8,
-		Workers: 32, Warmup: 2 * time.Second, Duration: 12 * time.Second,
+		Workers: 128, LightWorkers: 32, Warmup: 2 * time.Second, Duration: 10 * time.Second,
 		Park: 5000, Hold: 6 * time.Second, ParkWorkTimeout: 3600, Settle: 20 * time.Second,
 		HandshakeWorkers: 32, HandshakeDuration: 8 * time.Second, Rounds: 5,
 		PoWDuration: time.Second, PoWRounds: 3, TimerRounds: 3,
@@ -311,27 +316,44 @@ func (r *runner) loadConfig(s *server) loadgen.Config {
 	}
 }
 
-// sessions: the closed model against tlslpd and the baseline.
+// sessions: the closed model against tlslpd and the baseline, at the
+// target load and then at the light one.
 func (r *runner) sessions(ctx context.Context) error {
-	rows := map[serverKind]*SessionsRow{}
+	type level struct {
+		workers int
+		kinds   []serverKind
+	}
+	levels := []level{{r.opt.Workers, []serverKind{kindTlslpd, kindBaseline, kindTlslpdQuiet}}}
+	if r.opt.LightWorkers > 0 && r.opt.LightWorkers != r.opt.Workers {
+		levels = append(levels, level{r.opt.LightWorkers, []serverKind{kindTlslpd, kindBaseline}})
+	}
+	type key struct {
+		k       serverKind
+		workers int
+	}
+	rows := map[key]*SessionsRow{}
 	for round := range r.opt.Rounds {
-		for _, k := range roundOrder(round, kindTlslpd, kindBaseline, kindTlslpdQuiet) {
-			row, err := r.sessionsOne(ctx, k)
-			if err != nil {
-				return fmt.Errorf("%s round %d: %w", k, round+1, err)
-			}
-			r.logf("round %d %s: %d sessions (%d completed, %d injected, %d errors) in %.1fs = %.0f/s, server CPU %.2fs = %.3f ms/session",
-				round+1, row.Server, row.Sessions(), row.Completed, row.Injected, row.Errors, row.Seconds, row.PerSecond(), row.CPUSeconds, row.CPUPerSession())
-			if acc := rows[k]; acc != nil {
-				acc.add(row)
-			} else {
-				row.RoundRates = []float64{row.PerSecond()}
-				rows[k] = &row
+		for _, l := range levels {
+			for _, k := range roundOrder(round, l.kinds...) {
+				row, err := r.sessionsOne(ctx, k, l.workers)
+				if err != nil {
+					return fmt.Errorf("%s, %d workers, round %d: %w", k, l.workers, round+1, err)
+				}
+				r.logf("round %d %s, %d workers: %d sessions (%d completed, %d injected, %d errors) in %.1fs = %.0f/s, server CPU %.2fs = %.3f ms/session, machine idle %.0f%%",
+					round+1, row.Server, l.workers, row.Sessions(), row.Completed, row.Injected, row.Errors, row.Seconds, row.PerSecond(), row.CPUSeconds, row.CPUPerSession(), 100*row.IdleShare())
+				if acc := rows[key{k, l.workers}]; acc != nil {
+					acc.add(row)
+				} else {
+					row.RoundRates = []float64{row.PerSecond()}
+					rows[key{k, l.workers}] = &row
+				}
 			}
 		}
 	}
-	for _, k := range []serverKind{kindTlslpd, kindBaseline, kindTlslpdQuiet} {
-		r.report.Sessions = append(r.report.Sessions, *rows[k])
+	for _, l := range levels {
+		for _, k := range l.kinds {
+			r.report.Sessions = append(r.report.Sessions, *rows[key{k, l.workers}])
+		}
 	}
 	return nil
 }
@@ -348,14 +370,14 @@ func roundOrder(round int, kinds ...serverKind) []serverKind {
 	return out
 }
 
-func (r *runner) sessionsOne(ctx context.Context, k serverKind) (SessionsRow, error) {
+func (r *runner) sessionsOne(ctx context.Context, k serverKind, workers int) (SessionsRow, error) {
 	s, err := r.start(ctx, k, 60)
 	if err != nil {
 		return SessionsRow{}, err
 	}
 	defer s.stop()
 	cfg := r.loadConfig(s)
-	cfg.Workers = r.opt.Workers
+	cfg.Workers = workers
 	cfg.Duration = r.opt.Warmup
 	if _, err := loadgen.Run(ctx, cfg); err != nil {
 		return SessionsRow{}, fmt.Errorf("warm-up: %w", err)
@@ -364,26 +386,38 @@ func (r *runner) sessionsOne(ctx context.Context, k serverKind) (SessionsRow, er
 	if err != nil {
 		return SessionsRow{}, err
 	}
+	machineBefore, err := r.proc.Machine()
+	if err != nil {
+		return SessionsRow{}, err
+	}
 	cfg.Duration = r.opt.Duration
 	sum, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		return SessionsRow{}, fmt.Errorf("load: %w", err)
 	}
+	machineAfter, err := r.proc.Machine()
+	if err != nil {
+		return SessionsRow{}, err
+	}
 	after, err := r.sample(s)
 	if err != nil {
 		return SessionsRow{}, err
 	}
+	machine := machineAfter.Since(machineBefore)
 	if ctx.Err() != nil {
 		return SessionsRow{}, ctx.Err()
 	}
 	row := SessionsRow{
-		Server:     s.name,
-		Completed:  sum.Counts.Completed,
-		Injected:   sum.Counts.InjectedFail,
-		Seconds:    sum.DurationSeconds,
-		CPUSeconds: after.CPUSeconds - before.CPUSeconds,
-		P50ms:      sum.Latency.P50,
-		P99ms:      sum.Latency.P99,
+		Server:       s.name,
+		Workers:      workers,
+		MachineIdle:  machine.Idle,
+		MachineTotal: machine.Total,
+		Completed:    sum.Counts.Completed,
+		Injected:     sum.Counts.InjectedFail,
+		Seconds:      sum.DurationSeconds,
+		CPUSeconds:   after.CPUSeconds - before.CPUSeconds,
+		P50ms:        sum.Latency.P50,
+		P99ms:        sum.Latency.P99,
 	}
 	row.Errors = sum.Sessions - row.Completed - row.Injected
 	row.ErrSample = errorSample(sum)
