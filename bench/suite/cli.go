@@ -36,12 +36,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&p.Workers, "workers", p.Workers, "closed-model workers in the sessions test; the targets are judged here")
 	fs.IntVar(&p.LightWorkers, "light-workers", p.LightWorkers, "a lighter closed-model load shown beside it (0 skips it)")
 	fs.DurationVar(&p.Warmup, "warmup", p.Warmup, "warm-up before each throughput measurement")
-	fs.DurationVar(&p.Duration, "duration", p.Duration, "measured window of the sessions test")
+	fs.DurationVar(&p.Duration, "duration", p.Duration, "one server's window of load in each round of the sessions test")
 	fs.IntVar(&p.Park, "park", p.Park, "sessions to park")
 	fs.DurationVar(&p.Hold, "hold", p.Hold, "how long parked sessions are held")
 	fs.IntVar(&p.HandshakeWorkers, "handshake-workers", p.HandshakeWorkers, "handshake-only workers")
 	fs.DurationVar(&p.HandshakeDuration, "handshake-duration", p.HandshakeDuration, "measured window of the handshake test")
-	fs.IntVar(&p.Rounds, "rounds", p.Rounds, "rounds of the sessions and handshake tests (summed, order alternating)")
+	fs.IntVar(&p.SessionRounds, "session-rounds", p.SessionRounds, "turns of the sessions test, each a --duration window per server (summed, order alternating)")
+	fs.IntVar(&p.Rounds, "rounds", p.Rounds, "rounds of the handshake test, each on fresh servers (summed, order alternating)")
 	fs.IntVar(&p.TimerRounds, "timer-rounds", p.TimerRounds, "timer benchmark repetitions (median kept)")
 	fs.IntVar(&p.PoWRounds, "pow-rounds", p.PoWRounds, "PoW benchmark rounds (best kept)")
 	if err := cli.Parse(fs, args); err != nil {
@@ -52,7 +53,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
 		return 2
 	}
-	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 || p.LightWorkers < 0 {
+	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 || p.SessionRounds < 1 || p.LightWorkers < 0 {
 		fmt.Fprintln(stderr, "tlslpd bench suite: counts and durations must be positive")
 		return 2
 	}

@@ -3,6 +3,7 @@ package suite
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -85,30 +86,59 @@ func renderSessions(b *strings.Builder, r *Report) {
 	}
 	p := r.Params
 	fmt.Fprintf(b, "## 1. Sessions/s and server CPU per session\n\n")
-	fmt.Fprintf(b, "Closed model: N workers running whole sessions back to back, %s warm-up, then %s measured; %d rounds, each on freshly started servers, the order alternating; the table adds up all rounds (latency: the worst round). "+
+	fmt.Fprintf(b, "Closed model: N workers running whole sessions back to back. Each server is started once and warmed up for %s; then %d rounds give every server, in turn, a %s window of load (the order alternating from round to round), so that a drift in the machine's speed — which on this shared virtual machine moves every server's figures by up to ±10%% within a minute — lands on all of them alike. "+
+		"The table adds up all windows (latency: the worst window); *CPU vs baseline per round* is the ratio of each round's pair of windows, as median and range, to show how far one window can be trusted. "+
 		"Both servers inject `FAIL <random_string>` by the reference rule (each of the 20 body draws is FAIL with probability 1/9; the baseline runs with `--inject reference`), "+
 		"so the work per session has the same distribution on both. A session counts when the protocol ended it: completed (DONE/OK) or injected FAIL; anything else is an error. "+
-		"Server CPU is the change in utime+stime (/proc/PID/stat) of the server process over the measured window, divided by the sessions. "+
-		"*Machine idle* is the share of the whole machine's CPU time (/proc/stat) left unused during the measured windows.\n\n",
-		p.Warmup, p.Duration, p.Rounds)
+		"Server CPU is the change in utime+stime (/proc/PID/stat) of the server process over the window, divided by the sessions. "+
+		"*Machine idle* is the share of the whole machine's CPU time (/proc/stat) left unused during the windows.\n\n",
+		p.Warmup, p.SessionRounds, p.Duration)
 	fmt.Fprintf(b, "The targets are judged at %d workers. Sessions/s is a capacity figure, and capacity is only measured when the load keeps the machine busy: with the load generator on the same two cores, %d workers leave the machine nearly saturated for every server. ", p.Workers, p.Workers)
 	if p.LightWorkers > 0 && p.LightWorkers != p.Workers {
 		fmt.Fprintf(b, "The %d-worker rows are a lighter load, for information: there the machine keeps idle time, so sessions/s also depends on how quickly each round trip comes back, and a server that runs on one event loop (tlslpd's default on two cores) leaves the second core to the load generator. ", p.LightWorkers)
 	}
 	fmt.Fprintf(b, "tlslpd runs with its default logging (one JSON line per finished session at INFO, into a file); the baseline logs nothing, so tlslpd's figure includes work the baseline does not do. "+
 		"The row *%s* shows tlslpd without that line, for information; the targets use the default row.\n\n", NameTlslpdQuiet)
-	fmt.Fprintf(b, "| server | workers | sessions | completed | injected FAIL | errors | sessions/s | per round | vs baseline | server CPU ms/session | vs baseline | machine idle | p50 ms (completed) | p99 ms (completed) |\n")
+	fmt.Fprintf(b, "| server | workers | sessions | completed | injected FAIL | errors | sessions/s | vs baseline | server CPU ms/session | vs baseline | CPU vs baseline per round | machine idle | p50 ms (completed) | p99 ms (completed) |\n")
 	fmt.Fprintf(b, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, row := range r.Sessions {
-		rr, rc := math.NaN(), math.NaN()
+		rr, rc, perRound := math.NaN(), math.NaN(), "—"
 		if base, ok := findSessions(r.Sessions, NameBaseline, row.Workers); ok {
 			rr, rc = Ratio(row.PerSecond(), base.PerSecond()), Ratio(row.CPUPerSession(), base.CPUPerSession())
+			if row.Server != NameBaseline {
+				perRound = spread(pairRatios(row.RoundCPU, base.RoundCPU))
+			}
 		}
 		fmt.Fprintf(b, "| %s | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %.1f | %.1f |\n",
-			row.Server, row.Workers, row.Sessions(), row.Completed, row.Injected, row.Errors, f0(row.PerSecond()), rates(row.RoundRates), FormatRatio(rr),
-			f3(row.CPUPerSession()), FormatRatio(rc), percent(row.IdleShare()), row.P50ms, row.P99ms)
+			row.Server, row.Workers, row.Sessions(), row.Completed, row.Injected, row.Errors, f0(row.PerSecond()), FormatRatio(rr),
+			f3(row.CPUPerSession()), FormatRatio(rc), perRound, percent(row.IdleShare()), row.P50ms, row.P99ms)
 	}
 	fmt.Fprintf(b, "\n")
+}
+
+// pairRatios divides each round's figure by the same round's baseline
+// figure; rounds missing on either side are left out.
+func pairRatios(xs, base []float64) []float64 {
+	var out []float64
+	for i := range min(len(xs), len(base)) {
+		if q := Ratio(xs[i], base[i]); !math.IsNaN(q) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// spread shows ratios as "median (min–max)".
+func spread(qs []float64) string {
+	if len(qs) == 0 {
+		return "—"
+	}
+	s := slices.Sorted(slices.Values(qs))
+	mid := s[len(s)/2]
+	if len(s)%2 == 0 {
+		mid = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return fmt.Sprintf("%s (%s–%s)", FormatRatio(mid), FormatRatio(s[0]), FormatRatio(s[len(s)-1]))
 }
 
 func percent(v float64) string {

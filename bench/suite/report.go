@@ -29,8 +29,10 @@ type SessionsRow struct {
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
 	ErrSample  string  `json:"error_sample,omitempty"`
-	// RoundRates are sessions/s of each round, to show the spread.
+	// RoundRates and RoundCPU are each round's sessions/s and server CPU
+	// ms/session, to show the spread.
 	RoundRates []float64 `json:"round_rates"`
+	RoundCPU   []float64 `json:"round_cpu_ms"`
 	// Machine CPU ticks over the measured windows: how much of the machine
 	// stayed idle, i.e. whether the load saturated it.
 	MachineIdle  uint64 `json:"machine_idle_ticks"`
@@ -51,6 +53,7 @@ func (r *SessionsRow) add(o SessionsRow) {
 		r.ErrSample = o.ErrSample
 	}
 	r.RoundRates = append(r.RoundRates, o.PerSecond())
+	r.RoundCPU = append(r.RoundCPU, o.CPUPerSession())
 	r.MachineIdle += o.MachineIdle
 	r.MachineTotal += o.MachineTotal
 }

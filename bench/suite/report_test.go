@@ -29,9 +29,9 @@ func TestRatioAndFormat(t *testing.T) {
 }
 
 func TestRowAdd(t *testing.T) {
-	a := SessionsRow{Completed: 10, Injected: 90, Seconds: 1, CPUSeconds: 0.1, P50ms: 5, P99ms: 50, RoundRates: []float64{100}, MachineIdle: 10, MachineTotal: 200}
+	a := SessionsRow{Completed: 10, Injected: 90, Seconds: 1, CPUSeconds: 0.1, P50ms: 5, P99ms: 50, RoundRates: []float64{100}, RoundCPU: []float64{1}, MachineIdle: 10, MachineTotal: 200}
 	a.add(SessionsRow{Completed: 20, Injected: 180, Errors: 1, Seconds: 1, CPUSeconds: 0.3, P50ms: 4, P99ms: 70, ErrSample: "x", MachineIdle: 30, MachineTotal: 200})
-	assert.Equal(t, SessionsRow{Completed: 30, Injected: 270, Errors: 1, Seconds: 2, CPUSeconds: 0.4, P50ms: 5, P99ms: 70, ErrSample: "x", RoundRates: []float64{100, 200}, MachineIdle: 40, MachineTotal: 400}, a)
+	assert.Equal(t, SessionsRow{Completed: 30, Injected: 270, Errors: 1, Seconds: 2, CPUSeconds: 0.4, P50ms: 5, P99ms: 70, ErrSample: "x", RoundRates: []float64{100, 200}, RoundCPU: []float64{1, 1.5}, MachineIdle: 40, MachineTotal: 400}, a)
 	assert.InDelta(t, 0.1, a.IdleShare(), 1e-9)
 	assert.True(t, math.IsNaN(SessionsRow{}.IdleShare()))
 
@@ -70,8 +70,8 @@ func sample() *Report {
 		Params:   Defaults(),
 		Nginx:    "nginx/1.22.1, built with OpenSSL 3.0",
 		Sessions: []SessionsRow{
-			{Server: NameTlslpd, Workers: 128, Completed: 120, Injected: 1080, Seconds: 10, CPUSeconds: 6, RoundRates: []float64{110, 130}, MachineIdle: 30, MachineTotal: 1000},
-			{Server: NameBaseline, Workers: 128, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 8, MachineIdle: 20, MachineTotal: 1000},
+			{Server: NameTlslpd, Workers: 128, Completed: 120, Injected: 1080, Seconds: 10, CPUSeconds: 6, RoundRates: []float64{110, 130}, RoundCPU: []float64{4, 6, 6}, MachineIdle: 30, MachineTotal: 1000},
+			{Server: NameBaseline, Workers: 128, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 8, RoundCPU: []float64{8, 8, 10}, MachineIdle: 20, MachineTotal: 1000},
 			// The light load misses both goals; the targets must not use it.
 			{Server: NameTlslpd, Workers: 32, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 7.5, MachineIdle: 120, MachineTotal: 1000},
 			{Server: NameBaseline, Workers: 32, Completed: 100, Injected: 900, Seconds: 10, CPUSeconds: 8, MachineIdle: 60, MachineTotal: 1000},
@@ -149,6 +149,25 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+func TestSpreadOfRoundRatios(t *testing.T) {
+	tests := []struct {
+		name       string
+		xs, base   []float64
+		wantSpread string
+	}{
+		{"odd count", []float64{4, 6, 6}, []float64{8, 8, 10}, "0.60x (0.50x–0.75x)"},
+		{"even count takes the middle two", []float64{1, 2, 3, 4}, []float64{4, 4, 4, 4}, "0.62x (0.25x–1.00x)"},
+		{"rounds missing on one side", []float64{1, 2, 3}, []float64{2}, "0.50x (0.50x–0.50x)"},
+		{"zero baseline left out", []float64{1, 2}, []float64{0, 4}, "0.50x (0.50x–0.50x)"},
+		{"nothing", nil, nil, "—"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.wantSpread, spread(pairRatios(tc.xs, tc.base)))
+		})
+	}
+}
+
 func TestTargetBoundaries(t *testing.T) {
 	r := sample()
 	// Exactly 0.8x CPU and 1.1x rate are met.
@@ -167,10 +186,11 @@ func TestRender(t *testing.T) {
 		"| CPU | Test CPU |",
 		"make bench\n# runs: go build -o bin/tlslpd . && bin/tlslpd bench suite --out BENCHMARKS.md",
 		"| server CPU per session | tlslpd ≤ 0.8x baseline | 0.62x | **met** |",
-		"| tlslpd | 128 | 1200 | 120 | 1080 | 0 | 120 | 110 / 130 | 1.20x | 5.000 | 0.62x | 3% |",
-		"| baseline | 128 | 1000 | 100 | 900 | 0 | 100 | — | 1.00x | 8.000 | 1.00x | 2% |",
+		// Per round: 4/8, 6/8 and 6/10 give 0.50x, 0.75x and 0.60x.
+		"| tlslpd | 128 | 1200 | 120 | 1080 | 0 | 120 | 1.20x | 5.000 | 0.62x | 0.60x (0.50x–0.75x) | 3% |",
+		"| baseline | 128 | 1000 | 100 | 900 | 0 | 100 | 1.00x | 8.000 | 1.00x | — | 2% |",
 		// Each load level is compared with the baseline at that level.
-		"| tlslpd | 32 | 1000 | 100 | 900 | 0 | 100 | — | 1.00x | 7.500 | 0.94x | 12% |",
+		"| tlslpd | 32 | 1000 | 100 | 900 | 0 | 100 | 1.00x | 7.500 | 0.94x | — | 12% |",
 		"The targets are judged at 128 workers.",
 		"The 32-worker rows are a lighter load",
 		"| tlslpd | 5000 / 5000 | 20.0 | 49.3 | 21.0 | 6.0 | 0.20x | 16 / 17 / 16 | 17 / 5017 / 17 | 0 | yes |",

@@ -45,9 +45,12 @@ type Params struct {
 	HandshakeWorkers  int           `json:"handshake_workers"`
 	HandshakeDuration time.Duration `json:"handshake_duration_ns"`
 
-	// Rounds of the sessions and handshake tests; the figures add up all
-	// rounds, servers alternating which goes first.
-	Rounds int `json:"rounds"`
+	// SessionRounds are the turns of the sessions test: each gives every
+	// server one Duration window. Rounds are the handshake test's, each on
+	// fresh servers. Figures add up all rounds, servers alternating which
+	// goes first.
+	SessionRounds int `json:"session_rounds"`
+	Rounds        int `json:"rounds"`
 
 	PoWDuration time.Duration `json:"pow_duration_ns"`
 	PoWRounds   int           `json:"pow_rounds"`
@@ -62,7 +65,7 @@ const DefaultToken = "tlslpdBenchmarkToken0123456789abcdefghijklmnopqrstuvwxyzAB
 func Defaults() Params {
 	return Params{
 		NBits: 4, Token: DefaultToken, SourceIPs: 8,
-		Workers: 128, LightWorkers: 32, Warmup: 2 * time.Second, Duration: 10 * time.Second,
+		Workers: 128, LightWorkers: 32, Warmup: 2 * time.Second, Duration: 4 * time.Second, SessionRounds: 12,
 		Park: 5000, Hold: 6 * time.Second, ParkWorkTimeout: 3600, Settle: 20 * time.Second,
 		HandshakeWorkers: 32, HandshakeDuration: 8 * time.Second, Rounds: 5,
 		PoWDuration: time.Second, PoWRounds: 3, TimerRounds: 3,
@@ -317,7 +320,10 @@ func (r *runner) loadConfig(s *server) loadgen.Config {
 }
 
 // sessions: the closed model against tlslpd and the baseline, at the
-// target load and then at the light one.
+// target load and at the light one. The servers run throughout and take
+// turns: each round gives every server one short window of load, so a
+// drift in the machine's speed lands on all of them rather than on
+// whichever ran during it.
 func (r *runner) sessions(ctx context.Context) error {
 	type level struct {
 		workers int
@@ -327,15 +333,33 @@ func (r *runner) sessions(ctx context.Context) error {
 	if r.opt.LightWorkers > 0 && r.opt.LightWorkers != r.opt.Workers {
 		levels = append(levels, level{r.opt.LightWorkers, []serverKind{kindTlslpd, kindBaseline}})
 	}
+	servers := map[serverKind]*server{}
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	for _, k := range levels[0].kinds {
+		s, err := r.start(ctx, k, 60)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", k, err)
+		}
+		servers[k] = s
+		cfg := r.loadConfig(s)
+		cfg.Workers, cfg.Duration = r.opt.Workers, r.opt.Warmup
+		if _, err := loadgen.Run(ctx, cfg); err != nil {
+			return fmt.Errorf("%s warm-up: %w", k, err)
+		}
+	}
 	type key struct {
 		k       serverKind
 		workers int
 	}
 	rows := map[key]*SessionsRow{}
-	for round := range r.opt.Rounds {
+	for round := range r.opt.SessionRounds {
 		for _, l := range levels {
 			for _, k := range roundOrder(round, l.kinds...) {
-				row, err := r.sessionsOne(ctx, k, l.workers)
+				row, err := r.sessionsWindow(ctx, servers[k], l.workers)
 				if err != nil {
 					return fmt.Errorf("%s, %d workers, round %d: %w", k, l.workers, round+1, err)
 				}
@@ -344,7 +368,7 @@ func (r *runner) sessions(ctx context.Context) error {
 				if acc := rows[key{k, l.workers}]; acc != nil {
 					acc.add(row)
 				} else {
-					row.RoundRates = []float64{row.PerSecond()}
+					row.RoundRates, row.RoundCPU = []float64{row.PerSecond()}, []float64{row.CPUPerSession()}
 					rows[key{k, l.workers}] = &row
 				}
 			}
@@ -370,18 +394,11 @@ func roundOrder(round int, kinds ...serverKind) []serverKind {
 	return out
 }
 
-func (r *runner) sessionsOne(ctx context.Context, k serverKind, workers int) (SessionsRow, error) {
-	s, err := r.start(ctx, k, 60)
-	if err != nil {
-		return SessionsRow{}, err
-	}
-	defer s.stop()
+// sessionsWindow runs one window of the closed model against a running,
+// warmed-up server.
+func (r *runner) sessionsWindow(ctx context.Context, s *server, workers int) (SessionsRow, error) {
 	cfg := r.loadConfig(s)
 	cfg.Workers = workers
-	cfg.Duration = r.opt.Warmup
-	if _, err := loadgen.Run(ctx, cfg); err != nil {
-		return SessionsRow{}, fmt.Errorf("warm-up: %w", err)
-	}
 	before, err := r.sample(s)
 	if err != nil {
 		return SessionsRow{}, err
