@@ -105,6 +105,31 @@ func TestRunOutcomes(t *testing.T) {
 			},
 		},
 		{
+			name:   "server certificate from another CA",
+			server: &baseline.Config{NBits: 4, Inject: baseline.InjectNever},
+			client: func(c *Config) {
+				other := newEnv(t)
+				c.TLS = c.TLS.Clone()
+				c.TLS.RootCAs = other.pki.CertPool()
+			},
+			check: func(t *testing.T, s Summary) {
+				assert.Equal(t, uint64(30), s.Counts.TLSErrors)
+				assert.Contains(t, s.ErrorSamples["tls"], "unknown authority")
+			},
+		},
+		{
+			name:   "server certificate for another name",
+			server: &baseline.Config{NBits: 4, Inject: baseline.InjectNever},
+			client: func(c *Config) {
+				c.TLS = c.TLS.Clone()
+				c.TLS.ServerName = "elsewhere.example"
+			},
+			check: func(t *testing.T, s Summary) {
+				assert.Equal(t, uint64(30), s.Counts.TLSErrors)
+				assert.Contains(t, s.ErrorSamples["tls"], "elsewhere.example")
+			},
+		},
+		{
 			name:   "server times out the work step",
 			server: &baseline.Config{NBits: 4, WorkTimeout: time.Nanosecond, Inject: baseline.InjectNever},
 			check: func(t *testing.T, s Summary) {

@@ -64,6 +64,7 @@ func newSessionRunner(cfg *Config) *sessionRunner {
 	if r.tls.ServerName == "" {
 		r.tls.ServerName = cfg.Host
 	}
+	memoizeChainCheck(r.tls)
 	if cfg.Resumption && r.tls.ClientSessionCache == nil {
 		r.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1024)
 	}

@@ -1,0 +1,107 @@
+package loadgen
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/certs"
+)
+
+// serverChain is a PKI's server certificate chain, parsed.
+func serverChain(t *testing.T, pki *certs.PKI) []*x509.Certificate {
+	t.Helper()
+	pair, err := pki.Server.TLS()
+	require.NoError(t, err)
+	var chain []*x509.Certificate
+	for _, der := range pair.Certificate {
+		c, err := x509.ParseCertificate(der)
+		require.NoError(t, err)
+		chain = append(chain, c)
+	}
+	return chain
+}
+
+// memoStep is one check of a chain at a time.
+type memoStep struct {
+	chain []*x509.Certificate
+	at    time.Time
+	// dropRoots empties the roots before the step: only a remembered
+	// chain can pass then.
+	dropRoots bool
+	wantError string
+}
+
+func TestChainMemo(t *testing.T) {
+	now := time.Now()
+	pki, err := certs.New(certs.Options{Now: now, Validity: time.Hour})
+	require.NoError(t, err)
+	other, err := certs.New(certs.Options{Now: now, Validity: time.Hour})
+	require.NoError(t, err)
+	good, foreign := serverChain(t, pki), serverChain(t, other)
+
+	tests := []struct {
+		name       string
+		serverName string
+		steps      []memoStep
+	}{
+		{name: "verified once, then remembered", serverName: "localhost", steps: []memoStep{
+			{chain: good, at: now},
+			{chain: good, at: now.Add(time.Minute), dropRoots: true},
+		}},
+		{name: "another chain is checked afresh", serverName: "localhost", steps: []memoStep{
+			{chain: good, at: now},
+			{chain: foreign, at: now, wantError: "unknown authority"},
+			{chain: good, at: now, dropRoots: true}, // the failure did not replace the memo
+		}},
+		{name: "remembered only while every certificate is valid", serverName: "localhost", steps: []memoStep{
+			{chain: good, at: now},
+			{chain: good, at: now.Add(2 * time.Hour), wantError: "expired"},
+		}},
+		{name: "host name checked", serverName: "elsewhere.example", steps: []memoStep{
+			{chain: good, at: now, wantError: "elsewhere.example"},
+			{chain: good, at: now, wantError: "elsewhere.example"},
+		}},
+		{name: "no certificate", serverName: "localhost", steps: []memoStep{
+			{chain: nil, at: now, wantError: "no certificate"},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &chainMemo{roots: pki.CertPool(), serverName: tc.serverName}
+			for i, st := range tc.steps {
+				if st.dropRoots {
+					m.roots = x509.NewCertPool()
+				}
+				err := m.check(st.chain, st.at)
+				if st.wantError == "" {
+					require.NoError(t, err, "step %d", i)
+					continue
+				}
+				require.ErrorContains(t, err, st.wantError, "step %d", i)
+			}
+		})
+	}
+}
+
+func TestMemoizeChainCheckLeavesInsecureAlone(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      *tls.Config
+		memoized bool
+	}{
+		{"verifying config", &tls.Config{ServerName: "localhost"}, true},
+		{"insecure config", &tls.Config{ServerName: "localhost", InsecureSkipVerify: true}, false},
+		{"no server name", &tls.Config{}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			memoizeChainCheck(tc.cfg)
+			assert.Equal(t, tc.memoized, tc.cfg.VerifyConnection != nil)
+		})
+	}
+}
