@@ -10,8 +10,13 @@
 // goroutines are theirs alone and not mixed with the load generator's,
 // which runs in the suite process.
 //
+// The sessions test keeps its servers running and gives each, in turn, a
+// short window of load per round, so that the machine's drift in speed
+// lands on every server alike; the targets are judged at a load that keeps
+// the machine busy, with a lighter load shown beside it.
+//
 // The pure parts (/proc parsing, the Prometheus text scrape, ratios and the
-// Markdown rendering) are unit-tested; the measurement itself runs only
-// under `make bench`, never in `make test`, because it needs minutes of
-// quiet CPU.
+// Markdown rendering) are unit-tested, and `make test` runs the sessions
+// test once with tiny windows to prove the plumbing; the measurement itself
+// runs only under `make bench`, because it needs minutes of quiet CPU.
 package suite
