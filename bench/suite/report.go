@@ -227,8 +227,9 @@ func findPark(rows []ParkRow, name string) (ParkRow, bool) {
 // Targets evaluates the goals against the report.
 func Targets(r Report) []Target {
 	var ts []Target
-	cpu := Target{Name: "server CPU per session", Want: "tlslpd ≤ 0.8x baseline"}
-	rate := Target{Name: "sessions/s", Want: "tlslpd ≥ 1.1x baseline"}
+	at := fmt.Sprintf(", %d workers", r.Params.Workers)
+	cpu := Target{Name: "server CPU per session", Want: "tlslpd ≤ 0.8x baseline" + at}
+	rate := Target{Name: "sessions/s", Want: "tlslpd ≥ 1.1x baseline" + at}
 	if t, ok := findSessions(r.Sessions, NameTlslpd, r.Params.Workers); ok {
 		if b, ok := findSessions(r.Sessions, NameBaseline, r.Params.Workers); ok {
 			if x := Ratio(t.CPUPerSession(), b.CPUPerSession()); !math.IsNaN(x) {
