@@ -30,7 +30,7 @@ func Render(r *Report) string {
 		}
 	}
 	w("```\n\n")
-	w("Servers listen on 127.0.0.1 with free ports; the sessions test starts each server once and gives them turns, the park and handshake tests start them fresh for each measurement. `$TMP` is the suite's temporary directory holding the certificates (one CA, server and client certificate made with `certs.New` for the run, shared by all servers). Load: n_bits %d, a fixed token, a fresh mTLS connection per session, TLS resumption off, connections spread over %d loopback source addresses.\n\n",
+	w("Servers listen on 127.0.0.1 with free ports; the sessions test starts each server once and gives them turns, the park and handshake tests start them fresh for each measurement. `$TMP` is the suite's temporary directory holding the certificates (one CA, server and client certificate made with `certs.New` for the run, shared by all servers). Load: n_bits %d, a fixed token, a fresh mTLS connection per session, TLS resumption off, connections spread over %d loopback source addresses; the load generator checks each server's certificate chain once per run and its CertificateVerify signature on every connection.\n\n",
 		p.NBits, p.SourceIPs)
 
 	w("## Targets\n\n| target | want | this run | status |\n| --- | --- | --- | --- |\n")

@@ -184,6 +184,7 @@ func TestRender(t *testing.T) {
 		"# tlslpd benchmarks",
 		"2026-11-23 01:02 UTC",
 		"| CPU | Test CPU |",
+		"loopback source addresses; the load generator checks each server's certificate chain once per run",
 		"make bench\n# runs: go build -o bin/tlslpd . && bin/tlslpd bench suite --out BENCHMARKS.md",
 		"| server CPU per session | tlslpd ≤ 0.8x baseline, 128 workers | 0.62x | **met** |",
 		// Per round: 4/8, 6/8 and 6/10 give 0.50x, 0.75x and 0.60x.
