@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
+	"errors"
 	"sync"
 	"time"
 )
@@ -57,7 +57,7 @@ func memoizeChainCheck(cfg *tls.Config) {
 // that verified last time and now is inside its validity window.
 func (m *chainMemo) check(certs []*x509.Certificate, now time.Time) error {
 	if len(certs) == 0 {
-		return fmt.Errorf("tls: server sent no certificate")
+		return errors.New("tls: server sent no certificate")
 	}
 	if m.remembers(certs, now) {
 		return nil
