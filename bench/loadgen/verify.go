@@ -30,26 +30,22 @@ type chainMemo struct {
 }
 
 // memoizeChainCheck makes cfg verify the server's chain through a
-// chainMemo; cfg must be the load generator's own copy. A config that
-// skips verification is left alone, and so is one without a server name,
-// which crypto/tls refuses by itself.
+// chainMemo; cfg must be the load generator's own copy. A config is left
+// alone when crypto/tls would not check the chain itself (verification
+// skipped, or no server name, which crypto/tls refuses), or when it brings
+// its own verification hooks or clock: those rely on crypto/tls's own
+// check (VerifiedChains, Config.Time), which the memo replaces.
 func memoizeChainCheck(cfg *tls.Config) {
-	if cfg.InsecureSkipVerify || cfg.ServerName == "" {
+	if cfg.InsecureSkipVerify || cfg.ServerName == "" ||
+		cfg.VerifyConnection != nil || cfg.VerifyPeerCertificate != nil || cfg.Time != nil {
 		return
 	}
 	m := &chainMemo{roots: cfg.RootCAs, serverName: cfg.ServerName}
-	next := cfg.VerifyConnection
-	// crypto/tls's own check is replaced, not repeated: with
-	// InsecureSkipVerify it only skips the chain check, which m does.
+	// With InsecureSkipVerify, crypto/tls skips only the chain check,
+	// which m does instead; it still verifies CertificateVerify.
 	cfg.InsecureSkipVerify = true
 	cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-		if err := m.check(cs.PeerCertificates, time.Now()); err != nil {
-			return err
-		}
-		if next != nil {
-			return next(cs)
-		}
-		return nil
+		return m.check(cs.PeerCertificates, time.Now())
 	}
 }
 

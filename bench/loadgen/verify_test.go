@@ -88,7 +88,7 @@ func TestChainMemo(t *testing.T) {
 	}
 }
 
-func TestMemoizeChainCheckLeavesInsecureAlone(t *testing.T) {
+func TestMemoizeChainCheckOnlyWhenCryptoTLSWouldCheck(t *testing.T) {
 	tests := []struct {
 		name     string
 		cfg      *tls.Config
@@ -97,11 +97,16 @@ func TestMemoizeChainCheckLeavesInsecureAlone(t *testing.T) {
 		{"verifying config", &tls.Config{ServerName: "localhost"}, true},
 		{"insecure config", &tls.Config{ServerName: "localhost", InsecureSkipVerify: true}, false},
 		{"no server name", &tls.Config{}, false},
+		{"own VerifyConnection", &tls.Config{ServerName: "localhost", VerifyConnection: func(tls.ConnectionState) error { return nil }}, false},
+		{"own VerifyPeerCertificate", &tls.Config{ServerName: "localhost", VerifyPeerCertificate: func([][]byte, [][]*x509.Certificate) error { return nil }}, false},
+		{"own clock", &tls.Config{ServerName: "localhost", Time: time.Now}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before := tc.cfg.InsecureSkipVerify
 			memoizeChainCheck(tc.cfg)
-			assert.Equal(t, tc.memoized, tc.cfg.VerifyConnection != nil)
+			// Memoizing swaps crypto/tls's chain check for the memo's.
+			assert.Equal(t, tc.memoized, tc.cfg.InsecureSkipVerify != before)
 		})
 	}
 }
