@@ -86,16 +86,16 @@ func renderSessions(b *strings.Builder, r *Report) {
 	}
 	p := r.Params
 	fmt.Fprintf(b, "## 1. Sessions/s and server CPU per session\n\n")
-	fmt.Fprintf(b, "Closed model: N workers running whole sessions back to back. Each server is started once and warmed up for %s; then %d rounds give every server, in turn, a %s window of load (the order alternating from round to round), so that a drift in the machine's speed — which on this shared virtual machine moves every server's figures by up to ±10%% within a minute — lands on all of them alike. "+
+	fmt.Fprintf(b, "Closed model: N workers running whole sessions back to back. Each server is started once and warmed up for %s; then %d rounds give every server, in turn, a %s window of load (the order alternating from round to round), so that a drift in the machine's speed lands on all of them alike. "+
 		"The table adds up all windows (latency: the worst window); *CPU vs baseline per round* is the ratio of each round's pair of windows, as median and range, to show how far one window can be trusted. "+
 		"Both servers inject `FAIL <random_string>` by the reference rule (each of the 20 body draws is FAIL with probability 1/9; the baseline runs with `--inject reference`), "+
 		"so the work per session has the same distribution on both. A session counts when the protocol ended it: completed (DONE/OK) or injected FAIL; anything else is an error. "+
 		"Server CPU is the change in utime+stime (/proc/PID/stat) of the server process over the window, divided by the sessions. "+
 		"*Machine idle* is the share of the whole machine's CPU time (/proc/stat) left unused during the windows.\n\n",
 		p.Warmup, p.SessionRounds, p.Duration)
-	fmt.Fprintf(b, "The targets are judged at %d workers. Sessions/s is a capacity figure, and capacity is only measured when the load keeps the machine busy: with the load generator on the same two cores, %d workers leave the machine nearly saturated for every server. ", p.Workers, p.Workers)
+	fmt.Fprintf(b, "The targets are judged at %d workers. Sessions/s is a capacity figure, and capacity is only measured when the load keeps the machine busy; *machine idle* shows how close each row came. ", p.Workers)
 	if p.LightWorkers > 0 && p.LightWorkers != p.Workers {
-		fmt.Fprintf(b, "The %d-worker rows are a lighter load, for information: there the machine keeps idle time, so sessions/s also depends on how quickly each round trip comes back, and a server that runs on one event loop (tlslpd's default on two cores) leaves the second core to the load generator. ", p.LightWorkers)
+		fmt.Fprintf(b, "The %d-worker rows are a lighter load, for information: where the machine keeps idle time, sessions/s also depends on how quickly each round trip comes back, and a server with fewer event loops than cores leaves the rest to the load generator. ", p.LightWorkers)
 	}
 	fmt.Fprintf(b, "tlslpd runs with its default logging (one JSON line per finished session at INFO, into a file); the baseline logs nothing, so tlslpd's figure includes work the baseline does not do. "+
 		"The row *%s* shows tlslpd without that line, for information; the targets use the default row.\n\n", NameTlslpdQuiet)

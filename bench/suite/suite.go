@@ -365,12 +365,12 @@ func (r *runner) sessions(ctx context.Context) error {
 				}
 				r.logf("round %d %s, %d workers: %d sessions (%d completed, %d injected, %d errors) in %.1fs = %.0f/s, server CPU %.2fs = %.3f ms/session, machine idle %.0f%%",
 					round+1, row.Server, l.workers, row.Sessions(), row.Completed, row.Injected, row.Errors, row.Seconds, row.PerSecond(), row.CPUSeconds, row.CPUPerSession(), 100*row.IdleShare())
-				if acc := rows[key{k, l.workers}]; acc != nil {
-					acc.add(row)
-				} else {
-					row.RoundRates, row.RoundCPU = []float64{row.PerSecond()}, []float64{row.CPUPerSession()}
-					rows[key{k, l.workers}] = &row
+				acc := rows[key{k, l.workers}]
+				if acc == nil {
+					acc = &SessionsRow{Server: row.Server, Workers: row.Workers}
+					rows[key{k, l.workers}] = acc
 				}
+				acc.add(row)
 			}
 		}
 	}
