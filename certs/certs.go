@@ -66,6 +66,30 @@ func (p Pair) TLS() (tls.Certificate, error) {
 	return c, nil
 }
 
+// Chain parses the certificates in CertPEM, leaf first.
+func (p Pair) Chain() ([]*x509.Certificate, error) {
+	var chain []*x509.Certificate
+	for rest := p.CertPEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate %d: %w", len(chain)+1, err)
+		}
+		chain = append(chain, c)
+	}
+	if len(chain) == 0 {
+		return nil, errors.New("no CERTIFICATE block")
+	}
+	return chain, nil
+}
+
 // PKI is a CA with one server and one client certificate it signed.
 type PKI struct {
 	CA     Pair

@@ -3,6 +3,7 @@ package certs
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,14 +18,14 @@ func TestNewChainsVerify(t *testing.T) {
 	pki, err := New(Options{})
 	require.NoError(t, err)
 
-	server, err := pki.Server.TLS()
+	server, err := pki.Server.Chain()
 	require.NoError(t, err)
-	client, err := pki.Client.TLS()
+	client, err := pki.Client.Chain()
 	require.NoError(t, err)
 
 	tests := []struct {
 		name  string
-		leaf  tls.Certificate
+		chain []*x509.Certificate
 		host  string
 		usage x509.ExtKeyUsage
 	}{
@@ -35,14 +36,44 @@ func TestNewChainsVerify(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			leaf, err := x509.ParseCertificate(tc.leaf.Certificate[0])
-			require.NoError(t, err)
-			_, err = leaf.Verify(x509.VerifyOptions{
+			_, err := tc.chain[0].Verify(x509.VerifyOptions{
 				DNSName:   tc.host,
 				Roots:     pki.CertPool(),
 				KeyUsages: []x509.ExtKeyUsage{tc.usage},
 			})
 			require.NoError(t, err)
+		})
+	}
+}
+
+func TestPairChain(t *testing.T) {
+	pki, err := New(Options{ClientCommonName: "chain-test"})
+	require.NoError(t, err)
+	tests := []struct {
+		name      string
+		pair      Pair
+		wantCN    []string
+		wantError string
+	}{
+		{"leaf", pki.Client, []string{"chain-test"}, ""},
+		{"key blocks are skipped", Pair{CertPEM: append(append([]byte{}, pki.Client.KeyPEM...), pki.Client.CertPEM...)}, []string{"chain-test"}, ""},
+		{"no certificate", Pair{CertPEM: pki.Client.KeyPEM}, nil, "no CERTIFICATE"},
+		{"not PEM", Pair{CertPEM: []byte("junk")}, nil, "no CERTIFICATE"},
+		{"bad DER", Pair{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}})}, nil, "parse certificate 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			chain, err := tc.pair.Chain()
+			if tc.wantError != "" {
+				require.ErrorContains(t, err, tc.wantError)
+				return
+			}
+			require.NoError(t, err)
+			var cns []string
+			for _, c := range chain {
+				cns = append(cns, c.Subject.CommonName)
+			}
+			assert.Equal(t, tc.wantCN, cns)
 		})
 	}
 }

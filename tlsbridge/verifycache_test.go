@@ -14,15 +14,9 @@ import (
 
 func parseChain(t *testing.T, pair certs.Pair) []*x509.Certificate {
 	t.Helper()
-	c, err := pair.TLS()
+	chain, err := pair.Chain()
 	require.NoError(t, err)
-	var out []*x509.Certificate
-	for _, der := range c.Certificate {
-		cert, err := x509.ParseCertificate(der)
-		require.NoError(t, err)
-		out = append(out, cert)
-	}
-	return out
+	return chain
 }
 
 func TestChainCache(t *testing.T) {

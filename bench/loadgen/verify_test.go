@@ -12,20 +12,6 @@ import (
 	"tlslpd/certs"
 )
 
-// serverChain is a PKI's server certificate chain, parsed.
-func serverChain(t *testing.T, pki *certs.PKI) []*x509.Certificate {
-	t.Helper()
-	pair, err := pki.Server.TLS()
-	require.NoError(t, err)
-	var chain []*x509.Certificate
-	for _, der := range pair.Certificate {
-		c, err := x509.ParseCertificate(der)
-		require.NoError(t, err)
-		chain = append(chain, c)
-	}
-	return chain
-}
-
 // memoStep is one check of a chain at a time.
 type memoStep struct {
 	chain []*x509.Certificate
@@ -42,7 +28,10 @@ func TestChainMemo(t *testing.T) {
 	require.NoError(t, err)
 	other, err := certs.New(certs.Options{Now: now, Validity: time.Hour})
 	require.NoError(t, err)
-	good, foreign := serverChain(t, pki), serverChain(t, other)
+	good, err := pki.Server.Chain()
+	require.NoError(t, err)
+	foreign, err := other.Server.Chain()
+	require.NoError(t, err)
 
 	tests := []struct {
 		name       string
