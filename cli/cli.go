@@ -13,11 +13,19 @@ import (
 // read "--name" like the flags users type (and like the reference's).
 var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][\w-]*)`)
 
-// Parse parses args into fs. It returns flag.ErrHelp for -h/--help, and
-// otherwise errors that read as one line: the flag package's, or an
-// unexpected positional argument.
+// Parse parses args into fs the way the reference's argparse reads its
+// command line: every integer flag is decimal (Python's int(), so "010" is
+// 10 and "0x10" an error), and an unambiguous prefix of a flag stands for
+// it ("--tut" for "--tutorial"). It returns flag.ErrHelp for -h/--help, and
+// otherwise errors that read as one line: the flag package's, an ambiguous
+// prefix naming its candidates, or an unexpected positional argument.
 func Parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
+	decimalInts(fs)
+	args, err := expandPrefixes(fs, args)
+	if err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

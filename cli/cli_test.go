@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 		{[]string{"--port", "3"}, ""},
 		{[]string{"--bogus"}, "flag provided but not defined: --bogus"},
 		{[]string{"-bogus"}, "flag provided but not defined: --bogus"},
-		{[]string{"--port", "x"}, `invalid value "x" for flag --port: parse error`},
+		{[]string{"--port", "x"}, `invalid value "x" for flag --port: want a decimal integer`},
 		{[]string{"--other-timeout=-3"}, ""}, // a negative number is a value, not a flag
 		{[]string{"--port"}, "flag needs an argument: --port"},
 		{[]string{"--insecure=maybe"}, "--insecure"},
@@ -58,4 +58,108 @@ func TestExit(t *testing.T) {
 	assert.Equal(t, 2, Exit(fs, errors.Join(errors.New("first"), errors.New("second")), &out, &errOut))
 	assert.Equal(t, "tlslpd thing: first; second\n", errOut.String())
 	assert.Empty(t, out.String())
+}
+
+func TestDecimalLikePythonInt(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // "" = refused
+	}{
+		{"1234", "1234"}, {"01234", "1234"}, {"010", "10"}, {"0", "0"}, {"000", "0"},
+		{"+5", "5"}, {"-07", "-7"}, {" 12 ", "12"}, {"1_000", "1000"}, {"-0", "0"},
+		{"0x900", ""}, {"0o17", ""}, {"0b1", ""}, {"1__0", ""}, {"_1", ""}, {"1_", ""},
+		{"", ""}, {"+", ""}, {"1e3", ""}, {"12a", ""}, {"1.0", ""},
+	}
+	for _, tc := range tests {
+		got, err := DecimalString(tc.in)
+		if tc.want == "" {
+			assert.ErrorIs(t, err, ErrNotDecimal, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got, tc.in)
+	}
+}
+
+func TestParseIntFlagsAreDecimal(t *testing.T) {
+	tests := []struct {
+		args []string
+		want int64 // -1 = refused
+	}{
+		{[]string{"--port", "01234"}, 1234},
+		{[]string{"--port=010"}, 10},
+		{[]string{"--port", "0x900"}, -1},
+		{[]string{"--port", "0o10"}, -1},
+		{[]string{"--big", "0x10"}, -1},
+		{[]string{"--big", "007"}, 7},
+		{[]string{"--count", "012"}, 12},
+	}
+	for _, tc := range tests {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		port := fs.Int("port", 0, "")
+		big := fs.Int64("big", 0, "")
+		count := fs.Uint("count", 0, "")
+		err := Parse(fs, tc.args)
+		if tc.want < 0 {
+			require.Error(t, err, tc.args)
+			assert.Contains(t, err.Error(), "decimal")
+			continue
+		}
+		require.NoError(t, err, tc.args)
+		assert.Equal(t, tc.want, int64(*port)+*big+int64(*count), tc.args)
+	}
+	// Values set after Parse (a config file does that) are decimal too.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	port := fs.Int("port", 0, "")
+	require.NoError(t, Parse(fs, nil))
+	require.Error(t, fs.Set("port", "0x10"))
+	require.NoError(t, fs.Set("port", "0100"))
+	assert.Equal(t, 100, *port)
+}
+
+func TestParsePrefixes(t *testing.T) {
+	newRef := func() (*flag.FlagSet, map[string]*string) {
+		fs := flag.NewFlagSet("tlslpd", flag.ContinueOnError)
+		v := map[string]*string{}
+		for _, n := range []string{"host", "port", "ports", "token", "n_bits", "server-cert", "server-key"} {
+			v[n] = fs.String(n, "", "")
+		}
+		fs.Bool("tutorial", false, "")
+		fs.Bool("insecure", false, "")
+		return fs, v
+	}
+	tests := []struct {
+		args []string
+		flag string
+		want string
+		err  string
+	}{
+		{args: []string{"--n_b", "8"}, flag: "n_bits", want: "8"},
+		{args: []string{"--n_b=8"}, flag: "n_bits", want: "8"},
+		{args: []string{"--tut", "--tok", "x"}, flag: "token", want: "x"},
+		{args: []string{"--token", "--tut"}, flag: "token", want: "--tut"}, // a value, not a flag
+		{args: []string{"--port", "1"}, flag: "port", want: "1"},            // exact beats prefix
+		{args: []string{"--ho", "h"}, flag: "host", want: "h"},
+		{args: []string{"--server", "x"}, err: "ambiguous option: --server could match --server-cert, --server-key"},
+		{args: []string{"--po", "1"}, err: "ambiguous option: --po could match --port, --ports"},
+		{args: []string{"--h"}, err: "ambiguous option: --h could match --help, --host"},
+		{args: []string{"--nope"}, err: "flag provided but not defined: --nope"},
+	}
+	for _, tc := range tests {
+		fs, v := newRef()
+		err := Parse(fs, tc.args)
+		if tc.err != "" {
+			require.Error(t, err, tc.args)
+			assert.Equal(t, tc.err, err.Error())
+			continue
+		}
+		require.NoError(t, err, tc.args)
+		assert.Equal(t, tc.want, *v[tc.flag], tc.args)
+	}
+	fs, _ := newRef()
+	require.NoError(t, Parse(fs, []string{"--tut", "--insec"}))
+	assert.Equal(t, "true", fs.Lookup("tutorial").Value.String())
+	assert.Equal(t, "true", fs.Lookup("insecure").Value.String())
+	fs, _ = newRef()
+	require.ErrorIs(t, Parse(fs, []string{"--hel"}), flag.ErrHelp)
 }

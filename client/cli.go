@@ -23,7 +23,7 @@ func ParsePorts(s string) ([]int, error) {
 	var ports []int
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
-		p, err := strconv.Atoi(f)
+		p, err := cli.ParseInt(f)
 		if err != nil || p < 1 || p > 65535 {
 			return nil, fmt.Errorf("invalid port %q in %q", f, s)
 		}
@@ -45,7 +45,7 @@ func (p PositiveSeconds) String() string {
 
 // Set accepts a positive integer number of seconds.
 func (p PositiveSeconds) Set(s string) error {
-	n, err := strconv.Atoi(s)
+	n, err := cli.ParseInt(s)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("%q is not a positive integer", s)
 	}

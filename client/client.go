@@ -445,7 +445,7 @@ func readLine(r *bufio.Reader) (string, error) {
 	for {
 		chunk, err := r.ReadSlice('\n')
 		buf = append(buf, chunk...)
-		if len(buf) > protocol.MaxLineLength+1 {
+		if len(buf) > protocol.MaxLineLength {
 			return "", errLineTooLong
 		}
 		switch {

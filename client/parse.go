@@ -62,8 +62,8 @@ type Request struct {
 // one, since the spec does not constrain it.
 func ParseRequest(line string) (Request, error) {
 	r := Request{Line: line}
-	if len(line) > protocol.MaxLineLength {
-		return r, fmt.Errorf("%w: line of %d bytes exceeds %d", ErrBadRequest, len(line), protocol.MaxLineLength)
+	if len(line) >= protocol.MaxLineLength {
+		return r, fmt.Errorf("%w: line of %d bytes and its newline exceeds %d", ErrBadRequest, len(line), protocol.MaxLineLength)
 	}
 	word, rest, hasArg := strings.Cut(line, " ")
 	switch word {

@@ -23,19 +23,21 @@ const keepPartialCap = 64
 // Decoder splits a byte stream into lines. The zero value uses
 // protocol.MaxLineLength. It is not safe for concurrent use.
 type Decoder struct {
-	// MaxLineLength is the longest allowed line content, excluding '\n';
-	// zero means protocol.MaxLineLength.
+	// MaxLineLength is the longest allowed line counting its '\n' (the
+	// reference's MAX_LINE_LENGTH: 999 bytes of content at most); zero
+	// means protocol.MaxLineLength.
 	MaxLineLength int
 
 	partial []byte // an incomplete line carried over from earlier chunks
 	err     error  // sticky: once framing fails the stream is unusable
 }
 
+// limit is the longest line content, without its '\n'.
 func (d *Decoder) limit() int {
 	if d.MaxLineLength > 0 {
-		return d.MaxLineLength
+		return d.MaxLineLength - 1
 	}
-	return protocol.MaxLineLength
+	return protocol.MaxLineLength - 1
 }
 
 // Decode feeds p and calls emit for each complete line, in order, without
@@ -89,7 +91,7 @@ func (d *Decoder) Decode(p []byte, emit func(line []byte) error) error {
 
 func (d *Decoder) fail(err error, length int) error {
 	d.partial = nil
-	d.err = fmt.Errorf("%w: more than %d bytes (saw %d)", err, d.limit(), length)
+	d.err = fmt.Errorf("%w: more than %d bytes with its newline (saw %d before it)", err, d.limit()+1, length)
 	return d.err
 }
 

@@ -27,7 +27,7 @@ func collect(d *Decoder, chunks ...string) ([]string, error) {
 }
 
 func TestDecode(t *testing.T) {
-	long := strings.Repeat("a", 1000)
+	long := strings.Repeat("a", 999) // 1000 bytes with its newline: the longest allowed
 	tests := []struct {
 		name     string
 		chunks   []string
@@ -43,11 +43,12 @@ func TestDecode(t *testing.T) {
 		{name: "partial completes with next lines", chunks: []string{"ab", "c\nd\ne"}, want: []string{"abc", "d"}, buffered: 1},
 		{name: "carriage return is content", chunks: []string{"OK\r\n"}, want: []string{"OK\r"}},
 		{name: "exactly the limit", chunks: []string{long + "\n"}, want: []string{long}},
+		{name: "reference: 1000 characters and newline are 1001 bytes", chunks: []string{strings.Repeat("x", 1000) + "\n"}, wantErr: ErrLineTooLong},
 		{name: "exactly the limit across chunks", chunks: []string{long[:500], long[500:], "\n"}, want: []string{long}},
 		{name: "one past the limit without newline", chunks: []string{long + "b"}, wantErr: ErrLineTooLong},
 		{name: "one past the limit across chunks", chunks: []string{long, "b"}, wantErr: ErrLineTooLong},
 		{name: "one past the limit with newline", chunks: []string{long + "b\n"}, wantErr: ErrLineTooLong},
-		{name: "past the limit when the partial completes", chunks: []string{long[:999], "bb\n"}, wantErr: ErrLineTooLong},
+		{name: "past the limit when the partial completes", chunks: []string{long[:998], "bb\n"}, wantErr: ErrLineTooLong},
 		{name: "lines before an over-long line are delivered", chunks: []string{"ok\n" + long + "x"}, want: []string{"ok"}, wantErr: ErrLineTooLong},
 		{name: "invalid utf-8", chunks: []string{"ab\xffc\n"}, wantErr: ErrInvalidUTF8},
 		{name: "truncated utf-8 sequence", chunks: []string{"\xe2\x82\n"}, wantErr: ErrInvalidUTF8},
@@ -74,7 +75,7 @@ func TestDecode(t *testing.T) {
 }
 
 func TestDecodeCustomLimit(t *testing.T) {
-	d := Decoder{MaxLineLength: 3}
+	d := Decoder{MaxLineLength: 4} // counting the newline
 	lines, err := collect(&d, "abc\n")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"abc"}, lines)
@@ -135,7 +136,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("z"), 1002), uint8(7))
 	f.Add([]byte("caf\xc3\xa9\n\n\n"), uint8(4))
 	f.Fuzz(func(t *testing.T, stream []byte, step uint8) {
-		wantLines, wantErr := referenceSplit(stream, 1000)
+		wantLines, wantErr := referenceSplit(stream, 999)
 
 		var d Decoder
 		var got []string

@@ -38,6 +38,9 @@ type Server struct {
 	Insecure     bool
 	Session      statemachine.Config // --token, --random-string, --n_bits, --tutorial
 	LogLevel     string
+	// FreshTokens sends every session its own random token instead of
+	// --token (Session.Token is then empty).
+	FreshTokens bool
 
 	// tlslpd's own.
 	MetricsAddr      string
@@ -83,6 +86,7 @@ func Defaults() Server {
 		WorkTimeout:  protocol.DefaultWorkTimeout,
 		OtherTimeout: protocol.DefaultOtherTimeout,
 		Session: statemachine.Config{
+			Token:        protocol.DefaultToken,
 			RandomString: protocol.DefaultRandomString,
 			NBits:        protocol.DefaultNBits,
 		},
@@ -129,9 +133,9 @@ func (s seconds) String() string {
 }
 
 func (s seconds) Set(v string) error {
-	n, err := strconv.Atoi(v)
+	n, err := cli.ParseInt(v)
 	if err != nil || n <= 0 {
-		return fmt.Errorf("want a positive whole number of seconds")
+		return fmt.Errorf("want a positive whole number of seconds, in decimal")
 	}
 	*s.d = time.Duration(n) * time.Second
 	return nil
@@ -148,8 +152,11 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.Var(seconds{&cfg.WorkTimeout}, "work-timeout", "seconds a client may take to answer WORK")
 	fs.Var(seconds{&cfg.OtherTimeout}, "other-timeout", "seconds a client may take for every other step")
 	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "do not request client certificates (loopback binds only)")
-	fs.StringVar(&cfg.Session.Token, "token", cfg.Session.Token,
-		"WORK token for every session (default: a fresh random token per session; the reference token in --tutorial)")
+	fs.StringVar(&cfg.Session.Token, "token", cfg.Session.Token, "WORK token sent to every session (the reference's default)")
+	fs.BoolVar(&cfg.FreshTokens, "fresh-tokens", cfg.FreshTokens,
+		"send each session a fresh random 64-letter token instead of --token, so a suffix cannot be replayed. "+
+			"Caveat: the reference client's solver only tries suffixes of ceil(n_bits/6) characters and hangs until "+
+			"--work-timeout for about 37% of random tokens at n_bits 6, 12, 18, 24, 30 (1.8% at 28)")
 	fs.StringVar(&cfg.Session.RandomString, "random-string", cfg.Session.RandomString, "random string sent with body requests")
 	fs.IntVar(&cfg.Session.NBits, "n_bits", cfg.Session.NBits, "PoW difficulty: trailing zero bits required (0..64)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
@@ -194,7 +201,20 @@ func Parse(name string, args []string, out io.Writer) (Server, error) {
 			return cfg, err
 		}
 	}
-	fs.Visit(func(f *flag.Flag) { cfg.gcPercentSet = cfg.gcPercentSet || f.Name == "gc-percent" })
+	tokenSet := false
+	fs.Visit(func(f *flag.Flag) {
+		cfg.gcPercentSet = cfg.gcPercentSet || f.Name == "gc-percent"
+		tokenSet = tokenSet || f.Name == "token"
+	})
+	if cfg.FreshTokens {
+		switch {
+		case tokenSet:
+			return cfg, fmt.Errorf("%w: --fresh-tokens and --token exclude each other", ErrUsage)
+		case cfg.Session.Tutorial:
+			return cfg, fmt.Errorf("%w: --fresh-tokens does not apply to --tutorial, which always sends the reference token", ErrUsage)
+		}
+		cfg.Session.Token = ""
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}

@@ -28,7 +28,9 @@ func TestDefaultsMatchReference(t *testing.T) {
 	assert.Equal(t, 28, cfg.Session.NBits)
 	assert.Equal(t, "INFO", cfg.LogLevel)
 	assert.False(t, cfg.Session.Tutorial)
-	assert.Empty(t, cfg.Session.Token, "no token: each session draws its own")
+	assert.Equal(t, "gkcjcibIFynKssuJnJpSrgvawiVjLjEbdFuYQzuWROTeTaSmqFCAzuwkwLCRgIIq", cfg.Session.Token,
+		"without --token every session gets the reference token, as the reference sends")
+	assert.False(t, cfg.FreshTokens)
 	assert.Equal(t, "tcp://127.0.0.1:1234", cfg.ListenAddr())
 }
 
@@ -163,4 +165,75 @@ func TestGCPercent(t *testing.T) {
 	}
 	_, err := Parse("tlslpd", []string{"--gc-percent", "5"}, nil)
 	require.ErrorIs(t, err, ErrUsage)
+}
+
+func TestFreshTokensIsExplicit(t *testing.T) {
+	cfg, err := Parse("tlslpd", []string{"--fresh-tokens"}, nil)
+	require.NoError(t, err)
+	assert.True(t, cfg.FreshTokens)
+	assert.Empty(t, cfg.Session.Token, "the state machine draws a token per session")
+
+	_, err = Parse("tlslpd", []string{"--fresh-tokens", "--token", "AUTH"}, nil)
+	require.ErrorIs(t, err, ErrUsage)
+	assert.Contains(t, err.Error(), "--fresh-tokens and --token exclude each other")
+	_, err = Parse("tlslpd", []string{"--fresh-tokens", "--tutorial"}, nil)
+	require.ErrorIs(t, err, ErrUsage)
+
+	var help bytes.Buffer
+	_, err = Parse("tlslpd", []string{"--help"}, &help)
+	require.ErrorIs(t, err, ErrHelp)
+	assert.Contains(t, help.String(), "37%", "the caveat is documented where the flag is")
+}
+
+// Every integer the reference reads with Python's int() is decimal here:
+// no octal, no hex, leading zeros ignored — on the command line and in the
+// config file alike.
+func TestIntegersAreDecimal(t *testing.T) {
+	tests := []struct {
+		args []string
+		get  func(Server) int
+		want int // -1: refused
+	}{
+		{[]string{"--port", "01234"}, func(c Server) int { return c.Port }, 1234},
+		{[]string{"--port", "0x900"}, nil, -1},
+		{[]string{"--port", "0o17"}, nil, -1},
+		{[]string{"--n_bits", "010"}, func(c Server) int { return c.Session.NBits }, 10},
+		{[]string{"--work-timeout", "0060"}, func(c Server) int { return int(c.WorkTimeout.Seconds()) }, 60},
+		{[]string{"--other-timeout", "0x5"}, nil, -1},
+		{[]string{"--max-conns", "010"}, func(c Server) int { return c.MaxConns }, 10},
+		{[]string{"--records-max-bytes", "0100"}, func(c Server) int { return int(c.RecordsMaxBytes) }, 100},
+		{[]string{"--gc-percent", "0x64"}, nil, -1},
+	}
+	for _, tc := range tests {
+		cfg, err := Parse("tlslpd", tc.args, nil)
+		if tc.want < 0 {
+			require.ErrorIs(t, err, ErrUsage, tc.args)
+			assert.Contains(t, err.Error(), "decimal", tc.args)
+			continue
+		}
+		require.NoError(t, err, tc.args)
+		assert.Equal(t, tc.want, tc.get(cfg), tc.args)
+	}
+	path := writeFile(t, "port: 01234\nn_bits: 010\n")
+	cfg, err := Parse("tlslpd", []string{"--config", path}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 1234, cfg.Port)
+	assert.Equal(t, 10, cfg.Session.NBits)
+	_, err = Parse("tlslpd", []string{"--config", writeFile(t, "port: 0x900\n")}, nil)
+	require.ErrorIs(t, err, ErrConfigFile)
+}
+
+func TestFlagPrefixes(t *testing.T) {
+	cfg, err := Parse("tlslpd", []string{"--tut", "--insec", "--n_b", "8", "--rand", "xyz", "--work-t=60"}, nil)
+	require.NoError(t, err)
+	assert.True(t, cfg.Session.Tutorial)
+	assert.True(t, cfg.Insecure)
+	assert.Equal(t, 8, cfg.Session.NBits)
+	assert.Equal(t, "xyz", cfg.Session.RandomString)
+	assert.Equal(t, time.Minute, cfg.WorkTimeout)
+
+	_, err = Parse("tlslpd", []string{"--server", "x.pem"}, nil)
+	require.ErrorIs(t, err, ErrUsage)
+	assert.Contains(t, err.Error(), "ambiguous option: --server could match --server-cert, --server-key")
+	assert.NotContains(t, err.Error(), "\n")
 }

@@ -2,7 +2,9 @@ package protocol
 
 import "time"
 
-// MaxLineLength is the longest line content (excluding '\n') a peer may send.
+// MaxLineLength is the longest line a peer may send, counting its '\n'
+// (the reference's MAX_LINE_LENGTH): 1,000 characters plus '\n' is one
+// byte too many and gets "FAIL receiving.".
 const MaxLineLength = 1000
 
 // Messages the server sends and the replies it expects.

@@ -38,10 +38,10 @@ func (c *Config) Validate() error {
 	if err := checkWord("--random-string", c.RandomString, false); err != nil {
 		return err
 	}
-	if len("ADDR_LINE1 ")+len(c.RandomString) > protocol.MaxLineLength {
+	if len("ADDR_LINE1 \n")+len(c.RandomString) > protocol.MaxLineLength {
 		return fmt.Errorf("%w: --random-string is too long for a %d-byte line", ErrConfig, protocol.MaxLineLength)
 	}
-	if len(c.Token) > protocol.MaxLineLength-len("WORK  64") {
+	if len(c.Token) > protocol.MaxLineLength-len("WORK  64\n") {
 		return fmt.Errorf("%w: --token is too long for a %d-byte line", ErrConfig, protocol.MaxLineLength)
 	}
 	return nil
