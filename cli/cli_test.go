@@ -138,7 +138,7 @@ func TestParsePrefixes(t *testing.T) {
 		{args: []string{"--n_b=8"}, flag: "n_bits", want: "8"},
 		{args: []string{"--tut", "--tok", "x"}, flag: "token", want: "x"},
 		{args: []string{"--token", "--tut"}, flag: "token", want: "--tut"}, // a value, not a flag
-		{args: []string{"--port", "1"}, flag: "port", want: "1"},            // exact beats prefix
+		{args: []string{"--port", "1"}, flag: "port", want: "1"},           // exact beats prefix
 		{args: []string{"--ho", "h"}, flag: "host", want: "h"},
 		{args: []string{"--server", "x"}, err: "ambiguous option: --server could match --server-cert, --server-key"},
 		{args: []string{"--po", "1"}, err: "ambiguous option: --po could match --port, --ports"},
