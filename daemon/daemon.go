@@ -24,7 +24,8 @@ import (
 
 // Main runs the server command line: exit 0 on a clean stop (and after the
 // tutorial session), 1 on a runtime failure, 2 on bad flags or config.
-// SIGTERM/SIGINT drain and stop; a second one exits at once; SIGHUP reloads
+// SIGTERM/SIGINT drain and stop; a second one exits at once (the same
+// signal again within DuplicateSignalWindow is the same request); SIGHUP reloads
 // certificates and reopens the records file.
 func Main(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Parse("tlslpd", args, stdout)
@@ -81,11 +82,24 @@ func (d *Daemon) attachLogSink(s *logsink.Sink) {
 	d.met.CounterFunc("tlslpd_log_lines_dropped_total", "Log lines dropped because stderr could not keep up.", func() float64 { return float64(s.Dropped()) })
 }
 
+// DuplicateSignalWindow is how soon after the first a repeat of the same
+// stop signal counts as the same request: coreutils' timeout, a shell's
+// job control or a service manager often send SIGTERM to the process and
+// to its process group at once, and that is one request to stop, not an
+// operator insisting.
+const DuplicateSignalWindow = time.Second
+
 func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
 	stopping := false
+	var first os.Signal
+	var firstAt time.Time
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			d.Reload()
+			continue
+		}
+		if stopping && sig == first && time.Since(firstAt) < DuplicateSignalWindow {
+			d.log.Debug().Str("signal", sig.String()).Msg("same signal again at once: one request to stop")
 			continue
 		}
 		if stopping {
@@ -102,7 +116,7 @@ func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
 			}
 			os.Exit(1)
 		}
-		stopping = true
+		stopping, first, firstAt = true, sig, time.Now()
 		d.log.Info().Str("signal", sig.String()).Dur("drain_timeout", d.cfg.DrainTimeout).Msg("stopping")
 		stop()
 	}

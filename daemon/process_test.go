@@ -349,6 +349,9 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	p.signal(syscall.SIGTERM)
 	p.logged("draining")
+	// A deliberate second signal comes after the window in which a repeat
+	// is taken for the same request (see TestSignalTwiceAtOnceIsOneRequest).
+	time.Sleep(DuplicateSignalWindow + 200*time.Millisecond)
 	began := time.Now()
 	p.signal(syscall.SIGTERM)
 	assert.Equal(t, 1, p.exitCode(bound))
@@ -356,6 +359,52 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	// Logs are batched off the event loops; the last line still made it
 	// out before the exit.
 	p.logged("second signal: exiting at once")
+}
+
+// coreutils' timeout sends SIGTERM to the child and to its process group,
+// so the daemon gets it twice at once: one request, a drain, exit 0.
+func TestSignalTwiceAtOnceIsOneRequest(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			p := startDaemon(t, "--drain-timeout", "1m")
+			c, err := p.dial(t, p.pki, p.addrs[0])
+			require.NoError(t, err)
+			token, err := c.toWork()
+			require.NoError(t, err)
+			p.signal(sig)
+			p.signal(sig)
+			p.logged("draining")
+			// The session in flight still finishes: the drain goes on.
+			out, err := c.finish(token)
+			require.NoError(t, err)
+			assert.True(t, out == "completed" || strings.HasPrefix(out, "FAIL "+protocol.DefaultRandomString), out)
+			assert.Equal(t, 0, p.exitCode(bound))
+			assert.NotContains(t, p.text(), "second signal")
+		})
+	}
+}
+
+func TestUnderCoreutilsTimeout(t *testing.T) {
+	timeoutBin, err := exec.LookPath("timeout")
+	if err != nil {
+		t.Skip("coreutils timeout not installed")
+	}
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	cmd := exec.Command(timeoutBin, "--preserve-status", "2", binary, "--listen", "127.0.0.1:0", "--status-interval", "0")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 0, code, "timeout's SIGTERM to child and group is one request:\n%s", out)
+	assert.NotContains(t, string(out), "second signal")
 }
 
 func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
