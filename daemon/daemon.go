@@ -154,7 +154,7 @@ type Hooks struct {
 type Daemon struct {
 	cfg     config.Server
 	log     zerolog.Logger
-	tlsCtx  *tlsbridge.Context
+	tlsCtx  *tlsbridge.Server
 	met     *metrics.Metrics
 	admin   *metrics.HTTP
 	records *records.Writer
@@ -173,7 +173,7 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.tlsCtx, err = tlsbridge.NewContext(tlsCfg); err != nil {
+	if d.tlsCtx, err = tlsbridge.NewServer(tlsCfg); err != nil {
 		return nil, fmt.Errorf("TLS setup: %w", err)
 	}
 	d.registerTLSMetrics()
@@ -203,7 +203,6 @@ func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
 		return tlsCfg, fmt.Errorf("load TLS material: %w", err)
 	}
 	tlsCfg.MaxHandshakes = d.cfg.MaxHandshakes
-	tlsCfg.HandshakeTimeout = d.cfg.HandshakeTimeout
 	return tlsCfg, nil
 }
 

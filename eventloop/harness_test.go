@@ -56,7 +56,7 @@ type harness struct {
 	addr    string
 	pki     *certs.PKI
 	met     *metrics.Metrics
-	tls     *tlsbridge.Context
+	tls     *tlsbridge.Server
 	records chan Record
 	runErr  chan error
 	cancel  context.CancelFunc
@@ -70,7 +70,7 @@ func startServer(t *testing.T, mutate func(*Config)) *harness {
 	require.NoError(t, err)
 	serverCert, err := pki.Server.TLS()
 	require.NoError(t, err)
-	tlsCtx, err := tlsbridge.NewContext(tlsbridge.Config{Certificate: serverCert, ClientCAs: pki.CertPool()})
+	tlsCtx, err := tlsbridge.NewServer(tlsbridge.Config{Certificate: serverCert, ClientCAs: pki.CertPool()})
 	require.NoError(t, err)
 	t.Cleanup(tlsCtx.Close)
 

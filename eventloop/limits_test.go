@@ -157,10 +157,10 @@ func (e *fakeEngine) AppendOutgoing(dst []byte) []byte {
 	e.out = nil
 	return dst
 }
-func (e *fakeEngine) Close()                            { e.closed = true }
-func (e *fakeEngine) Release()                          {}
-func (e *fakeEngine) Err() error                        { return nil }
-func (f fakeFactory) NewEngine(func()) tlsbridge.Engine { return f.e }
+func (e *fakeEngine) Close()                                        { e.closed = true }
+func (e *fakeEngine) Release()                                      {}
+func (e *fakeEngine) Err() error                                    { return nil }
+func (f fakeFactory) NewEngine(netip.Addr, func()) tlsbridge.Engine { return f.e }
 
 type fakeFactory struct{ e *fakeEngine }
 

@@ -28,9 +28,10 @@ import (
 // ErrConfig is wrapped by configuration errors from New.
 var ErrConfig = errors.New("invalid server configuration")
 
-// EngineFactory makes one TLS engine per connection (*tlsbridge.Context).
+// EngineFactory makes one TLS engine per connection (*tlsbridge.Server),
+// for the connection's source address.
 type EngineFactory interface {
-	NewEngine(wake func()) tlsbridge.Engine
+	NewEngine(addr netip.Addr, wake func()) tlsbridge.Engine
 }
 
 // Config is everything a Server needs; it flows in explicitly.
@@ -459,10 +460,10 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	if n := c.InboundBuffered(); n > 0 {
-		buf, _ := c.Next(-1)
-		sess.feed(buf)
-	}
+	// On a Wake nothing may be buffered; feeding nothing still lets the
+	// engine start a handshake whose slot just came free.
+	buf, _ := c.Next(-1)
+	sess.feed(buf)
 	sess.pump()
 	if sess.closing {
 		return gnet.Close

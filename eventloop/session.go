@@ -46,10 +46,10 @@ func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
 	sess := &session{srv: s, lp: lp, conn: c, ip: ip, opened: time.Now()}
 	lp.sessions.push(sess)
 	sess.timer.Value = sess
-	// The wake comes from another goroutine (a handshake slot came free,
-	// a handshake timed out); Conn.Wake is gnet's concurrency-safe way
-	// back onto this connection's loop.
-	sess.engine = s.cfg.TLS.NewEngine(func() { _ = c.Wake(nil) })
+	// The wake comes from another goroutine (a handshake slot came free);
+	// Conn.Wake is gnet's concurrency-safe way back onto this connection's
+	// loop, where OnTraffic feeds the engine.
+	sess.engine = s.cfg.TLS.NewEngine(ip, func() { _ = c.Wake(nil) })
 	lp.wheel.Arm(&sess.timer, sess.opened.Add(s.cfg.HandshakeTimeout))
 	return sess
 }

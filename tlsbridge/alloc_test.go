@@ -46,7 +46,7 @@ func TestSteadyStateZeroAlloc(t *testing.T) {
 		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items on purpose); run without -race")
 	}
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	tests := []struct {
 		name    string
 		version uint16
@@ -59,7 +59,7 @@ func TestSteadyStateZeroAlloc(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(tc.version))
+			h := established(t, ts, f.clientConfig(tc.version))
 			const runs = 200
 			recs := clientRecords(t, h, testLine, runs+1)
 			buf := make([]byte, 4096)
@@ -87,10 +87,10 @@ func TestSteadyStateZeroAlloc(t *testing.T) {
 // Run: go test -run '^$' -bench LineCycle ./tlsbridge
 func BenchmarkLineCycle(b *testing.B) {
 	f := newFixture(b)
-	ctx := f.context(b, nil)
+	ts := f.newServer(b, nil)
 	for _, ver := range versions {
 		b.Run(ver.name, func(b *testing.B) {
-			h := established(b, ctx, f.clientConfig(ver.v))
+			h := established(b, ts, f.clientConfig(ver.v))
 			buf := make([]byte, 4096)
 			dst := make([]byte, 0, 4096)
 			b.ReportAllocs()

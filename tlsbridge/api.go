@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"time"
 )
 
 // State is where an engine is in its life.
@@ -76,15 +75,9 @@ type Config struct {
 	// excess engines wait in FIFO order (counted in Stats). 0 means a
 	// default.
 	MaxHandshakes int
-	// HandshakeTimeout bounds one handshake, counted from when it gets its
-	// slot: the engine wakes its owner and fails the handshake on the
-	// owner's next call. The owner should still enforce its own deadline
-	// from accept, and must Close or Release every engine, which is what
-	// ends a suspended handshake. 0 means HandshakeTimeoutHint.
-	HandshakeTimeout time.Duration
 }
 
-// Stats are cumulative counters and gauges of a Context, safe to read from
+// Stats are cumulative counters and gauges of a Server, safe to read from
 // any goroutine.
 type Stats struct {
 	HandshakesInFlight int64
@@ -101,14 +94,22 @@ type Stats struct {
 // ciphertext to send handed out. It never touches a socket.
 //
 // Threading: every method is called from the owner's goroutine (the
-// connection's event loop) only; the handshake runs inside Feed (and the
-// other calls) as a coroutine on that goroutine. The wake function given
-// to NewEngine is called from other goroutines when the owner should look
-// again: a handshake slot came free for a queued engine, or the handshake
-// timed out.
+// connection's event loop) only; the handshake runs inside Feed as a
+// coroutine on that goroutine. The wake function given to NewEngine is
+// called from other goroutines when a handshake slot came free for a
+// queued engine; the owner answers with Feed(nil).
+//
+// Deadlines are the owner's: the engine keeps no clock. An owner whose
+// handshake deadline passes calls Close (or Release), which ends the
+// handshake wherever it stands.
 type Engine interface {
-	// Feed hands over ciphertext received from the peer. It copies what it
-	// keeps and never blocks.
+	// Feed hands over ciphertext received from the peer (it copies what it
+	// keeps and never blocks) and runs the handshake as far as the
+	// buffered bytes allow: it starts it once the first record is
+	// complete, resumes it where it waits for bytes, and takes its result
+	// when it ends. Feed(nil) runs it without new bytes, after the wake
+	// function said a slot came free. It returns the error that ended the
+	// engine, if one did.
 	Feed(ciphertext []byte) error
 	// Read decrypts buffered application data into p. It returns (0, nil)
 	// when no complete record is buffered; io.EOF after the peer's
@@ -120,7 +121,9 @@ type Engine interface {
 	// AppendOutgoing appends all ciphertext waiting to be sent to dst,
 	// forgets it, and returns the extended slice.
 	AppendOutgoing(dst []byte) []byte
-	// State reports the engine's state; Err the error that ended it.
+	// State reports the engine's state; Err the error that ended it. Like
+	// Peer they only read: the state changes inside Feed, Close and
+	// Release.
 	State() State
 	Err() error
 	// Peer is valid once State() has been Established.
@@ -139,6 +142,3 @@ type Engine interface {
 	// used afterwards. Safe to call after Close or instead of it.
 	Release()
 }
-
-// HandshakeTimeoutHint is a sane default for the owner's handshake deadline.
-const HandshakeTimeoutHint = 10 * time.Second

@@ -26,7 +26,7 @@ func reportCPU(b *testing.B, start time.Duration) {
 
 func plainServerConfig(f *fixture, insecure bool) *tls.Config {
 	c := &tls.Config{
-		Certificates: []tls.Certificate{f.server},
+		Certificates: []tls.Certificate{f.serverCert},
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: tls12Suites,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
@@ -53,7 +53,7 @@ func BenchmarkHandshake(b *testing.B) {
 				cc.Certificates = nil
 			}
 			b.Run(ver.name+"/"+mode.name+"/engine", func(b *testing.B) {
-				ctx := f.context(b, func(c *Config) {
+				ts := f.newServer(b, func(c *Config) {
 					c.Insecure = mode.insecure
 					if mode.insecure {
 						c.ClientCAs = nil
@@ -64,7 +64,7 @@ func BenchmarkHandshake(b *testing.B) {
 				b.ReportAllocs()
 				start := cpuTime()
 				for b.Loop() {
-					h := makeHarness(b, ctx, cc, wake)
+					h := makeHarness(b, ts, cc, wake)
 					h.rbuf = rbuf
 					if err := h.handshake(); err != nil || h.eng.State() != Established {
 						b.Fatalf("handshake: %v / %v", err, h.eng.Err())
@@ -103,12 +103,12 @@ func BenchmarkHandshake(b *testing.B) {
 // Run: go test -run '^$' -bench Throughput ./tlsbridge
 func BenchmarkThroughput(b *testing.B) {
 	f := newFixture(b)
-	ctx := f.context(b, nil)
+	ts := f.newServer(b, nil)
 	payload := make([]byte, 16<<10)
 	rbuf := make([]byte, 64<<10)
 	for _, ver := range versions {
 		b.Run(ver.name+"/engine/up", func(b *testing.B) {
-			h := established(b, ctx, f.clientConfig(ver.v))
+			h := established(b, ts, f.clientConfig(ver.v))
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -124,7 +124,7 @@ func BenchmarkThroughput(b *testing.B) {
 			}
 		})
 		b.Run(ver.name+"/engine/down", func(b *testing.B) {
-			h := established(b, ctx, f.clientConfig(ver.v))
+			h := established(b, ts, f.clientConfig(ver.v))
 			out := make([]byte, 0, 64<<10)
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
@@ -164,13 +164,13 @@ func BenchmarkThroughput(b *testing.B) {
 
 // retainedEngines establishes n engines, exchanges a line each way on each,
 // drops every client, and returns the heap bytes retained per engine.
-func retainedEngines(b *testing.B, ctx *Context, cc *tls.Config, n int, park bool) float64 {
+func retainedEngines(b *testing.B, ts *Server, cc *tls.Config, n int, park bool) float64 {
 	wake := make(chan struct{}, 1)
 	rbuf := make([]byte, 64<<10)
 	engines := make([]Engine, n)
 	before := heapAfterGC()
 	for i := range engines {
-		h := makeHarness(b, ctx, cc, wake)
+		h := makeHarness(b, ts, cc, wake)
 		h.rbuf = rbuf
 		if err := h.handshake(); err != nil || h.eng.State() != Established {
 			b.Fatalf("handshake: %v / %v", err, h.eng.Err())
@@ -224,11 +224,11 @@ func BenchmarkRetained(b *testing.B) {
 				continue // TLS 1.2 always keeps tls.Conn
 			}
 			b.Run(ver.name+"/"+v.name, func(b *testing.B) {
-				ctx := f.context(b, nil)
-				ctx.keepConn13 = v.keep
+				ts := f.newServer(b, nil)
+				ts.keepConn13 = v.keep
 				var per float64
 				for b.Loop() {
-					per = retainedEngines(b, ctx, f.clientConfig(ver.v), n, v.park)
+					per = retainedEngines(b, ts, f.clientConfig(ver.v), n, v.park)
 				}
 				b.ReportMetric(per, "bytes/engine")
 			})

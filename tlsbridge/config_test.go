@@ -61,8 +61,8 @@ func TestLoadConfig(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.insecure, cfg.Insecure)
 			assert.Equal(t, tc.insecure, cfg.ClientCAs == nil)
-			_, err = NewContext(cfg)
-			assert.NoError(t, err, "a loaded config is accepted by NewContext")
+			_, err = NewServer(cfg)
+			assert.NoError(t, err, "a loaded config is accepted by NewServer")
 		})
 	}
 }

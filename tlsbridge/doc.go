@@ -6,7 +6,7 @@
 // Insecure, TLS 1.2 minimum with ECDHE+AEAD suites only, TLS 1.3 preferred,
 // session tickets with crypto/tls's rotating keys), hot reload of that
 // policy, the handshake slots that cap concurrent handshakes (a FIFO wait
-// queue), per-engine buffers (pooled per Context, returned when empty), and
+// queue), per-engine buffers (pooled per Server, returned when empty), and
 // a minimal TLS 1.3 record layer.
 //
 // How: crypto/tls performs every handshake over an in-memory net.Conn. Its
@@ -18,7 +18,7 @@
 // coroutine (a runner) then waits in a bounded pool for the next
 // handshake, so its
 // stack, grown deep by crypto/tls, is not grown and copied again for every
-// handshake; Context.Close ends the idle ones. Switching to and from a
+// handshake; Server.Close ends the idle ones. Switching to and from a
 // coroutine is a direct hand-off on the same thread, so unlike a
 // goroutine per handshake it costs no scheduler wake-ups and needs no
 // locks. The transport hands crypto/tls at most one record at a time, so
@@ -29,8 +29,7 @@
 // tls.Conn; TLS 1.2 sessions keep the tls.Conn, driven without blocking.
 // Engine.Park additionally drops the AEAD key schedules of an idle TLS 1.3
 // session. Everything runs on the owner's goroutine; other goroutines only
-// report (through the wake function) that a slot came free or a handshake
-// timed out.
+// report (through the wake function) that a slot came free.
 //
 // It must not touch: sockets, gnet, the owner's timers, logging, metric
 // registries or the line protocol; those belong to the server. Stats are

@@ -7,16 +7,18 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 )
 
 // engine implements Engine.
 //
 // Concurrency: every field is the owner's. The handshake coroutine runs on
 // the owner's goroutine too, only while the owner resumes it; other
-// goroutines touch nothing but hsConn's atomic flags.
+// goroutines touch nothing but hsConn's atomic flag.
 type engine struct {
-	ctx    *Context
+	srv    *Server
 	wakeFn func()
+	addr   netip.Addr // the peer's source address
 
 	in          *[]byte // pooled; unread ciphertext is (*in)[inOff:]
 	inOff       int
@@ -36,17 +38,17 @@ type engine struct {
 	recvClose bool
 }
 
-// NewEngine returns an engine for one connection. wake is called from
-// other goroutines when the owner should look again (call any method, e.g.
-// State): a handshake slot came free for it, or its handshake timed out.
-// It is never called with a lock held that the owner might need, and it
-// may still run once after Close/Release, so it must tolerate a closed
+// NewEngine returns an engine for one connection from the source address
+// addr. wake is called from other goroutines when a handshake slot came
+// free for it; the owner answers with Feed(nil) on its own goroutine. It
+// is never called with a lock held that the owner might need, and it may
+// still run once after Close/Release, so it must tolerate a closed
 // connection.
-func (c *Context) NewEngine(wake func()) Engine {
+func (c *Server) NewEngine(addr netip.Addr, wake func()) Engine {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &engine{ctx: c, wakeFn: wake}
+	return &engine{srv: c, wakeFn: wake, addr: addr.Unmap()}
 }
 
 func (e *engine) wake() { e.wakeFn() }
@@ -62,14 +64,14 @@ func (e *engine) inLen() int {
 
 func (e *engine) dropInIfEmpty() {
 	if e.in != nil && e.inOff == len(*e.in) && e.plainLen == 0 {
-		e.ctx.putBuf(e.in)
+		e.srv.putBuf(e.in)
 		e.in, e.inOff, e.plainOff = nil, 0, 0
 	}
 }
 
 func (e *engine) appendIn(b []byte) {
 	if e.in == nil {
-		e.in = e.ctx.getBuf()
+		e.in = e.srv.getBuf()
 	}
 	buf := *e.in
 	if len(buf)+len(b) > cap(buf) {
@@ -92,7 +94,7 @@ func (e *engine) appendIn(b []byte) {
 // outBuf is the outgoing buffer, taken from the pool on first use.
 func (e *engine) outBuf() *[]byte {
 	if e.out == nil {
-		e.out = e.ctx.getBuf()
+		e.out = e.srv.getBuf()
 	}
 	return e.out
 }
@@ -104,22 +106,22 @@ func (e *engine) appendOut(b []byte) {
 
 // --- owner-side state ---
 
-// sync acts on what other goroutines reported through the wake function
-// — a slot came free, the handshake timed out — and adopts the handshake
-// result once there is one.
-func (e *engine) sync() {
-	if e.state != Handshaking || e.hs == nil {
+// advanceHandshake runs the handshake as far as the buffered bytes allow:
+// it starts it once the slot is ours, resumes it where it waits for bytes
+// it now has, and takes its result once it has ended.
+func (e *engine) advanceHandshake() {
+	h := e.hs
+	if e.state != Handshaking || h == nil {
 		return
 	}
-	h := e.hs
 	switch {
 	case !h.started:
 		if !h.admitted.Load() {
 			return
 		}
 		h.start()
-	case h.waiting && h.timedOut.Load():
-		h.resume() // Read sees the flag and fails the handshake
+	case h.waiting && h.deliverable() > 0:
+		h.resume()
 	}
 	if !h.done {
 		return
@@ -185,7 +187,6 @@ func checkPrefix(b []byte) (int, error) {
 
 // Feed implements Engine.
 func (e *engine) Feed(b []byte) error {
-	e.sync()
 	switch e.state {
 	case Failed:
 		return e.err
@@ -194,53 +195,54 @@ func (e *engine) Feed(b []byte) error {
 			return nil // after close_notify anything more is ignored
 		}
 		return ErrClosed
-	}
-	if len(b) == 0 {
+	case Established:
+		if len(b) > 0 {
+			e.appendIn(b)
+		}
 		return nil
 	}
-	if e.state == Established {
-		e.appendIn(b)
-		return nil
+	if len(b) > 0 {
+		if err := e.bufferHandshakeInput(b); err != nil {
+			return err
+		}
 	}
-	return e.feedHandshake(b)
+	e.advanceHandshake()
+	if e.state == Failed {
+		return e.err
+	}
+	return nil
 }
 
-func (e *engine) feedHandshake(b []byte) error {
+// bufferHandshakeInput keeps b for the handshake. Once the first record is
+// complete the handshake gets its place: a slot, or the queue for one.
+func (e *engine) bufferHandshakeInput(b []byte) error {
 	if e.inLen()+len(b) > maxHandshakeInput {
 		e.Close()
 		e.fail(fmt.Errorf("%w: more than %d bytes buffered during the handshake", ErrHandshake, maxHandshakeInput))
 		return e.err
 	}
 	e.appendIn(b)
-	h := e.hs
-	switch {
-	case h == nil:
-		// Nothing has been consumed yet: the buffer is the stream's start.
-		n, err := checkPrefix((*e.in)[e.inOff:])
-		if err != nil {
-			e.fail(err)
-			e.ctx.failedN.Add(1)
-			return err
-		}
-		// Only a complete first record earns a handshake slot and
-		// coroutine, so a peer that trickles or stalls its ClientHello
-		// holds neither.
-		if n > 0 && e.inLen() >= n {
-			h = newHSConn(e)
-			e.hs = h
-			if e.ctx.schedule(h) {
-				h.start()
-			}
-		}
-	case h.waiting:
-		h.resume()
+	if e.hs != nil {
+		return nil
+	}
+	// Nothing has been consumed yet: the buffer is the stream's start.
+	n, err := checkPrefix((*e.in)[e.inOff:])
+	if err != nil {
+		e.fail(err)
+		e.srv.failedN.Add(1)
+		return err
+	}
+	// Only a complete first record earns a handshake slot and coroutine,
+	// so a peer that trickles or stalls its ClientHello holds neither.
+	if n > 0 && e.inLen() >= n {
+		e.hs = newHSConn(e)
+		e.srv.schedule(e.hs)
 	}
 	return nil
 }
 
 // Read implements Engine.
 func (e *engine) Read(p []byte) (int, error) {
-	e.sync()
 	switch e.state {
 	case Handshaking:
 		return 0, nil
@@ -380,14 +382,13 @@ func (e *engine) uselessRecord() *recordError {
 func (e *engine) releaseIn() {
 	e.plainLen = 0
 	if e.in != nil {
-		e.ctx.putBuf(e.in)
+		e.srv.putBuf(e.in)
 		e.in, e.inOff, e.plainOff = nil, 0, 0
 	}
 }
 
 // Write implements Engine.
 func (e *engine) Write(p []byte) error {
-	e.sync()
 	switch e.state {
 	case Handshaking:
 		return ErrNotEstablished
@@ -417,10 +418,9 @@ func (e *engine) Write(p []byte) error {
 
 // AppendOutgoing implements Engine.
 func (e *engine) AppendOutgoing(dst []byte) []byte {
-	e.sync()
 	if e.out != nil {
 		dst = append(dst, *e.out...)
-		e.ctx.putBuf(e.out)
+		e.srv.putBuf(e.out)
 		e.out = nil
 	}
 	return dst
@@ -428,25 +428,21 @@ func (e *engine) AppendOutgoing(dst []byte) []byte {
 
 // State implements Engine.
 func (e *engine) State() State {
-	e.sync()
 	return e.state
 }
 
 // Err implements Engine.
 func (e *engine) Err() error {
-	e.sync()
 	return e.err
 }
 
 // Peer implements Engine.
 func (e *engine) Peer() Peer {
-	e.sync()
 	return e.peer
 }
 
 // Close implements Engine.
 func (e *engine) Close() {
-	e.sync()
 	if e.ownerClosed {
 		return
 	}
@@ -485,11 +481,11 @@ func (e *engine) cancelHandshake() {
 	switch {
 	case h.started:
 		h.resume() // Read sees ownerClosed and fails the handshake
-	case e.ctx.dequeue(h):
-		e.ctx.canceledN.Add(1)
+	case e.srv.dequeue(h):
+		e.srv.canceledN.Add(1)
 	default:
-		e.ctx.canceledN.Add(1)
-		e.ctx.finish()
+		e.srv.canceledN.Add(1)
+		e.srv.finish()
 	}
 }
 
@@ -505,7 +501,6 @@ func (e *engine) unpark() error {
 
 // Park implements Engine.
 func (e *engine) Park() {
-	e.sync()
 	if e.rl != nil {
 		e.rl.park()
 	}
@@ -513,17 +508,16 @@ func (e *engine) Park() {
 
 // Release implements Engine.
 func (e *engine) Release() {
-	e.sync()
 	e.released = true
 	e.ownerClosed = true
 	if e.state == Handshaking {
 		e.cancelHandshake()
 	}
 	if e.in != nil {
-		e.ctx.putBuf(e.in)
+		e.srv.putBuf(e.in)
 	}
 	if e.out != nil {
-		e.ctx.putBuf(e.out)
+		e.srv.putBuf(e.out)
 	}
 	e.in, e.out, e.inOff, e.plainOff, e.plainLen = nil, nil, 0, 0, 0
 	if e.state != Failed {
@@ -544,8 +538,8 @@ func (e *engine) queuedNow() bool {
 	if h == nil {
 		return false
 	}
-	e.ctx.mu.Lock()
-	defer e.ctx.mu.Unlock()
+	e.srv.mu.Lock()
+	defer e.srv.mu.Unlock()
 	return h.queued
 }
 

@@ -33,13 +33,13 @@ func TestHandshakeRefused(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(ver.name+" "+tc.name, func(t *testing.T) {
-				ctx := f.context(t, nil)
+				ts := f.newServer(t, nil)
 				cc := f.clientConfig(ver.v)
 				cc.Certificates = nil
 				if tc.cert != nil {
 					cc.Certificates = []tls.Certificate{*tc.cert}
 				}
-				h := newHarness(t, ctx, cc)
+				h := newHarness(t, ts, cc)
 				cerr := h.handshake()
 				require.Equal(t, Failed, h.eng.State())
 				require.ErrorIs(t, h.eng.Err(), ErrHandshake)
@@ -52,7 +52,7 @@ func TestHandshakeRefused(t *testing.T) {
 				require.Error(t, cerr)
 				assert.True(t, isAlert(cerr), "client should see the server's alert, got %v", cerr)
 				assert.ErrorIs(t, h.eng.Write([]byte("x")), ErrHandshake, "Write reports the terminal error")
-				s := waitStats(t, ctx, "failure counted", func(s Stats) bool { return s.HandshakesFailed == 1 })
+				s := waitStats(t, ts, "failure counted", func(s Stats) bool { return s.HandshakesFailed == 1 })
 				assert.Zero(t, s.HandshakesOK)
 			})
 		}
@@ -63,12 +63,12 @@ func TestResumption(t *testing.T) {
 	f := newFixture(t)
 	for _, ver := range versions {
 		t.Run(ver.name, func(t *testing.T) {
-			ctx := f.context(t, nil)
+			ts := f.newServer(t, nil)
 			cache := tls.NewLRUClientSessionCache(4)
 			connect := func() *harness {
 				cc := f.clientConfig(ver.v)
 				cc.ClientSessionCache = cache
-				h := established(t, ctx, cc)
+				h := established(t, ts, cc)
 				// The TLS 1.3 ticket arrives after the handshake: let the
 				// client read something so it processes the ticket.
 				require.NoError(t, h.eng.Write([]byte("x")))
@@ -85,19 +85,19 @@ func TestResumption(t *testing.T) {
 			assert.Equal(t, first.eng.Peer().Fingerprint, p.Fingerprint)
 
 			// Reload with a fresh copy of the same policy: tickets stay valid
-			// because the ticket keys live on the Context, not the policy.
-			require.NoError(t, ctx.Reload(f.config()))
+			// because the ticket keys live on the Server, not the policy.
+			require.NoError(t, ts.Reload(f.config()))
 			third := connect()
 			assert.True(t, third.eng.Peer().Resumed, "resumption survives Reload")
-			assert.Equal(t, int64(2), ctx.Stats().Resumed)
+			assert.Equal(t, int64(2), ts.Stats().Resumed)
 
 			// Reload to another CA: the old client's session must not
 			// resume, and its certificate is refused.
 			other := newFixture(t)
-			require.NoError(t, ctx.Reload(Config{Certificate: f.server, ClientCAs: other.pool}))
+			require.NoError(t, ts.Reload(Config{Certificate: f.serverCert, ClientCAs: other.pool}))
 			cc := f.clientConfig(ver.v)
 			cc.ClientSessionCache = cache
-			h := newHarness(t, ctx, cc)
+			h := newHarness(t, ts, cc)
 			_ = h.handshake()
 			assert.Equal(t, Failed, h.eng.State())
 			assert.ErrorIs(t, h.eng.Err(), ErrHandshake)
@@ -121,7 +121,7 @@ func recordSizes(t *testing.T, b []byte) []int {
 
 func TestLargeAndFragmented(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	tests := []struct {
 		name  string
 		chunk int
@@ -134,7 +134,7 @@ func TestLargeAndFragmented(t *testing.T) {
 	for _, ver := range versions {
 		for _, tc := range tests {
 			t.Run(ver.name+" "+tc.name, func(t *testing.T) {
-				h := newHarness(t, ctx, f.clientConfig(ver.v))
+				h := newHarness(t, ts, f.clientConfig(ver.v))
 				h.chunk = tc.chunk
 				require.NoError(t, h.handshake())
 				require.Equal(t, Established, h.eng.State())
@@ -165,10 +165,10 @@ func TestLargeAndFragmented(t *testing.T) {
 
 func TestCloseNotify(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, ver := range versions {
 		t.Run(ver.name+" engine closes", func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(ver.v))
+			h := established(t, ts, f.clientConfig(ver.v))
 			require.NoError(t, h.eng.Write([]byte("FAIL bye\n")))
 			h.eng.Close()
 			assert.Equal(t, Closed, h.eng.State())
@@ -180,7 +180,7 @@ func TestCloseNotify(t *testing.T) {
 			assert.Equal(t, "FAIL bye\n", string(got))
 		})
 		t.Run(ver.name+" client closes", func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(ver.v))
+			h := established(t, ts, f.clientConfig(ver.v))
 			_, err := h.client.Write([]byte("last\n"))
 			require.NoError(t, err)
 			require.NoError(t, h.client.CloseWrite())
@@ -201,10 +201,10 @@ func TestCloseNotify(t *testing.T) {
 
 func TestBadRecords(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, ver := range versions {
 		t.Run(ver.name+" tampered", func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(ver.v))
+			h := established(t, ts, f.clientConfig(ver.v))
 			_, err := h.client.Write([]byte("WORK reply\n"))
 			require.NoError(t, err)
 			rec := h.srv.r.take()
@@ -221,7 +221,7 @@ func TestBadRecords(t *testing.T) {
 			assert.True(t, isAlert(cerr), "client gets bad_record_mac, got %v", cerr)
 		})
 		t.Run(ver.name+" garbage", func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(ver.v))
+			h := established(t, ts, f.clientConfig(ver.v))
 			g := make([]byte, 300)
 			_, _ = rand.Read(g)
 			g[0] = recordTypeApplicationData
@@ -233,7 +233,7 @@ func TestBadRecords(t *testing.T) {
 			assert.ErrorIs(t, h.eng.Feed([]byte("more")), ErrBadRecord, "Feed reports the terminal error")
 		})
 		t.Run(ver.name+" truncated then completed", func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(ver.v))
+			h := established(t, ts, f.clientConfig(ver.v))
 			_, err := h.client.Write([]byte("split me\n"))
 			require.NoError(t, err)
 			rec := h.srv.r.take()
@@ -249,17 +249,16 @@ func TestBadRecords(t *testing.T) {
 			assert.Equal(t, "split me\n", string(h.got))
 		})
 		t.Run(ver.name+" oversized record header", func(t *testing.T) {
-			h := established(t, ctx, f.clientConfig(ver.v))
+			h := established(t, ts, f.clientConfig(ver.v))
 			h.feed([]byte{recordTypeApplicationData, 3, 3, 0xff, 0xff})
 			assert.ErrorIs(t, h.readErr, ErrBadRecord)
 			assert.Equal(t, Failed, h.eng.State())
 		})
 	}
 	t.Run("garbage handshake", func(t *testing.T) {
-		h := newHarness(t, ctx, nil)
+		h := newHarness(t, ts, nil)
 		hello := []byte{recordTypeHandshake, 3, 1, 0, 4, 1, 0, 0, 0}
-		require.NoError(t, h.eng.Feed(hello))
-		h.pumpUntil("failure", func() bool { return h.eng.State() != Handshaking })
+		require.ErrorIs(t, h.eng.Feed(hello), ErrHandshake, "Feed runs the handshake and reports how it ended")
 		assert.Equal(t, Failed, h.eng.State())
 		assert.ErrorIs(t, h.eng.Err(), ErrHandshake)
 		h.flush()
@@ -269,10 +268,10 @@ func TestBadRecords(t *testing.T) {
 
 func TestNotTLS(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, in := range []string{"HELLO\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "H", "\x16\x04", "\x16\x03\x01\x00\x00", "\x16\x03\x01\xff\xff"} {
 		t.Run(in, func(t *testing.T) {
-			e := ctx.NewEngine(nil)
+			e := ts.NewEngine(testPeerAddr, nil)
 			defer e.Release()
 			err := e.Feed([]byte(in))
 			require.ErrorIs(t, err, ErrNotTLS)
@@ -282,25 +281,21 @@ func TestNotTLS(t *testing.T) {
 			assert.Nil(t, e.(*engine).hs, "no handshake was started")
 		})
 	}
-	s := ctx.Stats()
+	s := ts.Stats()
 	assert.Zero(t, s.HandshakesInFlight+s.HandshakesOK)
 	assert.Equal(t, int64(6), s.HandshakesFailed)
 }
 
 func TestPeerGoneMidHandshake(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, how := range []string{"close", "release"} {
 		t.Run(how, func(t *testing.T) {
 			before := runtime.NumGoroutine()
-			h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
-			go func() { _ = h.client.Handshake() }()
-			// Deliver the ClientHello and let the server answer, then the
-			// peer vanishes: the handshake coroutine waits for its next
-			// flight.
-			h.pumpUntil("server flight", func() bool {
-				return ctx.Stats().HandshakesInFlight == 1 && len(h.srv.w.take()) > 0
-			})
+			// The server answered the ClientHello, then the peer vanishes:
+			// the handshake coroutine waits for its next flight.
+			h := startedHandshake(t, ts, f)
+			require.Equal(t, int64(1), ts.Stats().HandshakesInFlight)
 			if how == "close" {
 				h.eng.Close()
 				assert.Equal(t, Closed, h.eng.State())
@@ -308,46 +303,28 @@ func TestPeerGoneMidHandshake(t *testing.T) {
 				h.eng.Release()
 			}
 			h.cli.Close()
-			waitStats(t, ctx, "slot freed", func(s Stats) bool { return s.HandshakesInFlight == 0 })
-			waitGoroutines(t, ctx, before)
+			waitStats(t, ts, "slot freed", func(s Stats) bool { return s.HandshakesInFlight == 0 })
+			waitGoroutines(t, ts, before)
 			assert.NoError(t, h.eng.Err())
 		})
 	}
-	assert.Equal(t, int64(2), ctx.Stats().HandshakesCanceled)
-}
-
-func TestHandshakeTimeout(t *testing.T) {
-	f := newFixture(t)
-	ctx := f.context(t, func(c *Config) { c.HandshakeTimeout = 50_000_000 })
-	before := runtime.NumGoroutine()
-	h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
-	go func() { _ = h.client.Handshake() }()
-	// Deliver the ClientHello only; the client's second flight never comes.
-	h.pumpUntil("client hello", func() bool { return h.eng.(*engine).hsStarted() })
-	deadline := time.Now().Add(waitLimit)
-	for h.eng.State() == Handshaking && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	assert.Equal(t, Failed, h.eng.State())
-	assert.ErrorIs(t, h.eng.Err(), ErrHandshake)
-	h.cli.Close()
-	waitGoroutines(t, ctx, before)
+	assert.Equal(t, int64(2), ts.Stats().HandshakesCanceled)
 }
 
 func TestHandshakeCap(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, func(c *Config) { c.MaxHandshakes = 1 })
+	ts := f.newServer(t, func(c *Config) { c.MaxHandshakes = 1 })
 	hs := make([]*harness, 3)
 	cerrs := make([]<-chan error, 3)
 	for i := range hs {
-		hs[i] = newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
+		hs[i] = newHarness(t, ts, f.clientConfig(tls.VersionTLS13))
 		cerrs[i] = async(hs[i].client.Handshake)
 	}
 	// Deliver every ClientHello; only the first gets a slot.
 	for _, h := range hs {
 		h.pumpUntil("client hello fed", func() bool { return h.eng.(*engine).hsStarted() })
 	}
-	s := ctx.Stats()
+	s := ts.Stats()
 	assert.Equal(t, int64(1), s.HandshakesInFlight)
 	assert.Equal(t, int64(2), s.HandshakesQueued)
 	assert.Equal(t, int64(2), s.HandshakesWaited)
@@ -357,7 +334,7 @@ func TestHandshakeCap(t *testing.T) {
 	d0 := done(cerrs[0], &err)
 	hs[0].pumpUntil("first handshake", func() bool { return d0() && hs[0].eng.State() == Established })
 	require.NoError(t, err)
-	s = waitStats(t, ctx, "one queued", func(s Stats) bool { return s.HandshakesQueued == 1 })
+	s = waitStats(t, ts, "one queued", func(s Stats) bool { return s.HandshakesQueued == 1 })
 	assert.Equal(t, int64(1), s.HandshakesInFlight)
 	assert.False(t, hs[1].eng.(*engine).queuedNow(), "second admitted first")
 	assert.True(t, hs[2].eng.(*engine).queuedNow(), "third still waits")
@@ -368,52 +345,52 @@ func TestHandshakeCap(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, Established, hs[i].eng.State())
 	}
-	s = ctx.Stats()
+	s = ts.Stats()
 	// One slot: the three handshakes ran one after another on one runner.
 	assert.Equal(t, Stats{HandshakesOK: 3, HandshakesWaited: 2, IdleRunners: 1}, s)
 
 	t.Run("queued engine closed", func(t *testing.T) {
-		a := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
-		b := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
+		a := newHarness(t, ts, f.clientConfig(tls.VersionTLS13))
+		b := newHarness(t, ts, f.clientConfig(tls.VersionTLS13))
 		go func() { _ = a.client.Handshake() }()
 		go func() { _ = b.client.Handshake() }()
 		a.pumpUntil("a started", func() bool { return a.eng.(*engine).hsStarted() })
 		b.pumpUntil("b queued", func() bool { return b.eng.(*engine).hsStarted() })
-		require.Equal(t, int64(1), ctx.Stats().HandshakesQueued)
+		require.Equal(t, int64(1), ts.Stats().HandshakesQueued)
 		b.eng.Close()
-		assert.Zero(t, ctx.Stats().HandshakesQueued)
+		assert.Zero(t, ts.Stats().HandshakesQueued)
 		a.eng.Close()
-		waitStats(t, ctx, "slot freed", func(s Stats) bool { return s.HandshakesInFlight == 0 })
-		assert.Equal(t, int64(2), ctx.Stats().HandshakesCanceled)
+		waitStats(t, ts, "slot freed", func(s Stats) bool { return s.HandshakesInFlight == 0 })
+		assert.Equal(t, int64(2), ts.Stats().HandshakesCanceled)
 	})
 }
 
 func TestReload(t *testing.T) {
 	f := newFixture(t)
 	g := newFixture(t)
-	ctx := f.context(t, nil)
-	old := established(t, ctx, f.clientConfig(tls.VersionTLS13))
+	ts := f.newServer(t, nil)
+	old := established(t, ts, f.clientConfig(tls.VersionTLS13))
 
 	bad := []struct {
 		name string
 		cfg  Config
 	}{
 		{"no certificate", Config{ClientCAs: g.pool}},
-		{"no CA", Config{Certificate: g.server}},
-		{"no key", Config{Certificate: tls.Certificate{Certificate: g.server.Certificate}, ClientCAs: g.pool}},
-		{"negative cap", Config{Certificate: g.server, ClientCAs: g.pool, MaxHandshakes: -1}},
+		{"no CA", Config{Certificate: g.serverCert}},
+		{"no key", Config{Certificate: tls.Certificate{Certificate: g.serverCert.Certificate}, ClientCAs: g.pool}},
+		{"negative cap", Config{Certificate: g.serverCert, ClientCAs: g.pool, MaxHandshakes: -1}},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Error(t, ctx.Reload(tc.cfg))
+			require.Error(t, ts.Reload(tc.cfg))
 			// The old policy is still in force.
-			established(t, ctx, f.clientConfig(tls.VersionTLS13))
+			established(t, ts, f.clientConfig(tls.VersionTLS13))
 		})
 	}
 
-	require.NoError(t, ctx.Reload(g.config()))
-	established(t, ctx, g.clientConfig(tls.VersionTLS13))
-	h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
+	require.NoError(t, ts.Reload(g.config()))
+	established(t, ts, g.clientConfig(tls.VersionTLS13))
+	h := newHarness(t, ts, f.clientConfig(tls.VersionTLS13))
 	cerr := h.handshake()
 	assert.Error(t, cerr, "old CA no longer trusts the new server certificate")
 
@@ -422,23 +399,23 @@ func TestReload(t *testing.T) {
 	assert.Equal(t, "still here\n", string(old.got))
 }
 
-func TestNewContextValidates(t *testing.T) {
+func TestNewServerValidates(t *testing.T) {
 	f := newFixture(t)
-	_, err := NewContext(Config{})
+	_, err := NewServer(Config{})
 	assert.Error(t, err)
-	_, err = NewContext(Config{Certificate: f.server})
+	_, err = NewServer(Config{Certificate: f.serverCert})
 	assert.Error(t, err, "CA required unless insecure")
-	ctx, err := NewContext(Config{Certificate: f.server, Insecure: true})
+	ts, err := NewServer(Config{Certificate: f.serverCert, Insecure: true})
 	require.NoError(t, err)
-	assert.NotNil(t, ctx)
+	assert.NotNil(t, ts)
 }
 
 func TestOneByteAtATime(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, ver := range versions {
 		t.Run(ver.name, func(t *testing.T) {
-			h := newHarness(t, ctx, f.clientConfig(ver.v))
+			h := newHarness(t, ts, f.clientConfig(ver.v))
 			h.chunk = 1
 			require.NoError(t, h.handshake())
 			require.Equal(t, Established, h.eng.State())
@@ -467,13 +444,13 @@ func TestDataPipelinedBehindFinished(t *testing.T) {
 		insecure bool
 	}{{"mtls", false}, {"insecure", true}} {
 		t.Run(mode.name, func(t *testing.T) {
-			ctx := f.context(t, func(c *Config) {
+			ts := f.newServer(t, func(c *Config) {
 				c.Insecure = mode.insecure
 				if mode.insecure {
 					c.ClientCAs = nil
 				}
 			})
-			h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
+			h := newHarness(t, ts, f.clientConfig(tls.VersionTLS13))
 			var cerr error
 			cdone := done(h.async(h.client.Handshake), &cerr)
 			// Feed the ClientHello only, send the server flight, and hold

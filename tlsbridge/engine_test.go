@@ -26,7 +26,7 @@ func TestHandshake(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := f.context(t, func(c *Config) {
+			ts := f.newServer(t, func(c *Config) {
 				c.Insecure = tc.insecure
 				if tc.insecure {
 					c.ClientCAs = nil
@@ -42,7 +42,7 @@ func TestHandshake(t *testing.T) {
 			if tc.suite != 0 {
 				cc.CipherSuites = []uint16{tc.suite}
 			}
-			h := established(t, ctx, cc)
+			h := established(t, ts, cc)
 
 			assert.Equal(t, !tc.insecure, asked, "client certificate requested")
 			p := h.eng.Peer()
@@ -77,7 +77,7 @@ func TestHandshake(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "HELLO\n", string(got))
 
-			s := ctx.Stats()
+			s := ts.Stats()
 			assert.Equal(t, int64(1), s.HandshakesOK)
 			assert.Zero(t, s.HandshakesFailed)
 			assert.Zero(t, s.HandshakesInFlight)

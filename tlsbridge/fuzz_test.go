@@ -21,7 +21,7 @@ func (e *engine) settled() bool {
 
 func FuzzEngineFeed(f *testing.F) {
 	fx := newFixture(f)
-	ctx := fx.context(f, nil)
+	ts := fx.newServer(f, nil)
 	f.Add([]byte("HELLO\n"), uint8(0))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), uint8(3))
 	f.Add([]byte{22, 3, 1, 0, 4, 1, 0, 0, 0}, uint8(2))
@@ -30,7 +30,7 @@ func FuzzEngineFeed(f *testing.F) {
 	// handshake waits with bytes buffered that it cannot read yet.
 	f.Add([]byte("\x16\x03\x01\x00\x01\x01\x17\x03"), uint8(1))
 	f.Fuzz(func(t *testing.T, data []byte, split uint8) {
-		e := ctx.NewEngine(func() {}).(*engine)
+		e := ts.NewEngine(testPeerAddr, func() {}).(*engine)
 		// Released on every path: a failing input must not leave a slot
 		// taken that would fail the inputs after it.
 		defer e.Release()
@@ -59,7 +59,7 @@ func FuzzEngineFeed(f *testing.F) {
 			t.Fatalf("unexpected state %v", e.State())
 		}
 		e.Release()
-		if n := ctx.Stats().HandshakesInFlight; n != 0 {
+		if n := ts.Stats().HandshakesInFlight; n != 0 {
 			t.Fatalf("%d handshakes still hold a slot after Release", n)
 		}
 	})

@@ -16,9 +16,6 @@ import (
 // errOwnerClosed ends a handshake whose engine was closed by its owner.
 var errOwnerClosed = fmt.Errorf("%w: engine closed during handshake", ErrClosed)
 
-// errHandshakeTimeout ends a handshake that outlived Config.HandshakeTimeout.
-var errHandshakeTimeout = errors.New("handshake timed out")
-
 // errWouldBlock is what the transport returns to crypto/tls when an
 // established session has no more buffered ciphertext. crypto/tls treats a
 // temporary net.Error as "try again later" and does not poison the Conn.
@@ -45,7 +42,7 @@ const (
 // is buffered, Read yields back to the owner, and the owner's next Feed
 // resumes it where it stopped. A coroutine switch is a direct hand-off on
 // the same thread, so a handshake costs no scheduler wake-ups, futexes or
-// eventfd writes, and no locks: everything but the two atomic flags below
+// eventfd writes, and no locks: everything but the atomic flag below
 // is touched only on the owner's goroutine. After the handshake (when
 // tls.Conn is kept, i.e. TLS 1.2) Read returns errWouldBlock instead of
 // yielding.
@@ -62,12 +59,10 @@ type hsConn struct {
 
 	runner *hsRunner           // while started and not done
 	yield  func(struct{}) bool // suspends the handshake (inside the runner)
-	timer  *time.Timer         // Config.HandshakeTimeout safety net
 
-	// Set from other goroutines; the owner acts on them in engine.sync
-	// after the wake function told it to look.
+	// Set by whichever goroutine frees a slot; the owner acts on it in
+	// Feed after the wake function told it to look.
 	admitted atomic.Bool // a handshake slot is ours
-	timedOut atomic.Bool
 
 	// result, valid once done.
 	res hsResult
@@ -78,7 +73,7 @@ type hsConn struct {
 	afterSecret  [][]byte // protected records written once the server secret was known
 	capturedLen  int
 
-	// FIFO links; guarded by Context.mu.
+	// FIFO links; guarded by Server.mu.
 	queued       bool
 	qPrev, qNext *hsConn
 }
@@ -101,9 +96,6 @@ func (h *hsConn) Read(p []byte) (int, error) {
 	for {
 		if h.blocking && (e.ownerClosed || e.released) {
 			return 0, errOwnerClosed
-		}
-		if h.blocking && h.timedOut.Load() {
-			return 0, errHandshakeTimeout
 		}
 		if n := h.deliverable(); n > 0 {
 			n = copy(p[:min(len(p), n)], (*e.in)[e.inOff:])
@@ -213,11 +205,7 @@ func (k *keyLogger) Write(line []byte) (int, error) {
 func (h *hsConn) start() {
 	e := h.e
 	h.started = true
-	h.timer = time.AfterFunc(e.ctx.cur.Load().hsTimeout, func() {
-		h.timedOut.Store(true)
-		e.wake()
-	})
-	h.runner = e.ctx.getRunner()
+	h.runner = e.srv.getRunner()
 	h.runner.job = h
 	h.resume()
 }
@@ -227,7 +215,7 @@ func (h *hsConn) start() {
 func (h *hsConn) resume() {
 	h.runner.next()
 	if h.done {
-		h.e.ctx.putRunner(h.runner)
+		h.e.srv.putRunner(h.runner)
 		h.runner = nil
 	}
 }
@@ -236,10 +224,9 @@ func (h *hsConn) resume() {
 // frees the slot.
 func (h *hsConn) run(yield func(struct{}) bool) {
 	h.yield = yield
-	ctx := h.e.ctx
-	conn := tls.Server(h, ctx.outer)
+	srv := h.e.srv
+	conn := tls.Server(h, srv.outer)
 	err := conn.Handshake()
-	h.timer.Stop()
 	h.yield = nil
 
 	var res hsResult
@@ -249,7 +236,7 @@ func (h *hsConn) run(yield func(struct{}) bool) {
 		st := conn.ConnectionState()
 		res.peer = peerOf(&st)
 		res.conn = conn
-		if st.Version == tls.VersionTLS13 && !ctx.keepConn13 {
+		if st.Version == tls.VersionTLS13 && !srv.keepConn13 {
 			if rl, ok := h.recordLayer(st.CipherSuite); ok {
 				res.rl, res.conn = rl, nil
 			}
@@ -262,16 +249,16 @@ func (h *hsConn) run(yield func(struct{}) bool) {
 
 	switch {
 	case res.err == nil:
-		ctx.okN.Add(1)
+		srv.okN.Add(1)
 		if res.peer.Resumed {
-			ctx.resumedN.Add(1)
+			srv.resumedN.Add(1)
 		}
 	case errors.Is(res.err, ErrClosed):
-		ctx.canceledN.Add(1)
+		srv.canceledN.Add(1)
 	default:
-		ctx.failedN.Add(1)
+		srv.failedN.Add(1)
 	}
-	ctx.finish()
+	srv.finish()
 }
 
 // recordLayer builds the TLS 1.3 record layer from the captured secrets,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"testing"
@@ -16,17 +17,20 @@ import (
 	"tlslpd/certs"
 )
 
+// testPeerAddr is the source address harness engines are made for.
+var testPeerAddr = netip.MustParseAddr("192.0.2.1")
+
 // waitLimit bounds every wait so a broken engine fails a test instead of
 // hanging it.
 const waitLimit = 10 * time.Second
 
 // fixture is a freshly generated PKI with the TLS material tests need.
 type fixture struct {
-	pki    *certs.PKI
-	server tls.Certificate
-	client tls.Certificate
-	leaf   *x509.Certificate
-	pool   *x509.CertPool
+	pki        *certs.PKI
+	serverCert tls.Certificate
+	client     tls.Certificate
+	leaf       *x509.Certificate
+	pool       *x509.CertPool
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -39,11 +43,11 @@ func newFixture(t testing.TB) *fixture {
 	require.NoError(t, err)
 	leaf, err := x509.ParseCertificate(cli.Certificate[0])
 	require.NoError(t, err)
-	return &fixture{pki: pki, server: srv, client: cli, leaf: leaf, pool: pki.CertPool()}
+	return &fixture{pki: pki, serverCert: srv, client: cli, leaf: leaf, pool: pki.CertPool()}
 }
 
 func (f *fixture) config() Config {
-	return Config{Certificate: f.server, ClientCAs: f.pool}
+	return Config{Certificate: f.serverCert, ClientCAs: f.pool}
 }
 
 // clientConfig is a crypto/tls client trusting f's CA and presenting f's
@@ -58,16 +62,16 @@ func (f *fixture) clientConfig(version uint16) *tls.Config {
 	}
 }
 
-func (f *fixture) context(t testing.TB, mutate func(*Config)) *Context {
+func (f *fixture) newServer(t testing.TB, mutate func(*Config)) *Server {
 	t.Helper()
 	cfg := f.config()
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	ctx, err := NewContext(cfg)
+	ts, err := NewServer(cfg)
 	require.NoError(t, err)
-	t.Cleanup(ctx.Close)
-	return ctx
+	t.Cleanup(ts.Close)
+	return ts
 }
 
 // memPipe is one direction of an in-memory byte stream with unbounded
@@ -179,9 +183,9 @@ type harness struct {
 	ev      chan struct{} // a client-side call finished
 }
 
-func newHarness(t testing.TB, ctx *Context, cc *tls.Config) *harness {
+func newHarness(t testing.TB, ts *Server, cc *tls.Config) *harness {
 	t.Helper()
-	h := makeHarness(t, ctx, cc, make(chan struct{}, 1))
+	h := makeHarness(t, ts, cc, make(chan struct{}, 1))
 	t.Cleanup(func() {
 		h.eng.Release()
 		h.cli.Close()
@@ -191,10 +195,10 @@ func newHarness(t testing.TB, ctx *Context, cc *tls.Config) *harness {
 
 // makeHarness is newHarness without cleanup; the engine's wake closure
 // captures only the wake channel, so the engine does not pin the harness.
-func makeHarness(t testing.TB, ctx *Context, cc *tls.Config, wake chan struct{}) *harness {
+func makeHarness(t testing.TB, ts *Server, cc *tls.Config, wake chan struct{}) *harness {
 	cli, srv := memConnPair()
 	h := &harness{t: t, wake: wake, cli: cli, srv: srv, ev: make(chan struct{}, 1)}
-	h.eng = ctx.NewEngine(func() {
+	h.eng = ts.NewEngine(testPeerAddr, func() {
 		select {
 		case wake <- struct{}{}:
 		default:
@@ -207,8 +211,16 @@ func makeHarness(t testing.TB, ctx *Context, cc *tls.Config, wake chan struct{})
 }
 
 // feed hands b to the engine in h.chunk pieces, draining plaintext after
-// each piece.
+// each piece. With nothing to hand over it still calls Feed(nil), as an
+// owner does when the wake function fired.
 func (h *harness) feed(b []byte) {
+	if len(b) == 0 {
+		if err := h.eng.Feed(nil); err != nil && h.feedErr == nil {
+			h.feedErr = err
+		}
+		h.drain()
+		return
+	}
 	for len(b) > 0 {
 		n := len(b)
 		if h.chunk > 0 {
@@ -326,9 +338,9 @@ func (h *harness) handshake() error {
 	return cerr
 }
 
-func established(t testing.TB, ctx *Context, cc *tls.Config) *harness {
+func established(t testing.TB, ts *Server, cc *tls.Config) *harness {
 	t.Helper()
-	h := newHarness(t, ctx, cc)
+	h := newHarness(t, ts, cc)
 	require.NoError(t, h.handshake())
 	require.Equal(t, Established, h.eng.State(), "engine err: %v", h.eng.Err())
 	return h
@@ -363,25 +375,25 @@ func (h *harness) clientWrite(p []byte, want int) error {
 }
 
 // waitGoroutines waits until the goroutine count drops to at most n plus
-// the handshake runners idle in ctx's pool.
-func waitGoroutines(t testing.TB, ctx *Context, n int) {
+// the handshake runners idle in ts's pool.
+func waitGoroutines(t testing.TB, ts *Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
-	for runtime.NumGoroutine() > n+ctx.idleRunnerCount() {
+	for runtime.NumGoroutine() > n+ts.idleRunnerCount() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d > %d + %d idle runners\n%s", runtime.NumGoroutine(), n, ctx.idleRunnerCount(), buf[:runtime.Stack(buf, true)])
+			t.Fatalf("goroutines: %d > %d + %d idle runners\n%s", runtime.NumGoroutine(), n, ts.idleRunnerCount(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 }
 
-// waitStats waits until cond holds for ctx's Stats.
-func waitStats(t testing.TB, ctx *Context, what string, cond func(Stats) bool) Stats {
+// waitStats waits until cond holds for ts's Stats.
+func waitStats(t testing.TB, ts *Server, what string, cond func(Stats) bool) Stats {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
-		s := ctx.Stats()
+		s := ts.Stats()
 		if cond(s) {
 			return s
 		}

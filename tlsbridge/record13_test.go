@@ -19,7 +19,7 @@ type recordPair struct {
 	buf  []byte
 }
 
-func newRecordPair(t testing.TB, ctx *Context, suite uint16) *recordPair {
+func newRecordPair(t testing.TB, ts *Server, suite uint16) *recordPair {
 	t.Helper()
 	s := suite13ByID(suite)
 	require.NotNil(t, s)
@@ -31,7 +31,7 @@ func newRecordPair(t testing.TB, ctx *Context, suite uint16) *recordPair {
 	require.NoError(t, err)
 	peer, err := newRecordLayer(suite, ss, cs, 0)
 	require.NoError(t, err)
-	e := &engine{ctx: ctx, wakeFn: func() {}, state: Established, rl: rl}
+	e := &engine{srv: ts, wakeFn: func() {}, state: Established, rl: rl}
 	return &recordPair{eng: e, peer: peer, buf: make([]byte, 32<<10)}
 }
 
@@ -73,10 +73,10 @@ func (p *recordPair) peerOpen(t testing.TB) (data []byte, types []byte) {
 
 func TestRecordLayerSuites(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, s := range suites13 {
 		t.Run(tls.CipherSuiteName(s.id), func(t *testing.T) {
-			p := newRecordPair(t, ctx, s.id)
+			p := newRecordPair(t, ts, s.id)
 			msg := bytes.Repeat([]byte("0123456789abcdef"), 3000) // 48000 bytes: 3 records
 			var in []byte
 			for c := msg; len(c) > 0; {
@@ -101,11 +101,11 @@ func TestRecordLayerSuites(t *testing.T) {
 
 func TestRecordLayerKeyUpdate(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	ku := func(req byte) []byte { return []byte{handshakeTypeKeyUpdate, 0, 0, 1, req} }
 
 	t.Run("update requested", func(t *testing.T) {
-		p := newRecordPair(t, ctx, tls.TLS_AES_128_GCM_SHA256)
+		p := newRecordPair(t, ts, tls.TLS_AES_128_GCM_SHA256)
 		in := p.peer.seal(nil, recordTypeHandshake, ku(1))
 		require.NoError(t, p.peer.out.update(p.peer.suite))
 		in = p.peer.seal(in, recordTypeApplicationData, []byte("after update\n"))
@@ -121,7 +121,7 @@ func TestRecordLayerKeyUpdate(t *testing.T) {
 		assert.Equal(t, "reply\n", string(data))
 	})
 	t.Run("not requested, fragmented", func(t *testing.T) {
-		p := newRecordPair(t, ctx, tls.TLS_CHACHA20_POLY1305_SHA256)
+		p := newRecordPair(t, ts, tls.TLS_CHACHA20_POLY1305_SHA256)
 		in := p.peer.seal(nil, recordTypeHandshake, ku(0)[:2])
 		in = p.peer.seal(in, recordTypeHandshake, ku(0)[2:])
 		require.NoError(t, p.peer.out.update(p.peer.suite))
@@ -136,7 +136,7 @@ func TestRecordLayerKeyUpdate(t *testing.T) {
 
 func TestRecordLayerRejects(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	tests := []struct {
 		name  string
 		build func(p *recordPair) []byte
@@ -195,7 +195,7 @@ func TestRecordLayerRejects(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := newRecordPair(t, ctx, tls.TLS_AES_256_GCM_SHA384)
+			p := newRecordPair(t, ts, tls.TLS_AES_256_GCM_SHA384)
 			require.NoError(t, p.eng.Feed(tc.build(p)))
 			_, err := p.readAll()
 			require.ErrorIs(t, err, tc.want)
@@ -209,9 +209,9 @@ func TestRecordLayerRejects(t *testing.T) {
 
 func TestRecordLayerAccepts(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	t.Run("padding and 16 empty records", func(t *testing.T) {
-		p := newRecordPair(t, ctx, tls.TLS_AES_128_GCM_SHA256)
+		p := newRecordPair(t, ts, tls.TLS_AES_128_GCM_SHA256)
 		var in []byte
 		for i := 0; i < maxUselessRecords; i++ {
 			in = p.peer.seal(in, recordTypeApplicationData, nil)
@@ -225,7 +225,7 @@ func TestRecordLayerAccepts(t *testing.T) {
 		assert.Equal(t, "padded", string(got))
 	})
 	t.Run("close_notify", func(t *testing.T) {
-		p := newRecordPair(t, ctx, tls.TLS_AES_128_GCM_SHA256)
+		p := newRecordPair(t, ts, tls.TLS_AES_128_GCM_SHA256)
 		in := p.peer.seal(nil, recordTypeApplicationData, []byte("bye"))
 		in = p.peer.sealAlert(in, alertCloseNotify)
 		require.NoError(t, p.eng.Feed(in))
@@ -236,7 +236,7 @@ func TestRecordLayerAccepts(t *testing.T) {
 		assert.NoError(t, p.eng.Feed([]byte("ignored")))
 	})
 	t.Run("small reads of one record", func(t *testing.T) {
-		p := newRecordPair(t, ctx, tls.TLS_AES_128_GCM_SHA256)
+		p := newRecordPair(t, ts, tls.TLS_AES_128_GCM_SHA256)
 		require.NoError(t, p.eng.Feed(p.peer.seal(nil, recordTypeApplicationData, []byte("abcdefg"))))
 		var got []byte
 		b := make([]byte, 2)
@@ -257,8 +257,8 @@ func TestRecordLayerAccepts(t *testing.T) {
 
 func TestKeyUpdateWithRealClient(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
-	h := established(t, ctx, f.clientConfig(tls.VersionTLS13))
+	ts := f.newServer(t, nil)
+	h := established(t, ts, f.clientConfig(tls.VersionTLS13))
 	e := h.eng.(*engine)
 	inBefore := bytes.Clone(e.rl.in.secret)
 	require.NoError(t, e.requestKeyUpdate())
@@ -275,15 +275,15 @@ func TestKeyUpdateWithRealClient(t *testing.T) {
 
 func FuzzRecordLayer(f *testing.F) {
 	fx := newFixture(f)
-	ctx := fx.context(f, nil)
-	seedPair := newRecordPair(f, ctx, tls.TLS_AES_128_GCM_SHA256)
+	ts := fx.newServer(f, nil)
+	seedPair := newRecordPair(f, ts, tls.TLS_AES_128_GCM_SHA256)
 	f.Add(seedPair.peer.seal(nil, recordTypeApplicationData, []byte("hello\n")))
 	f.Add([]byte{recordTypeApplicationData, 3, 3, 0xff, 0xff})
 	f.Add([]byte{recordTypeApplicationData, 3, 3, 0, 17})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		// Fixed secrets make the peer's seeds decrypt; random bytes mostly
 		// exercise the parser and the failure paths.
-		p := newRecordPair(t, ctx, tls.TLS_AES_128_GCM_SHA256)
+		p := newRecordPair(t, ts, tls.TLS_AES_128_GCM_SHA256)
 		p.eng.rl = &recordLayer{suite: seedPair.eng.rl.suite, in: seedPair.eng.rl.in, out: seedPair.eng.rl.out}
 		p.eng.rl.in.seq, p.eng.rl.out.seq = 0, 0
 		// Feed the input a piece at a time.
@@ -311,10 +311,10 @@ func FuzzRecordLayer(f *testing.F) {
 
 func TestParkRebuildsKeys(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	for _, s := range suites13 {
 		t.Run(tls.CipherSuiteName(s.id), func(t *testing.T) {
-			p := newRecordPair(t, ctx, s.id)
+			p := newRecordPair(t, ts, s.id)
 			for i := 0; i < 3; i++ {
 				p.eng.Park()
 				require.Nil(t, p.eng.rl.in.aead, "parked")

@@ -16,13 +16,13 @@ const runnerIdleTimeout = 5 * time.Second
 // starts small and grows (copying its stack) several times during every
 // handshake, and creating it costs a goroutine. A runner kept for the
 // next handshake has its stack already grown. Idle runners wait in the
-// Context's pool, suspended at the top of their loop.
+// Server's pool, suspended at the top of their loop.
 type hsRunner struct {
 	next func() (struct{}, bool)
 	stop func()
 	job  *hsConn // the handshake to run when resumed from idle
 
-	idleSince time.Time // in the pool since; guarded by Context.runnersMu
+	idleSince time.Time // in the pool since; guarded by Server.runnersMu
 }
 
 func newRunner() *hsRunner {
@@ -48,7 +48,7 @@ func (r *hsRunner) loop(yield func(struct{}) bool) {
 
 // getRunner takes the most recently idle runner from the pool (so the
 // oldest ones age out), or makes one.
-func (c *Context) getRunner() *hsRunner {
+func (c *Server) getRunner() *hsRunner {
 	c.runnersMu.Lock()
 	n := len(c.idleRunners)
 	if n == 0 {
@@ -64,7 +64,7 @@ func (c *Context) getRunner() *hsRunner {
 
 // putRunner keeps an idle runner for the next handshake, or ends it when
 // the pool is full or closed.
-func (c *Context) putRunner(r *hsRunner) {
+func (c *Server) putRunner(r *hsRunner) {
 	c.runnersMu.Lock()
 	if !c.runnersClosed && len(c.idleRunners) < c.maxIdleRunners {
 		r.idleSince = time.Now()
@@ -83,7 +83,7 @@ func (c *Context) putRunner(r *hsRunner) {
 // and re-arms itself for the next one to age out, while any are left. It
 // runs on a timer goroutine; an idle runner belongs to the pool, so ending
 // it from here does not race with any engine.
-func (c *Context) trimIdleRunners() {
+func (c *Server) trimIdleRunners() {
 	c.runnersMu.Lock()
 	now := time.Now()
 	old := 0
@@ -107,10 +107,10 @@ func (c *Context) trimIdleRunners() {
 }
 
 // Close ends the idle handshake runners and stops pooling new ones; call
-// it when the Context is no longer used. Engines keep working: a
+// it when the Server is no longer used. Engines keep working: a
 // handshake started afterwards gets a runner of its own that ends with
 // it.
-func (c *Context) Close() {
+func (c *Server) Close() {
 	c.runnersMu.Lock()
 	idle := c.idleRunners
 	c.idleRunners = nil
@@ -126,7 +126,7 @@ func (c *Context) Close() {
 }
 
 // idleRunnerCount is how many runners wait in the pool.
-func (c *Context) idleRunnerCount() int {
+func (c *Server) idleRunnerCount() int {
 	c.runnersMu.Lock()
 	defer c.runnersMu.Unlock()
 	return len(c.idleRunners)

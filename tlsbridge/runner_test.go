@@ -12,9 +12,9 @@ import (
 
 // startedHandshake returns an engine whose handshake holds a runner,
 // suspended waiting for the client's second flight.
-func startedHandshake(t *testing.T, ctx *Context, f *fixture) *harness {
+func startedHandshake(t *testing.T, ts *Server, f *fixture) *harness {
 	t.Helper()
-	h := newHarness(t, ctx, f.clientConfig(tls.VersionTLS13))
+	h := newHarness(t, ts, f.clientConfig(tls.VersionTLS13))
 	go func() { _ = h.client.Handshake() }()
 	h.pumpUntil("server flight", func() bool {
 		e := h.eng.(*engine)
@@ -25,11 +25,11 @@ func startedHandshake(t *testing.T, ctx *Context, f *fixture) *harness {
 
 // burstOfHandshakes has n handshakes hold a runner at once, then cancels
 // them all, so n runners go back to the pool together.
-func burstOfHandshakes(t *testing.T, ctx *Context, f *fixture, n int) {
+func burstOfHandshakes(t *testing.T, ts *Server, f *fixture, n int) {
 	t.Helper()
 	hs := make([]*harness, n)
 	for i := range hs {
-		hs[i] = startedHandshake(t, ctx, f)
+		hs[i] = startedHandshake(t, ts, f)
 	}
 	for _, h := range hs {
 		h.eng.Close()
@@ -41,96 +41,96 @@ func TestRunnerPool(t *testing.T) {
 	f := newFixture(t)
 
 	t.Run("sequential handshakes reuse one runner", func(t *testing.T) {
-		ctx := f.context(t, nil)
+		ts := f.newServer(t, nil)
 		for range 5 {
-			established(t, ctx, f.clientConfig(tls.VersionTLS13))
-			assert.Equal(t, 1, ctx.idleRunnerCount())
+			established(t, ts, f.clientConfig(tls.VersionTLS13))
+			assert.Equal(t, 1, ts.idleRunnerCount())
 		}
 	})
 
 	t.Run("a canceled handshake returns its runner", func(t *testing.T) {
 		for _, how := range []string{"close", "release"} {
 			t.Run(how, func(t *testing.T) {
-				ctx := f.context(t, nil)
-				h := startedHandshake(t, ctx, f)
-				assert.Zero(t, ctx.idleRunnerCount(), "the runner is busy")
+				ts := f.newServer(t, nil)
+				h := startedHandshake(t, ts, f)
+				assert.Zero(t, ts.idleRunnerCount(), "the runner is busy")
 				if how == "close" {
 					h.eng.Close()
 				} else {
 					h.eng.Release()
 				}
-				assert.Equal(t, 1, ctx.idleRunnerCount())
-				assert.Equal(t, int64(1), ctx.Stats().HandshakesCanceled)
-				assert.Zero(t, ctx.Stats().HandshakesInFlight)
+				assert.Equal(t, 1, ts.idleRunnerCount())
+				assert.Equal(t, int64(1), ts.Stats().HandshakesCanceled)
+				assert.Zero(t, ts.Stats().HandshakesInFlight)
 			})
 		}
 	})
 
 	t.Run("the pool is bounded and Close empties it", func(t *testing.T) {
-		ctx := f.context(t, nil)
-		ctx.maxIdleRunners = 2
+		ts := f.newServer(t, nil)
+		ts.maxIdleRunners = 2
 		before := runtime.NumGoroutine()
-		burstOfHandshakes(t, ctx, f, 4)
-		assert.Equal(t, 2, ctx.idleRunnerCount())
-		waitGoroutines(t, ctx, before)
+		burstOfHandshakes(t, ts, f, 4)
+		assert.Equal(t, 2, ts.idleRunnerCount())
+		waitGoroutines(t, ts, before)
 
-		ctx.Close()
-		assert.Zero(t, ctx.idleRunnerCount())
-		waitGoroutines(t, ctx, before)
+		ts.Close()
+		assert.Zero(t, ts.idleRunnerCount())
+		waitGoroutines(t, ts, before)
 
 		// Engines still work after Close; their runners are not kept.
-		established(t, ctx, f.clientConfig(tls.VersionTLS13))
-		assert.Zero(t, ctx.idleRunnerCount())
-		waitGoroutines(t, ctx, before)
+		established(t, ts, f.clientConfig(tls.VersionTLS13))
+		assert.Zero(t, ts.idleRunnerCount())
+		waitGoroutines(t, ts, before)
 	})
 
 	t.Run("only runners idle past the timeout are ended", func(t *testing.T) {
 		// The timer never fires on its own here; the test moves the clock
 		// by backdating idleSince and trims by hand, so a slow machine
 		// cannot change the outcome.
-		ctx := f.context(t, nil)
-		ctx.runnerIdleTimeout = time.Hour
+		ts := f.newServer(t, nil)
+		ts.runnerIdleTimeout = time.Hour
 		before := runtime.NumGoroutine()
-		burstOfHandshakes(t, ctx, f, 3)
-		require.Equal(t, 3, ctx.idleRunnerCount())
-		ctx.runnersMu.Lock()
-		require.NotNil(t, ctx.trimTimer, "idle runners arm the trim timer")
-		for _, r := range ctx.idleRunners[:2] { // the two oldest
+		burstOfHandshakes(t, ts, f, 3)
+		require.Equal(t, 3, ts.idleRunnerCount())
+		ts.runnersMu.Lock()
+		require.NotNil(t, ts.trimTimer, "idle runners arm the trim timer")
+		for _, r := range ts.idleRunners[:2] { // the two oldest
 			r.idleSince = r.idleSince.Add(-2 * time.Hour)
 		}
-		ctx.runnersMu.Unlock()
-		ctx.trimIdleRunners()
-		assert.Equal(t, 1, ctx.idleRunnerCount())
-		ctx.runnersMu.Lock()
-		assert.NotNil(t, ctx.trimTimer, "re-armed for the one left")
-		ctx.idleRunners[0].idleSince = ctx.idleRunners[0].idleSince.Add(-2 * time.Hour)
-		ctx.runnersMu.Unlock()
-		ctx.trimIdleRunners()
-		assert.Zero(t, ctx.idleRunnerCount())
-		ctx.runnersMu.Lock()
-		assert.Nil(t, ctx.trimTimer, "nothing idle, no timer")
-		ctx.runnersMu.Unlock()
-		waitGoroutines(t, ctx, before)
+		ts.runnersMu.Unlock()
+		ts.trimIdleRunners()
+		assert.Equal(t, 1, ts.idleRunnerCount())
+		ts.runnersMu.Lock()
+		assert.NotNil(t, ts.trimTimer, "re-armed for the one left")
+		ts.idleRunners[0].idleSince = ts.idleRunners[0].idleSince.Add(-2 * time.Hour)
+		ts.runnersMu.Unlock()
+		ts.trimIdleRunners()
+		assert.Zero(t, ts.idleRunnerCount())
+		ts.runnersMu.Lock()
+		assert.Nil(t, ts.trimTimer, "nothing idle, no timer")
+		ts.runnersMu.Unlock()
+		waitGoroutines(t, ts, before)
 	})
 
 	t.Run("the trim timer fires by itself", func(t *testing.T) {
-		ctx := f.context(t, nil)
-		ctx.runnerIdleTimeout = 20 * time.Millisecond
+		ts := f.newServer(t, nil)
+		ts.runnerIdleTimeout = 20 * time.Millisecond
 		before := runtime.NumGoroutine()
-		burstOfHandshakes(t, ctx, f, 3)
-		require.Eventually(t, func() bool { return ctx.idleRunnerCount() == 0 }, waitLimit, 5*time.Millisecond)
-		waitGoroutines(t, ctx, before)
+		burstOfHandshakes(t, ts, f, 3)
+		require.Eventually(t, func() bool { return ts.idleRunnerCount() == 0 }, waitLimit, 5*time.Millisecond)
+		waitGoroutines(t, ts, before)
 	})
 
 	t.Run("a runner survives a failed handshake", func(t *testing.T) {
-		ctx := f.context(t, nil)
+		ts := f.newServer(t, nil)
 		cc := f.clientConfig(tls.VersionTLS13)
 		cc.Certificates = nil
-		h := newHarness(t, ctx, cc)
+		h := newHarness(t, ts, cc)
 		_ = h.handshake()
 		require.Equal(t, Failed, h.eng.State())
-		assert.Equal(t, 1, ctx.idleRunnerCount())
-		established(t, ctx, f.clientConfig(tls.VersionTLS13))
-		assert.Equal(t, 1, ctx.idleRunnerCount())
+		assert.Equal(t, 1, ts.idleRunnerCount())
+		established(t, ts, f.clientConfig(tls.VersionTLS13))
+		assert.Equal(t, 1, ts.idleRunnerCount())
 	})
 }

@@ -84,32 +84,32 @@ func TestChainCacheIsBounded(t *testing.T) {
 // another CA is still refused, and a reload starts a fresh cache.
 func TestHandshakesReuseChainVerification(t *testing.T) {
 	f := newFixture(t)
-	ctx := f.context(t, nil)
+	ts := f.newServer(t, nil)
 	wake := make(chan struct{}, 1)
 	for _, v := range []uint16{tls.VersionTLS13, tls.VersionTLS12, tls.VersionTLS13} {
-		h := makeHarness(t, ctx, f.clientConfig(v), wake)
+		h := makeHarness(t, ts, f.clientConfig(v), wake)
 		require.NoError(t, h.handshake())
 		require.Equal(t, Established, h.eng.State())
 		h.eng.Release()
 	}
-	hits, misses := ctx.cur.Load().chains.stats()
+	hits, misses := ts.cur.Load().chains.stats()
 	assert.Equal(t, uint64(1), misses)
 	assert.Equal(t, uint64(2), hits)
 
 	other := newFixture(t)
 	cc := f.clientConfig(tls.VersionTLS13)
 	cc.Certificates = []tls.Certificate{other.client}
-	h := makeHarness(t, ctx, cc, wake)
+	h := makeHarness(t, ts, cc, wake)
 	_ = h.handshake()
 	assert.Equal(t, Failed, h.eng.State())
 	assert.ErrorIs(t, h.eng.Err(), ErrHandshake)
 	h.eng.Release()
 
-	require.NoError(t, ctx.Reload(f.config()))
-	h = makeHarness(t, ctx, f.clientConfig(tls.VersionTLS13), wake)
+	require.NoError(t, ts.Reload(f.config()))
+	h = makeHarness(t, ts, f.clientConfig(tls.VersionTLS13), wake)
 	require.NoError(t, h.handshake())
 	h.eng.Release()
-	hits, misses = ctx.cur.Load().chains.stats()
+	hits, misses = ts.cur.Load().chains.stats()
 	assert.Equal(t, uint64(0), hits, "a reload starts a fresh cache")
 	assert.Equal(t, uint64(1), misses)
 }

@@ -48,9 +48,9 @@ var tls12Suites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
-// Context is the per-server TLS state shared by all engines: policy,
+// Server is the per-server TLS state shared by all engines: policy,
 // session-ticket keys, handshake slots and counters.
-type Context struct {
+type Server struct {
 	// outer is the Config every tls.Server is built with. It never changes,
 	// so crypto/tls's automatically rotated session-ticket keys (which live
 	// on it) survive Reload; the policy itself comes from cur via
@@ -88,13 +88,13 @@ type Context struct {
 	resumedN  atomic.Int64
 }
 
-// NewContext validates cfg and returns a Context for making engines.
-func NewContext(cfg Config) (*Context, error) {
+// NewServer validates cfg and returns a Server for making engines.
+func NewServer(cfg Config) (*Server, error) {
 	inner, err := buildPolicy(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("tlsbridge: new context: %w", err)
 	}
-	c := &Context{
+	c := &Server{
 		max:               maxHandshakes(cfg),
 		maxIdleRunners:    defaultMaxIdleRunners(),
 		runnerIdleTimeout: runnerIdleTimeout,
@@ -129,7 +129,7 @@ func maxHandshakes(cfg Config) int {
 // Reload swaps in a new certificate / CA / policy for handshakes that start
 // afterwards. Established engines keep what they negotiated. On error the
 // previous configuration stays in force.
-func (c *Context) Reload(cfg Config) error {
+func (c *Server) Reload(cfg Config) error {
 	inner, err := buildPolicy(cfg)
 	if err != nil {
 		return fmt.Errorf("tlsbridge: reload: %w", err)
@@ -144,7 +144,7 @@ func (c *Context) Reload(cfg Config) error {
 }
 
 // Stats returns a snapshot of the counters; safe from any goroutine.
-func (c *Context) Stats() Stats {
+func (c *Server) Stats() Stats {
 	return Stats{
 		HandshakesInFlight: c.inFlightN.Load(),
 		HandshakesQueued:   c.queuedN.Load(),
@@ -159,24 +159,16 @@ func (c *Context) Stats() Stats {
 
 // policy is one immutable generation of the server configuration.
 type policy struct {
-	tls       *tls.Config
-	hsTimeout time.Duration
-	chains    *chainCache // nil in insecure mode
+	tls    *tls.Config
+	chains *chainCache // nil in insecure mode
 }
 
 func buildPolicy(cfg Config) (*policy, error) {
-	if cfg.HandshakeTimeout < 0 {
-		return nil, fmt.Errorf("HandshakeTimeout %v is negative", cfg.HandshakeTimeout)
-	}
 	t, chains, err := buildTLSConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &policy{tls: t, hsTimeout: cfg.HandshakeTimeout, chains: chains}
-	if p.hsTimeout == 0 {
-		p.hsTimeout = HandshakeTimeoutHint
-	}
-	return p, nil
+	return &policy{tls: t, chains: chains}, nil
 }
 
 func buildTLSConfig(cfg Config) (*tls.Config, *chainCache, error) {
@@ -224,7 +216,7 @@ func buildTLSConfig(cfg Config) (*tls.Config, *chainCache, error) {
 // that offers TLS 1.3 it returns a per-connection copy carrying a key-log
 // writer bound to that connection, which is how the engine learns the
 // traffic secrets it needs to run the record layer itself afterwards.
-func (c *Context) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+func (c *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	cur := c.cur.Load().tls
 	h, ok := hello.Conn.(*hsConn)
 	if !ok || c.keepConn13 || !slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
@@ -235,16 +227,16 @@ func (c *Context) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, erro
 	return per, nil
 }
 
-// schedule takes a handshake slot for h and reports true, or queues h
-// (FIFO) and reports false; a queued h is admitted later by admit.
-func (c *Context) schedule(h *hsConn) bool {
+// schedule takes a handshake slot for h (setting h.admitted), or queues h
+// (FIFO) to be admitted later by admitLocked.
+func (c *Server) schedule(h *hsConn) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.qHead == nil && c.inFlight < c.max {
 		c.inFlight++
 		c.inFlightN.Store(int64(c.inFlight))
 		h.admitted.Store(true)
-		return true
+		return
 	}
 	h.queued = true
 	if c.qTail == nil {
@@ -256,12 +248,11 @@ func (c *Context) schedule(h *hsConn) bool {
 	c.qTail = h
 	c.queuedN.Add(1)
 	c.waitedN.Add(1)
-	return false
 }
 
 // admitLocked gives free slots to queued handshakes and returns them; the
 // caller wakes their owners (which start them) once c.mu is released.
-func (c *Context) admitLocked() []*hsConn {
+func (c *Server) admitLocked() []*hsConn {
 	var admitted []*hsConn
 	for c.qHead != nil && c.inFlight < c.max {
 		h := c.qHead
@@ -282,7 +273,7 @@ func wakeAdmitted(admitted []*hsConn) {
 	}
 }
 
-func (c *Context) unlinkLocked(h *hsConn) {
+func (c *Server) unlinkLocked(h *hsConn) {
 	if h.qPrev != nil {
 		h.qPrev.qNext = h.qNext
 	} else {
@@ -299,7 +290,7 @@ func (c *Context) unlinkLocked(h *hsConn) {
 }
 
 // finish frees a slot and hands it to the next queued handshake.
-func (c *Context) finish() {
+func (c *Server) finish() {
 	c.mu.Lock()
 	c.inFlight--
 	admitted := c.admitLocked()
@@ -309,7 +300,7 @@ func (c *Context) finish() {
 
 // dequeue removes h from the wait queue if it is still there; it reports
 // whether it was (so it never got, and never will get, a slot).
-func (c *Context) dequeue(h *hsConn) bool {
+func (c *Server) dequeue(h *hsConn) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !h.queued {
@@ -319,11 +310,11 @@ func (c *Context) dequeue(h *hsConn) bool {
 	return true
 }
 
-func (c *Context) getBuf() *[]byte {
+func (c *Server) getBuf() *[]byte {
 	return c.bufs.Get().(*[]byte)
 }
 
-func (c *Context) putBuf(b *[]byte) {
+func (c *Server) putBuf(b *[]byte) {
 	if b == nil || cap(*b) > maxPooledBuf {
 		return
 	}
