@@ -4,7 +4,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +11,6 @@ import (
 
 	"tlslpd/bench"
 	"tlslpd/certs"
-	"tlslpd/cli"
 	"tlslpd/client"
 	"tlslpd/daemon"
 )
@@ -21,7 +19,8 @@ const usage = `tlslpd — TLS line protocol daemon
 
 Usage:
   tlslpd [flags]                serve (the reference tlslp-server flags; see --help)
-  tlslpd certs [flags]          write development certificates into certificates/
+  tlslpd certs [flags]          write development certificates into certificates/ (existing files are kept)
+  tlslpd certs client --name X  sign another client certificate with certificates/ca_key.pem
   tlslpd client [flags]         run one tlslp session against a server
   tlslpd bench load [flags]     load generator (closed/open model, park mode)
   tlslpd bench verify [flags]   PoW verification throughput
@@ -39,7 +38,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return daemon.Main(args[1:], stdout, stderr)
 	case "certs":
-		return certsMain(args[1:], stdout, stderr)
+		return certs.Main(args[1:], stdout, stderr)
 	case "client":
 		return client.Main(args[1:], stdout, stderr)
 	case "bench":
@@ -50,30 +49,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "tlslpd: unknown command %q (try 'tlslpd help')\n", args[0])
 	return 2
-}
-
-func certsMain(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tlslpd certs", flag.ContinueOnError)
-	dir := fs.String("dir", "certificates", "directory to write into")
-	force := fs.Bool("force", false, "replace existing files")
-	ifMissing := fs.Bool("if-missing", false, "do nothing (exit 0) when the CA certificate already exists")
-	hosts := fs.String("hosts", strings.Join(certs.DefaultHosts(), ","), "comma-separated names and IPs for the server certificate")
-	if err := cli.Parse(fs, args); err != nil {
-		return cli.Exit(fs, err, stdout, stderr)
-	}
-	if *ifMissing && daemon.Exists(certs.FilesIn(*dir).CACert) {
-		return 0
-	}
-	pki, err := certs.New(certs.Options{Hosts: strings.Split(*hosts, ",")})
-	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd certs: %v\n", err)
-		return 1
-	}
-	files, err := pki.Write(*dir, *force)
-	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd certs: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "wrote %s, %s, %s, %s, %s\n", files.CACert, files.ServerCert, files.ServerKey, files.ClientCert, files.ClientKey)
-	return 0
 }

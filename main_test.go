@@ -13,7 +13,7 @@ import (
 // usage on stdout, exit 0.
 func TestCommandLineConventions(t *testing.T) {
 	commands := [][]string{
-		{}, {"serve"}, {"certs"}, {"client"},
+		{}, {"serve"}, {"certs"}, {"certs", "client"}, {"client"},
 		{"bench", "load"}, {"bench", "verify"}, {"bench", "suite"}, {"bench", "baseline"},
 	}
 	for _, cmd := range commands {

@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,6 +22,7 @@ import (
 // Reference file names inside the certificates directory.
 const (
 	CACertFile     = "ca_cert.pem"
+	CAKeyFile      = "ca_key.pem"
 	ServerCertFile = "server-cert.pem"
 	ServerKeyFile  = "server-key.pem"
 	ClientCertFile = "client_cert.pem"
@@ -42,8 +44,11 @@ type Options struct {
 	// Hosts the server certificate is valid for (DNS names or IPs).
 	// Empty means DefaultHosts.
 	Hosts []string
-	// Validity of every certificate; zero means one year.
+	// Validity of the server and client certificates; zero means
+	// DefaultValidity (one year).
 	Validity time.Duration
+	// CAValidity is the CA's; zero means DefaultCAValidity (ten years).
+	CAValidity time.Duration
 	// Now is the start of validity; zero means time.Now().
 	Now time.Time
 	// ClientCommonName is the client certificate's subject CN; empty means
@@ -92,18 +97,21 @@ func (p Pair) Chain() ([]*x509.Certificate, error) {
 
 // PKI is a CA with one server and one client certificate it signed.
 type PKI struct {
-	CA     Pair
+	CA     Pair // CA.KeyPEM is the CA's private key (ca_key.pem)
 	Server Pair
 	Client Pair
-	caCert *x509.Certificate
+	ca     *CA
 }
 
 // CertPool returns a pool holding only this PKI's CA.
 func (p *PKI) CertPool() *x509.CertPool {
 	pool := x509.NewCertPool()
-	pool.AddCert(p.caCert)
+	pool.AddCert(p.ca.Cert)
 	return pool
 }
+
+// Authority returns the PKI's CA, to sign further certificates with.
+func (p *PKI) Authority() *CA { return p.ca }
 
 // ClientConfig is a mutual-TLS client configuration for this PKI: it
 // trusts only the CA and presents the client certificate. serverName may
@@ -121,75 +129,180 @@ func (p *PKI) ClientConfig(serverName string) (*tls.Config, error) {
 	}, nil
 }
 
-// New generates a fresh CA, server and client certificate.
-func New(opts Options) (*PKI, error) {
-	if len(opts.Hosts) == 0 {
-		opts.Hosts = defaultHosts
-	}
-	if opts.Validity <= 0 {
-		opts.Validity = 365 * 24 * time.Hour
-	}
-	if opts.Now.IsZero() {
-		opts.Now = time.Now()
-	}
-	if opts.ClientCommonName == "" {
-		opts.ClientCommonName = "tlslp-client"
-	}
-	notBefore := opts.Now.Add(-time.Hour) // tolerate small clock skew
-	notAfter := opts.Now.Add(opts.Validity)
+// Default validities: the CA's matches the reference's certificate
+// script (ten years); leaf certificates last one year.
+const (
+	DefaultCAValidity = 10 * 365 * 24 * time.Hour
+	DefaultValidity   = 365 * 24 * time.Hour
+)
 
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate CA key: %w", err)
+func (o *Options) fill() {
+	if len(o.Hosts) == 0 {
+		o.Hosts = defaultHosts
 	}
-	caTmpl := &x509.Certificate{
+	if o.Validity <= 0 {
+		o.Validity = DefaultValidity
+	}
+	if o.CAValidity <= 0 {
+		o.CAValidity = DefaultCAValidity
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.ClientCommonName == "" {
+		o.ClientCommonName = "tlslp-client"
+	}
+}
+
+// CA is a certificate authority that can sign more certificates.
+type CA struct {
+	Cert    *x509.Certificate
+	CertPEM []byte
+	Key     crypto.Signer
+}
+
+// NewCA generates a self-signed CA valid for opts.CAValidity.
+func NewCA(opts Options) (*CA, Pair, error) {
+	opts.fill()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, Pair{}, fmt.Errorf("generate CA key: %w", err)
+	}
+	tmpl := &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "tlslpd development CA", Organization: []string{"tlslpd"}},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
+		NotBefore:             opts.Now.Add(-time.Hour), // tolerate small clock skew
+		NotAfter:              opts.Now.Add(opts.CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	caPair, caCert, err := sign(caTmpl, caKey, nil, nil)
+	pair, cert, err := sign(tmpl, key, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("CA certificate: %w", err)
+		return nil, Pair{}, fmt.Errorf("CA certificate: %w", err)
 	}
+	return &CA{Cert: cert, CertPEM: pair.CertPEM, Key: key}, pair, nil
+}
 
-	serverTmpl := &x509.Certificate{
+// LoadCA reads a CA certificate and its private key (EC, PKCS#8 or
+// PKCS#1 PEM), e.g. ca_cert.pem and ca_key.pem.
+func LoadCA(certPath, keyPath string) (*CA, error) {
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	chain, err := Pair{CertPEM: certPEM}.Chain()
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate %s: %w", certPath, err)
+	}
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, fmt.Errorf("read CA key: %w", err)
+	}
+	key, err := parseKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("CA key %s: %w", keyPath, err)
+	}
+	if !chain[0].IsCA {
+		return nil, fmt.Errorf("%s is not a CA certificate", certPath)
+	}
+	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(chain[0].PublicKey) {
+		return nil, fmt.Errorf("CA key %s does not belong to %s", keyPath, certPath)
+	}
+	return &CA{Cert: chain[0], CertPEM: certPEM, Key: key}, nil
+}
+
+func parseKey(data []byte) (crypto.Signer, error) {
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil, errors.New("no private key PEM block")
+		}
+		var key any
+		var err error
+		switch block.Type {
+		case "EC PRIVATE KEY":
+			key, err = x509.ParseECPrivateKey(block.Bytes)
+		case "PRIVATE KEY":
+			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
+		case "RSA PRIVATE KEY":
+			key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
+		default:
+			continue // e.g. "EC PARAMETERS" before the key
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", block.Type, err)
+		}
+		signer, ok := key.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("%s cannot sign", block.Type)
+		}
+		return signer, nil
+	}
+}
+
+// IssueServer signs a new server certificate for opts.Hosts.
+func (ca *CA) IssueServer(opts Options) (Pair, error) {
+	opts.fill()
+	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: opts.Hosts[0], Organization: []string{"tlslpd"}},
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
+		NotBefore:   opts.Now.Add(-time.Hour),
+		NotAfter:    opts.Now.Add(opts.Validity),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range opts.Hosts {
 		if ip := net.ParseIP(h); ip != nil {
-			serverTmpl.IPAddresses = append(serverTmpl.IPAddresses, ip)
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
 		} else {
-			serverTmpl.DNSNames = append(serverTmpl.DNSNames, h)
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
-	serverPair, _, err := signNewKey(serverTmpl, caCert, caKey)
+	pair, _, err := signNewKey(tmpl, ca.Cert, ca.Key)
 	if err != nil {
-		return nil, fmt.Errorf("server certificate: %w", err)
+		return Pair{}, fmt.Errorf("server certificate: %w", err)
 	}
+	return pair, nil
+}
 
-	clientTmpl := &x509.Certificate{
+// IssueClient signs a new client certificate with subject CN
+// opts.ClientCommonName.
+func (ca *CA) IssueClient(opts Options) (Pair, error) {
+	opts.fill()
+	tmpl := &x509.Certificate{
 		Subject:     pkix.Name{CommonName: opts.ClientCommonName, Organization: []string{"tlslpd"}},
-		NotBefore:   notBefore,
-		NotAfter:    notAfter,
+		NotBefore:   opts.Now.Add(-time.Hour),
+		NotAfter:    opts.Now.Add(opts.Validity),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	clientPair, _, err := signNewKey(clientTmpl, caCert, caKey)
+	pair, _, err := signNewKey(tmpl, ca.Cert, ca.Key)
 	if err != nil {
-		return nil, fmt.Errorf("client certificate: %w", err)
+		return Pair{}, fmt.Errorf("client certificate: %w", err)
 	}
-	return &PKI{CA: caPair, Server: serverPair, Client: clientPair, caCert: caCert}, nil
+	return pair, nil
 }
 
-func signNewKey(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (Pair, *x509.Certificate, error) {
+// New generates a fresh CA, server and client certificate.
+func New(opts Options) (*PKI, error) {
+	opts.fill()
+	ca, caPair, err := NewCA(opts)
+	if err != nil {
+		return nil, err
+	}
+	server, err := ca.IssueServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	client, err := ca.IssueClient(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &PKI{CA: caPair, Server: server, Client: client, ca: ca}, nil
+}
+
+func signNewKey(tmpl, parent *x509.Certificate, parentKey crypto.Signer) (Pair, *x509.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Pair{}, nil, fmt.Errorf("generate key: %w", err)
@@ -198,7 +311,7 @@ func signNewKey(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (Pa
 }
 
 // sign issues tmpl for key, signed by parentKey (self-signed when parent is nil).
-func sign(tmpl *x509.Certificate, key *ecdsa.PrivateKey, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (Pair, *x509.Certificate, error) {
+func sign(tmpl *x509.Certificate, key *ecdsa.PrivateKey, parent *x509.Certificate, parentKey crypto.Signer) (Pair, *x509.Certificate, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return Pair{}, nil, fmt.Errorf("serial number: %w", err)
@@ -233,13 +346,14 @@ func sign(tmpl *x509.Certificate, key *ecdsa.PrivateKey, parent *x509.Certificat
 
 // Files lists the paths Write produced.
 type Files struct {
-	CACert, ServerCert, ServerKey, ClientCert, ClientKey string
+	CACert, CAKey, ServerCert, ServerKey, ClientCert, ClientKey string
 }
 
 // FilesIn names the reference files inside dir.
 func FilesIn(dir string) Files {
 	return Files{
 		CACert:     filepath.Join(dir, CACertFile),
+		CAKey:      filepath.Join(dir, CAKeyFile),
 		ServerCert: filepath.Join(dir, ServerCertFile),
 		ServerKey:  filepath.Join(dir, ServerKeyFile),
 		ClientCert: filepath.Join(dir, ClientCertFile),
@@ -258,6 +372,7 @@ func (p *PKI) Write(dir string, overwrite bool) (Files, error) {
 		mode os.FileMode
 	}{
 		{files.CACert, p.CA.CertPEM, 0o644},
+		{files.CAKey, p.CA.KeyPEM, 0o600},
 		{files.ServerCert, p.Server.CertPEM, 0o644},
 		{files.ServerKey, p.Server.KeyPEM, 0o600},
 		{files.ClientCert, p.Client.CertPEM, 0o644},
