@@ -117,7 +117,7 @@ func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
 			os.Exit(1)
 		}
 		stopping, first, firstAt = true, sig, time.Now()
-		d.log.Info().Str("signal", sig.String()).Dur("drain_timeout", d.cfg.DrainTimeout).Msg("stopping")
+		d.log.Info().Str("signal", sig.String()).Stringer("drain_timeout", d.cfg.DrainTimeout).Msg("stopping")
 		stop()
 	}
 }

@@ -289,7 +289,7 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 func (s *Server) drain(signalled bool) {
 	s.draining.Store(true)
 	if signalled && s.cfg.DrainTimeout > 0 && s.conns.Load() > 0 {
-		s.log.Info().Int64("connections", s.conns.Load()).Dur("drain_timeout", s.cfg.DrainTimeout).Msg("draining")
+		s.log.Info().Int64("connections", s.conns.Load()).Stringer("drain_timeout", s.cfg.DrainTimeout).Msg("draining")
 		s.waitConns(s.cfg.DrainTimeout)
 	}
 	if n := s.conns.Load(); n > 0 {
