@@ -44,6 +44,7 @@ type Server struct {
 
 	// tlslpd's own.
 	MetricsAddr      string
+	MetricsPprof     bool
 	MaxConns         int
 	HandshakeTimeout time.Duration
 	MaxHandshakes    int
@@ -62,6 +63,9 @@ type Server struct {
 	RecordsBackups   int
 	StatusInterval   time.Duration
 	GCPercent        int
+	// ProxyProtocolFrom are the sources allowed to open with a PROXY
+	// protocol header (a load balancer); empty: PROXY protocol is off.
+	ProxyProtocolFrom []netip.Prefix
 	gcPercentSet     bool
 }
 
@@ -121,6 +125,52 @@ func (l listFlag) Set(s string) error {
 	return nil
 }
 
+// prefixFlag is a repeatable source-address flag: a CIDR, or one IP
+// (which means just that address).
+type prefixFlag struct{ v *[]netip.Prefix }
+
+func (p prefixFlag) String() string {
+	if p.v == nil {
+		return ""
+	}
+	out := make([]string, len(*p.v))
+	for i, pf := range *p.v {
+		out[i] = pf.String()
+	}
+	return strings.Join(out, ",")
+}
+
+func (p prefixFlag) Set(s string) error {
+	pf, err := ParseSource(s)
+	if err != nil {
+		return err
+	}
+	*p.v = append(*p.v, pf)
+	return nil
+}
+
+// ParseSource reads a CIDR ("10.0.0.0/8", "2001:db8::/32") or a single
+// IP ("10.1.2.3", a /32 or /128). Host bits set in a CIDR are an error:
+// "10.1.2.3/8" more likely is a typo than a wish for all of 10/8.
+func ParseSource(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("want a CIDR or an IP address, e.g. 10.0.0.0/8")
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
+	}
+	pf, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("want a CIDR or an IP address, e.g. 10.0.0.0/8")
+	}
+	if pf.Masked() != pf {
+		return netip.Prefix{}, fmt.Errorf("host bits are set; did you mean %s?", pf.Masked())
+	}
+	return pf, nil
+}
+
 // seconds is a flag holding a positive whole number of seconds, as the
 // reference's `type=positive int` flags do.
 type seconds struct{ d *time.Duration }
@@ -162,12 +212,13 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 	fs.BoolVar(&cfg.Session.Tutorial, "tutorial", cfg.Session.Tutorial, "serve one session with the 8 commands in order, then exit 0")
 
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve Prometheus /metrics on this loopback address, e.g. 127.0.0.1:9100 (off when empty)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9100 or :9100 (off when empty)")
+	fs.BoolVar(&cfg.MetricsPprof, "metrics-pprof", cfg.MetricsPprof, "serve /debug/pprof/ on --metrics-addr even when it is not a loopback address")
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most concurrent connections; more are closed at once")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes in flight at once (0: a default per core)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
-	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: one per core but one, at least one)")
+	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: GOMAXPROCS, which Go derives from the cores or the container's CPU limit)")
 
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "YAML file holding any of these flags by name; flags given here override it")
 	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on host:port (repeatable; replaces --host/--port), e.g. for the reference client's ports")
@@ -180,6 +231,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.IntVar(&cfg.RecordsBackups, "records-backups", cfg.RecordsBackups, "rotated records files to keep")
 	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "log a status line this often (0: never)")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percentage (like GOGC): higher spends memory to save CPU")
+	fs.Var(prefixFlag{&cfg.ProxyProtocolFrom}, "proxy-protocol-from", "accept a PROXY protocol v1/v2 header from this CIDR or IP, a load balancer (repeatable; off when none); other sources are served directly")
 	return fs
 }
 
@@ -281,17 +333,18 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --insecure refuses to serve on non-loopback host %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, c.Host)
 	}
 	if c.MetricsAddr != "" {
-		host, _, err := net.SplitHostPort(c.MetricsAddr)
-		if err != nil {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			return fmt.Errorf("%w: --metrics-addr %q: %v", ErrUsage, c.MetricsAddr, err)
-		}
-		if host != "" && !IsLoopbackHost(host) {
-			// /metrics exposes session details; keep it off the network
-			// unless someone changes this on purpose.
-			return fmt.Errorf("%w: --metrics-addr %q must be a loopback address", ErrUsage, c.MetricsAddr)
 		}
 	}
 	return nil
+}
+
+// MetricsOnLoopback reports whether --metrics-addr binds loopback only
+// (an empty host binds every interface).
+func (c *Server) MetricsOnLoopback() bool {
+	host, _, err := net.SplitHostPort(c.MetricsAddr)
+	return err == nil && host != "" && IsLoopbackHost(host)
 }
 
 // IsLoopbackHost accepts "localhost" and literal loopback IPs only, so an

@@ -189,7 +189,7 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 		d.met.CounterFunc("tlslpd_records_dropped_total", "Session records dropped because the records file could not keep up.", func() float64 { return float64(w.Dropped()) })
 	}
 	if cfg.MetricsAddr != "" {
-		if d.admin, err = metrics.Listen(cfg.MetricsAddr, d.met); err != nil {
+		if d.admin, err = metrics.Listen(cfg.MetricsAddr, d.met, metrics.HTTPOptions{Pprof: cfg.MetricsPprof}); err != nil {
 			d.closeRecords()
 			return nil, err
 		}

@@ -13,28 +13,42 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// HTTP serves /metrics, /healthz and /readyz.
+// HTTP serves /metrics, /healthz and /readyz, and /debug/pprof/ where
+// allowed.
 type HTTP struct {
-	srv   *http.Server
-	ln    net.Listener
-	ready atomic.Bool
+	srv      *http.Server
+	ln       net.Listener
+	ready    atomic.Bool
+	loopback bool
+	pprof    bool
 }
 
-// Listen binds addr and prepares the handlers; call Serve to start.
-func Listen(addr string, m *Metrics) (*HTTP, error) {
+// HTTPOptions tune what Listen serves.
+type HTTPOptions struct {
+	// Pprof serves /debug/pprof/ even on a non-loopback address. Profiles
+	// reveal memory contents and cost CPU to take, so by default only a
+	// loopback bind serves them.
+	Pprof bool
+}
+
+// Listen binds addr (any address: a Prometheus on another host, or one
+// scraping a pod's IP, must reach it) and prepares the handlers; call
+// Serve to start.
+func Listen(addr string, m *Metrics, opts HTTPOptions) (*HTTP, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
 	}
-	h := &HTTP{ln: ln}
+	h := &HTTP{ln: ln, loopback: isLoopback(ln.Addr())}
+	h.pprof = h.loopback || opts.Pprof
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
-	// Profiles are served next to /metrics, which config keeps on
-	// loopback: operators can see where a loaded server spends its time.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if h.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -51,6 +65,18 @@ func Listen(addr string, m *Metrics) (*HTTP, error) {
 
 // Addr is the bound address.
 func (h *HTTP) Addr() net.Addr { return h.ln.Addr() }
+
+// Loopback reports whether the bound address is reachable from this host
+// only.
+func (h *HTTP) Loopback() bool { return h.loopback }
+
+// Pprof reports whether /debug/pprof/ is served.
+func (h *HTTP) Pprof() bool { return h.pprof }
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
+}
 
 // SetReady flips /readyz (ready while accepting sessions).
 func (h *HTTP) SetReady(ready bool) { h.ready.Store(ready) }

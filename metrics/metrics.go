@@ -31,6 +31,8 @@ type Metrics struct {
 	PoWInvalid prometheus.Counter
 
 	stepLatency [statemachine.StateFailed + 1]prometheus.Observer
+
+	deploy deployCollectors
 }
 
 // New registers tlslpd's collectors plus the standard Go and process
@@ -79,6 +81,7 @@ func New() *Metrics {
 	for _, s := range steps {
 		m.stepLatency[s] = lat.WithLabelValues(s.String())
 	}
+	m.deploy = newDeployCollectors(reg)
 	return m
 }
 

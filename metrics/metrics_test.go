@@ -36,7 +36,7 @@ func TestSnapshotFollowsUpdates(t *testing.T) {
 func TestHTTPEndpoints(t *testing.T) {
 	m := New()
 	m.StepLatency(statemachine.StateWork, 0.5)
-	h, err := Listen("127.0.0.1:0", m)
+	h, err := Listen("127.0.0.1:0", m, HTTPOptions{})
 	require.NoError(t, err)
 	go func() { _ = h.Serve() }()
 	defer h.Shutdown(t.Context())
