@@ -11,8 +11,14 @@ BENCH_ARGS ?=
 
 all: build
 
+# The version and commit are stamped into the binary (tlslpd --version,
+# tlslpd_build_info); without git they fall back to what Go records.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  := -X tlslpd/version.stamped=$(VERSION) -X tlslpd/version.stampedRevision=$(REVISION)
+
 build:
-	$(GO) build -o $(BIN) .
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 # Development PKI under the reference names; never overwrites existing files.
 certs: build

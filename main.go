@@ -13,12 +13,14 @@ import (
 	"tlslpd/certs"
 	"tlslpd/client"
 	"tlslpd/daemon"
+	"tlslpd/version"
 )
 
 const usage = `tlslpd — TLS line protocol daemon
 
 Usage:
   tlslpd [flags]                serve (the reference tlslp-server flags; see --help)
+  tlslpd version                print the version (also: tlslpd --version)
   tlslpd certs [flags]          write development certificates into certificates/ (existing files are kept)
   tlslpd certs client --name X  sign another client certificate with certificates/ca_key.pem
   tlslpd client [flags]         run one tlslp session against a server
@@ -43,6 +45,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return client.Main(args[1:], stdout, stderr)
 	case "bench":
 		return bench.Main(args[1:], stdout, stderr)
+	case "version":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "tlslpd version: unexpected argument %q\n", args[1])
+			return 2
+		}
+		fmt.Fprintln(stdout, version.Get())
+		return 0
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0

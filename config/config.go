@@ -43,8 +43,13 @@ type Server struct {
 	FreshTokens bool
 
 	// tlslpd's own.
-	MetricsAddr      string
-	MetricsPprof     bool
+	MetricsAddr  string
+	MetricsPprof bool
+	// CertWatchInterval is how often the certificate files are checked
+	// for changes (a Kubernetes Secret update, certbot); 0: only SIGHUP.
+	CertWatchInterval time.Duration
+	// ShowVersion: print the version and exit.
+	ShowVersion      bool
 	MaxConns         int
 	HandshakeTimeout time.Duration
 	MaxHandshakes    int
@@ -66,7 +71,7 @@ type Server struct {
 	// ProxyProtocolFrom are the sources allowed to open with a PROXY
 	// protocol header (a load balancer); empty: PROXY protocol is off.
 	ProxyProtocolFrom []netip.Prefix
-	gcPercentSet     bool
+	gcPercentSet      bool
 }
 
 // GCPercentToApply is the GC percentage the daemon should set, or false
@@ -94,16 +99,17 @@ func Defaults() Server {
 			RandomString: protocol.DefaultRandomString,
 			NBits:        protocol.DefaultNBits,
 		},
-		LogLevel:         protocol.DefaultLogLevel,
-		MaxConns:         15000,
-		HandshakeTimeout: 10 * time.Second,
-		LogFormat:        "json",
-		DrainTimeout:     30 * time.Second,
-		MaxBufferedBytes: 256 << 10,
-		RecordsMaxBytes:  100 << 20,
-		RecordsBackups:   5,
-		StatusInterval:   time.Minute,
-		GCPercent:        200,
+		LogLevel:          protocol.DefaultLogLevel,
+		MaxConns:          15000,
+		HandshakeTimeout:  10 * time.Second,
+		LogFormat:         "json",
+		DrainTimeout:      30 * time.Second,
+		MaxBufferedBytes:  256 << 10,
+		RecordsMaxBytes:   100 << 20,
+		RecordsBackups:    5,
+		StatusInterval:    time.Minute,
+		GCPercent:         200,
+		CertWatchInterval: 10 * time.Second,
 	}
 }
 
@@ -213,6 +219,8 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.BoolVar(&cfg.Session.Tutorial, "tutorial", cfg.Session.Tutorial, "serve one session with the 8 commands in order, then exit 0")
 
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", cfg.MetricsAddr, "serve Prometheus /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9100 or :9100 (off when empty)")
+	fs.DurationVar(&cfg.CertWatchInterval, "cert-watch-interval", cfg.CertWatchInterval, "check the certificate, key and CA files this often and reload them when they change (0: only on SIGHUP)")
+	fs.BoolVar(&cfg.ShowVersion, "version", cfg.ShowVersion, "print the version and exit")
 	fs.BoolVar(&cfg.MetricsPprof, "metrics-pprof", cfg.MetricsPprof, "serve /debug/pprof/ on --metrics-addr even when it is not a loopback address")
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most concurrent connections; more are closed at once")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
@@ -312,6 +320,8 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --records-max-bytes must be positive", ErrUsage)
 	case c.RecordsBackups < 0:
 		return fmt.Errorf("%w: --records-backups must not be negative", ErrUsage)
+	case c.CertWatchInterval < 0:
+		return fmt.Errorf("%w: --cert-watch-interval must not be negative", ErrUsage)
 	case c.StatusInterval < 0:
 		return fmt.Errorf("%w: --status-interval must not be negative", ErrUsage)
 	case c.GCPercent < 10:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"tlslpd/metrics"
 	"tlslpd/records"
 	"tlslpd/tlsbridge"
+	"tlslpd/version"
 )
 
 // Main runs the server command line: exit 0 on a clean stop (and after the
@@ -35,6 +37,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "tlslpd: %s\n", trimUsage(err))
 		return 2
+	}
+	if cfg.ShowVersion {
+		fmt.Fprintln(stdout, version.Get())
+		return 0
 	}
 	// Log lines leave through a batching sink so that no event loop ever
 	// waits on stderr; it is flushed before anything is written to stderr
@@ -162,7 +168,11 @@ type Daemon struct {
 	srv     *eventloop.Server
 	notify  notifier
 	reloads atomic.Int64
-	Hooks   Hooks
+	// reloadFailures counts reloads that kept the old material.
+	reloadFailures atomic.Int64
+	// reloadMu serialises certificate reloads (SIGHUP and the file watcher).
+	reloadMu sync.Mutex
+	Hooks    Hooks
 }
 
 // New loads TLS material, opens the records file and binds the metrics
@@ -177,6 +187,7 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 		return nil, fmt.Errorf("TLS setup: %w", err)
 	}
 	d.registerTLSMetrics()
+	d.exportDeployment(tlsCfg)
 	if cfg.Records != "" {
 		d.records, err = records.Open(records.Options{
 			Path: cfg.Records, MaxBytes: cfg.RecordsMaxBytes, MaxBackups: cfg.RecordsBackups, Logger: logger,
@@ -193,6 +204,7 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 			d.closeRecords()
 			return nil, err
 		}
+		d.logMetricsEndpoint()
 	}
 	return d, nil
 }
@@ -213,7 +225,8 @@ func (d *Daemon) registerTLSMetrics() {
 	d.met.GaugeFunc("tlslpd_tls_handshakes_queued", "TLS handshakes waiting for a slot now.", func() float64 { return float64(stats().HandshakesQueued) })
 	d.met.CounterFunc("tlslpd_tls_handshakes_waited_total", "TLS handshakes that had to wait for a slot.", func() float64 { return float64(stats().HandshakesWaited) })
 	d.met.CounterFunc("tlslpd_tls_resumed_total", "TLS handshakes that resumed a session.", func() float64 { return float64(stats().Resumed) })
-	d.met.CounterFunc("tlslpd_tls_reloads_total", "Successful certificate reloads (SIGHUP).", func() float64 { return float64(d.reloads.Load()) })
+	d.met.CounterFunc("tlslpd_tls_reloads_total", "Successful certificate reloads (SIGHUP or changed files).", func() float64 { return float64(d.reloads.Load()) })
+	d.met.CounterFunc("tlslpd_tls_reload_failures_total", "Certificate reloads that failed and kept the current certificates.", func() float64 { return float64(d.reloadFailures.Load()) })
 }
 
 // Reload re-reads certificate, key and CA for new handshakes (established
@@ -227,16 +240,26 @@ func (d *Daemon) Reload() error {
 			d.log.Error().Err(err).Msg("reopen records file")
 		}
 	}
+	return d.reloadCertificates("SIGHUP")
+}
+
+// reloadCertificates swaps in the certificate, key and CA files for new
+// handshakes; cause says what asked for it (in the log line).
+func (d *Daemon) reloadCertificates(cause string) error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	tlsCfg, err := d.loadTLS()
 	if err == nil {
 		err = d.tlsCtx.Reload(tlsCfg)
 	}
 	if err != nil {
-		d.log.Error().Err(err).Msg("reload failed; keeping the current certificates")
+		d.reloadFailures.Add(1)
+		d.log.Error().Err(err).Str("cause", cause).Msg("reload failed; keeping the current certificates")
 		return err
 	}
 	d.reloads.Add(1)
-	d.log.Info().Str("server_cert", d.cfg.ServerCert).Str("ca_cert", d.cfg.CACert).Msg("certificates reloaded")
+	d.exportCertExpiry(tlsCfg)
+	d.log.Info().Str("cause", cause).Str("server_cert", d.cfg.ServerCert).Str("ca_cert", d.cfg.CACert).Msg("certificates reloaded")
 	return nil
 }
 
@@ -293,6 +316,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	runCtx, stopAux := context.WithCancel(ctx)
 	defer stopAux()
 	go d.announce(runCtx)
+	if d.cfg.CertWatchInterval > 0 {
+		go d.watchCertificates(runCtx, d.cfg.CertWatchInterval)
+	}
 
 	err = srv.Run(ctx)
 	d.tlsCtx.Close() // every connection is gone: end the idle handshake runners

@@ -39,8 +39,13 @@ func Listen(addr string, m *Metrics, opts HTTPOptions) (*HTTP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics listener %s: %w", addr, err)
 	}
-	h := &HTTP{ln: ln, loopback: isLoopback(ln.Addr())}
-	h.pprof = h.loopback || opts.Pprof
+	return newHTTP(ln, isLoopback(ln.Addr()), m, opts), nil
+}
+
+// newHTTP serves on ln; loopback says whether ln is reachable from this
+// host only.
+func newHTTP(ln net.Listener, loopback bool, m *Metrics, opts HTTPOptions) *HTTP {
+	h := &HTTP{ln: ln, loopback: loopback, pprof: loopback || opts.Pprof}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	if h.pprof {
@@ -60,7 +65,7 @@ func Listen(addr string, m *Metrics, opts HTTPOptions) (*HTTP, error) {
 		fmt.Fprintln(w, "ready")
 	})
 	h.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	return h, nil
+	return h
 }
 
 // Addr is the bound address.
