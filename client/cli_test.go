@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/internal/testenv"
 )
 
 func TestMainFlagErrors(t *testing.T) {
@@ -44,12 +46,12 @@ func TestMainFlagErrors(t *testing.T) {
 }
 
 func TestMainSession(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	dir := t.TempDir()
-	files, err := env.pki.Write(dir, false)
+	files, err := env.PKI.Write(dir, false)
 	require.NoError(t, err)
-	port, _ := startBaseline(t, env, baseline.Config{NBits: 6, Inject: baseline.InjectNever}, false)
-	failPort, _ := startBaseline(t, env, baseline.Config{NBits: 6, Inject: baseline.InjectAlways}, false)
+	port, _ := env.StartBaseline(t, baseline.Config{NBits: 6, Inject: baseline.InjectNever}, false)
+	failPort, _ := env.StartBaseline(t, baseline.Config{NBits: 6, Inject: baseline.InjectAlways}, false)
 	certFlags := []string{"--client-cert", files.ClientCert, "--private-key", files.ClientKey, "--ca-cert", files.CACert, "--host", "127.0.0.1"}
 
 	tests := []struct {
@@ -60,11 +62,11 @@ func TestMainSession(t *testing.T) {
 		stderr  string
 		stderrN int // exact number of lines on stderr, -1 = don't care
 	}{
-		{name: "completed", args: append([]string{"--ports", itoa(closedPort(t)) + "," + itoa(port), "--log-level", "ERROR", "--answer", "COUNTRY=Narnia"}, certFlags...), code: 0, stdout: "session completed: port " + itoa(port), stderrN: 0},
-		{name: "tutorial logs steps", args: append([]string{"--ports", itoa(port), "--tutorial", "--log-level", "INFO"}, certFlags...), code: 0, stdout: "session completed", stderr: "solving", stderrN: -1},
-		{name: "server FAIL", args: append([]string{"--ports", itoa(failPort), "--log-level", "CRITICAL"}, certFlags...), code: 1, stderr: "FAIL LGTk", stderrN: 1},
-		{name: "nothing listening", args: append([]string{"--ports", itoa(closedPort(t)), "--log-level", "CRITICAL", "--other-timeout", "2"}, certFlags...), code: 1, stderr: "connect failed", stderrN: 1},
-		{name: "missing certificate", args: []string{"--ca-cert", dir + "/none.pem", "--ports", itoa(port)}, code: 1, stderr: "none.pem", stderrN: 1},
+		{name: "completed", args: append([]string{"--ports", strconv.Itoa(testenv.ClosedPort(t)) + "," + strconv.Itoa(port), "--log-level", "ERROR", "--answer", "COUNTRY=Narnia"}, certFlags...), code: 0, stdout: "session completed: port " + strconv.Itoa(port), stderrN: 0},
+		{name: "tutorial logs steps", args: append([]string{"--ports", strconv.Itoa(port), "--tutorial", "--log-level", "INFO"}, certFlags...), code: 0, stdout: "session completed", stderr: "solving", stderrN: -1},
+		{name: "server FAIL", args: append([]string{"--ports", strconv.Itoa(failPort), "--log-level", "CRITICAL"}, certFlags...), code: 1, stderr: "FAIL LGTk", stderrN: 1},
+		{name: "nothing listening", args: append([]string{"--ports", strconv.Itoa(testenv.ClosedPort(t)), "--log-level", "CRITICAL", "--other-timeout", "2"}, certFlags...), code: 1, stderr: "connect failed", stderrN: 1},
+		{name: "missing certificate", args: []string{"--ca-cert", dir + "/none.pem", "--ports", strconv.Itoa(port)}, code: 1, stderr: "none.pem", stderrN: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

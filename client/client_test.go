@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/internal/testenv"
 	"tlslpd/protocol"
 )
 
@@ -23,7 +24,7 @@ func baseCfg(tlsCfg *tls.Config, ports ...int) Config {
 }
 
 func TestRunAgainstBaseline(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	tests := []struct {
 		name     string
 		server   baseline.Config
@@ -32,18 +33,18 @@ func TestRunAgainstBaseline(t *testing.T) {
 		closed   int // closed ports tried first
 		wantBody int
 	}{
-		{name: "mTLS", server: baseline.Config{NBits: 8, Inject: baseline.InjectNever}, client: env.clientTLS, wantBody: protocol.BodyRequests},
-		{name: "tutorial", server: baseline.Config{NBits: 6, Tutorial: true}, client: env.clientTLS, wantBody: protocol.NumBodyCommands},
-		{name: "insecure", server: baseline.Config{NBits: 4, Inject: baseline.InjectNever}, insecure: true, client: env.anonTLS, wantBody: protocol.BodyRequests},
-		{name: "port list", server: baseline.Config{NBits: 4, Inject: baseline.InjectNever}, client: env.clientTLS, closed: 2, wantBody: protocol.BodyRequests},
-		{name: "zero bits", server: baseline.Config{ZeroBits: true, Inject: baseline.InjectNever}, client: env.clientTLS, wantBody: protocol.BodyRequests},
+		{name: "mTLS", server: baseline.Config{NBits: 8, Inject: baseline.InjectNever}, client: env.ClientTLS, wantBody: protocol.BodyRequests},
+		{name: "tutorial", server: baseline.Config{NBits: 6, Tutorial: true}, client: env.ClientTLS, wantBody: protocol.NumBodyCommands},
+		{name: "insecure", server: baseline.Config{NBits: 4, Inject: baseline.InjectNever}, insecure: true, client: env.AnonTLS, wantBody: protocol.BodyRequests},
+		{name: "port list", server: baseline.Config{NBits: 4, Inject: baseline.InjectNever}, client: env.ClientTLS, closed: 2, wantBody: protocol.BodyRequests},
+		{name: "zero bits", server: baseline.Config{ZeroBits: true, Inject: baseline.InjectNever}, client: env.ClientTLS, wantBody: protocol.BodyRequests},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			port, served := startBaseline(t, env, tc.server, tc.insecure)
+			port, served := env.StartBaseline(t, tc.server, tc.insecure)
 			var ports []int
 			for range tc.closed {
-				ports = append(ports, closedPort(t))
+				ports = append(ports, testenv.ClosedPort(t))
 			}
 			ports = append(ports, port)
 			res, err := Run(context.Background(), baseCfg(tc.client, ports...))
@@ -68,10 +69,10 @@ func TestRunAgainstBaseline(t *testing.T) {
 }
 
 func TestRunServerFail(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	t.Run("injected by baseline", func(t *testing.T) {
-		port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectAlways, RandomString: "xyzzy"}, false)
-		res, err := Run(context.Background(), baseCfg(env.clientTLS, port))
+		port, _ := env.StartBaseline(t, baseline.Config{NBits: 4, Inject: baseline.InjectAlways, RandomString: "xyzzy"}, false)
+		res, err := Run(context.Background(), baseCfg(env.ClientTLS, port))
 		require.ErrorIs(t, err, ErrServerFail)
 		var sf *ServerFailError
 		require.ErrorAs(t, err, &sf)
@@ -108,7 +109,7 @@ func TestRunServerFail(t *testing.T) {
 					}
 				}
 			})
-			res, err := Run(context.Background(), baseCfg(env.clientTLS, port))
+			res, err := Run(context.Background(), baseCfg(env.ClientTLS, port))
 			var sf *ServerFailError
 			require.ErrorAs(t, err, &sf)
 			require.ErrorIs(t, err, ErrServerFail)
@@ -121,7 +122,7 @@ func TestRunServerFail(t *testing.T) {
 }
 
 func TestRunSendsAnswersAndChecksums(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	got := make(chan []string, 1)
 	port := startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
 		var replies []string
@@ -137,7 +138,7 @@ func TestRunSendsAnswersAndChecksums(t *testing.T) {
 			replies = append(replies, strings.TrimSuffix(reply, "\n"))
 		}
 	})
-	cfg := baseCfg(env.clientTLS, port)
+	cfg := baseCfg(env.ClientTLS, port)
 	cfg.Answers = map[string]string{"COUNTRY": "Atlantis, the lost one", "FULL_NAME": ""}
 	res, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
@@ -154,7 +155,7 @@ func TestRunSendsAnswersAndChecksums(t *testing.T) {
 }
 
 func TestRunErrors(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	silent := func(c *tls.Conn, r *bufio.Reader) {
 		_ = c.Handshake()
 		for { // until the client gives up
@@ -171,24 +172,24 @@ func TestRunErrors(t *testing.T) {
 		want    error
 		wantMsg string
 	}{
-		{name: "client without cert refused", tls: env.anonTLS, want: ErrTLS, port: func(t *testing.T) int {
-			p, _ := startBaseline(t, env, baseline.Config{NBits: 4}, false)
+		{name: "client without cert refused", tls: env.AnonTLS, want: ErrTLS, port: func(t *testing.T) int {
+			p, _ := env.StartBaseline(t, baseline.Config{NBits: 4}, false)
 			return p
 		}},
 		{name: "unknown CA", tls: &tls.Config{}, want: ErrTLS, port: func(t *testing.T) int {
-			p, _ := startBaseline(t, env, baseline.Config{NBits: 4}, true)
+			p, _ := env.StartBaseline(t, baseline.Config{NBits: 4}, true)
 			return p
 		}},
-		{name: "silent server", tls: env.clientTLS, want: ErrTimeout, wantMsg: "HELLO", port: func(t *testing.T) int {
+		{name: "silent server", tls: env.ClientTLS, want: ErrTimeout, wantMsg: "HELLO", port: func(t *testing.T) int {
 			return startFake(t, env, silent)
 		}},
-		{name: "silent after HELLO", tls: env.clientTLS, want: ErrTimeout, wantMsg: "WORK", port: func(t *testing.T) int {
+		{name: "silent after HELLO", tls: env.ClientTLS, want: ErrTimeout, wantMsg: "WORK", port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
 				_, _ = c.Write([]byte("HELLO\n"))
 				silent(c, r)
 			})
 		}},
-		{name: "work timeout", tls: env.clientTLS, work: 200 * time.Millisecond, want: ErrTimeout, wantMsg: "work timeout", port: func(t *testing.T) int {
+		{name: "work timeout", tls: env.ClientTLS, work: 200 * time.Millisecond, want: ErrTimeout, wantMsg: "work timeout", port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
 				_, _ = c.Write([]byte("HELLO\n"))
 				_, _ = r.ReadString('\n')
@@ -196,27 +197,27 @@ func TestRunErrors(t *testing.T) {
 				silent(c, r)
 			})
 		}},
-		{name: "garbage", tls: env.clientTLS, want: ErrProtocol, port: func(t *testing.T) int {
+		{name: "garbage", tls: env.ClientTLS, want: ErrProtocol, port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) { _, _ = c.Write([]byte("BOGUS x\n")) })
 		}},
-		{name: "out of order", tls: env.clientTLS, want: ErrProtocol, port: func(t *testing.T) int {
+		{name: "out of order", tls: env.ClientTLS, want: ErrProtocol, port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) { _, _ = c.Write([]byte("DONE\n")) })
 		}},
-		{name: "over-long line", tls: env.clientTLS, want: ErrProtocol, port: func(t *testing.T) int {
+		{name: "over-long line", tls: env.ClientTLS, want: ErrProtocol, port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
 				_, _ = c.Write([]byte("FULL_NAME " + strings.Repeat("y", 2000) + "\n"))
 			})
 		}},
-		{name: "invalid UTF-8", tls: env.clientTLS, want: ErrProtocol, port: func(t *testing.T) int {
+		{name: "invalid UTF-8", tls: env.ClientTLS, want: ErrProtocol, port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) { _, _ = c.Write([]byte("HELLO\xff\n")) })
 		}},
-		{name: "closed mid-session", tls: env.clientTLS, want: ErrProtocol, wantMsg: "closed", port: func(t *testing.T) int {
+		{name: "closed mid-session", tls: env.ClientTLS, want: ErrProtocol, wantMsg: "closed", port: func(t *testing.T) int {
 			return startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
 				_, _ = c.Write([]byte("HELLO\n"))
 				_, _ = r.ReadString('\n')
 			})
 		}},
-		{name: "all ports closed", tls: env.clientTLS, want: ErrConnect, port: closedPort},
+		{name: "all ports closed", tls: env.ClientTLS, want: ErrConnect, port: func(t *testing.T) int { return testenv.ClosedPort(t) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,11 +237,11 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestRunCancel(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	port := startFake(t, env, func(c *tls.Conn, r *bufio.Reader) { _, _ = r.ReadString('\n') })
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	cfg := baseCfg(env.clientTLS, port)
+	cfg := baseCfg(env.ClientTLS, port)
 	cfg.OtherTimeout = time.Minute
 	_, err := Run(ctx, cfg)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
@@ -248,15 +249,15 @@ func TestRunCancel(t *testing.T) {
 }
 
 func TestRunConfigErrors(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	tests := []struct {
 		name string
 		cfg  Config
 	}{
-		{"no host", Config{Ports: []int{1}, TLS: env.clientTLS}},
-		{"no ports", Config{Host: "127.0.0.1", TLS: env.clientTLS}},
+		{"no host", Config{Ports: []int{1}, TLS: env.ClientTLS}},
+		{"no ports", Config{Host: "127.0.0.1", TLS: env.ClientTLS}},
 		{"no TLS", Config{Host: "127.0.0.1", Ports: []int{1}}},
-		{"bad answer", Config{Host: "127.0.0.1", Ports: []int{1}, TLS: env.clientTLS, Answers: map[string]string{"NOPE": "x"}}},
+		{"bad answer", Config{Host: "127.0.0.1", Ports: []int{1}, TLS: env.ClientTLS, Answers: map[string]string{"NOPE": "x"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -80,7 +81,7 @@ func FuzzParseRequest(f *testing.F) {
 		case KindDone:
 			back = "DONE"
 		case KindWork:
-			back = "WORK " + r.Token + " " + itoa(r.NBits)
+			back = "WORK " + r.Token + " " + strconv.Itoa(r.NBits)
 			if r.NBits < 0 || r.NBits > 64 || strings.Contains(r.Token, " ") {
 				t.Fatalf("bad WORK parse %+v", r)
 			}
