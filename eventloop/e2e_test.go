@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/metrics"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
 )
@@ -289,7 +290,7 @@ func TestHandshakeTimeoutClosesSilentConnection(t *testing.T) {
 		assert.GreaterOrEqual(t, time.Since(began), 150*time.Millisecond)
 		conn.Close()
 	}
-	require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakesTimeout) == 2 }, ioBound, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakeCounter(metrics.HandshakeTimeout)) == 2 }, ioBound, 10*time.Millisecond)
 	require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 10*time.Millisecond)
 	assert.Zero(t, h.armedTimers())
 }
@@ -305,7 +306,7 @@ func TestMutualTLSRefusals(t *testing.T) {
 				_, err = p.r.ReadString('\n')
 			}
 			require.Error(t, err)
-			require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakesFailed) == 1 }, ioBound, 10*time.Millisecond)
+			require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakeCounter(metrics.HandshakeBadCertificate)) == 1 }, ioBound, 10*time.Millisecond)
 			assert.Zero(t, testutil.ToFloat64(h.met.HandshakesOK))
 			require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 10*time.Millisecond)
 		})

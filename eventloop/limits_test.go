@@ -178,7 +178,7 @@ func TestOutboundBufferLimitEndsSession(t *testing.T) {
 	conn := &fakeConn{}
 	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"))
 
-	sess.pump() // established: HELLO goes out, well under the cap
+	sess.onTraffic(nil) // established: HELLO goes out, well under the cap
 	assert.Equal(t, "HELLO\n", string(conn.written))
 	assert.False(t, conn.closed)
 
@@ -186,7 +186,7 @@ func TestOutboundBufferLimitEndsSession(t *testing.T) {
 	sess.handle(statemachine.Event{Kind: statemachine.EventLine, Line: []byte("HELLOBACK")})
 	sess.flush()
 	assert.True(t, conn.closed)
-	assert.True(t, sess.closing)
+	assert.True(t, sess.ended)
 	assert.Equal(t, statemachine.OutcomeTransportError, sess.m.Outcome())
 	assert.Zero(t, lp.wheel.Len(), "no timer may stay armed for a closed session")
 }

@@ -63,7 +63,7 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		out:   make([]byte, 0, outScratch),
 		line:  make([]byte, 0, lineScratch),
 	}
-	lp.fire = func(t *timerwheel.Timer[*session]) { t.Value.deadline() }
+	lp.fire = func(t *timerwheel.Timer[*session]) { t.Value.onDeadline() }
 	lp.advance = func(context.Context) error {
 		lp.tickPending.Store(false)
 		lp.wheel.Advance(time.Now(), lp.fire)
@@ -76,7 +76,7 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 // (handshakes in flight are just closed), on the loop.
 func (lp *loop) shutdownAll() {
 	for s := lp.sessions.head; s != nil; s = s.next {
-		s.shutdown()
+		s.onShutdown()
 	}
 }
 

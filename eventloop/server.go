@@ -390,16 +390,16 @@ func (s *Server) runTicker(ctx context.Context) {
 // OnOpen admits or refuses a connection and starts its handshake deadline.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
-		return s.refuse("draining")
+		return s.refuse(metrics.RefusedDraining)
 	}
 	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
 		s.conns.Add(-1)
-		return s.refuse("max_conns")
+		return s.refuse(metrics.RefusedMaxConns)
 	}
 	ip := remoteIP(c)
 	if !s.admitIP(ip) {
 		s.conns.Add(-1)
-		return s.refuse("max_conns_per_ip")
+		return s.refuse(metrics.RefusedMaxConnsPerIP)
 	}
 	if s.met != nil {
 		s.met.ConnectionsAccepted.Inc()
@@ -463,22 +463,18 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	// On a Wake nothing may be buffered; feeding nothing still lets the
 	// engine start a handshake whose slot just came free.
 	buf, _ := c.Next(-1)
-	sess.feed(buf)
-	sess.pump()
-	if sess.closing {
-		return gnet.Close
-	}
-	return gnet.None
+	sess.onTraffic(buf)
+	return gnet.None // a session that ended has queued its own close
 }
 
 // OnClose ends the session: a peer that left mid-session is recorded as such.
-func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+func (s *Server) OnClose(c gnet.Conn, _ error) gnet.Action {
 	sess, ok := c.Context().(*session)
 	if !ok {
 		return gnet.None // refused in OnOpen: never counted
 	}
 	c.SetContext(nil)
-	sess.closed(err)
+	sess.onClosed()
 	s.releaseIP(sess.ip)
 	s.conns.Add(-1)
 	if s.met != nil {

@@ -2,30 +2,38 @@ package eventloop
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"tlslpd/codec"
+	"tlslpd/metrics"
 	"tlslpd/statemachine"
 	"tlslpd/timerwheel"
 	"tlslpd/tlsbridge"
 )
 
-// errStop ends a decode loop once the session has closed.
-var errStop = errors.New("session closed")
+// errStop ends a decode loop once the session has ended.
+var errStop = errors.New("session ended")
 
 // session is one connection: engine, codec, state machine and deadline.
+//
+// Its life, all on its loop: newSession (accept) → onTraffic (bytes in,
+// handshake, lines through the machine) and onDeadline/onShutdown (the
+// wheel, the drain) → finish, the one place a connection ends → onClosed
+// (gnet says the socket is gone) frees it.
 type session struct {
 	srv    *Server
 	lp     *loop
 	conn   gnet.Conn
 	engine tlsbridge.Engine
 	dec    codec.Decoder
-	m      *statemachine.Machine
+	m      *statemachine.Machine // nil until the handshake completes
 	timer  timerwheel.Timer[*session]
 	peer   tlsbridge.Peer
 	ip     netip.Addr
@@ -36,8 +44,11 @@ type session struct {
 	stepAt  time.Time // when the request now awaited was sent
 	workDur time.Duration
 	last    statemachine.State // state before the event that ended it
-	closing bool
-	done    bool // record emitted
+	// ended is set by finish: the ending is counted (and a session's
+	// record written), the engine closed and the socket's close queued.
+	ended bool
+	// socketGone: gnet closed the socket; nothing more can be sent.
+	socketGone bool
 	// parkAfterFlush asks the engine to shed memory once WORK is sent.
 	parkAfterFlush bool
 }
@@ -54,28 +65,42 @@ func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
 	return sess
 }
 
-func (s *session) feed(ciphertext []byte) {
-	if s.closing {
+// An ending is why a connection ended. A session (one whose handshake
+// completed and whose machine started) ends with its machine's outcome
+// and leaves a record; a connection that never became a session ends with
+// its handshake's result (a metrics.Handshake* value, "" when the
+// handshake itself succeeded and was counted already).
+type ending struct {
+	outcome   statemachine.Outcome
+	handshake string
+	err       error // what the engine reported, for the log
+}
+
+// onTraffic takes the socket's bytes (none on a Wake) and moves everything
+// that can move.
+func (s *session) onTraffic(ciphertext []byte) {
+	if s.ended {
 		return
 	}
-	// A Feed error leaves the engine Failed; pump reports it.
+	// Feed runs the handshake, even with no bytes (a Wake: a handshake
+	// slot came free). A Feed error leaves the engine Failed; pump
+	// reports it.
 	_ = s.engine.Feed(ciphertext)
+	s.pump()
 }
 
 // pump moves everything that can move: handshake output, session start,
 // decrypted lines through the state machine, and ciphertext to the socket.
 func (s *session) pump() {
-	if !s.closing {
-		switch s.engine.State() {
-		case tlsbridge.Handshaking:
-		case tlsbridge.Established:
-			if s.m == nil {
-				s.start()
-			}
-			s.readPlaintext()
-		default: // Failed or Closed
-			s.engineEnded()
+	switch s.engine.State() {
+	case tlsbridge.Handshaking:
+	case tlsbridge.Established:
+		if s.m == nil {
+			s.start()
 		}
+		s.readPlaintext()
+	default: // Failed or Closed
+		s.engineEnded()
 	}
 	s.flush()
 }
@@ -85,21 +110,21 @@ func (s *session) start() {
 	srv := s.srv
 	s.peer = s.engine.Peer()
 	if srv.met != nil {
-		srv.met.HandshakesOK.Inc()
+		srv.met.HandshakeEnded(metrics.HandshakeOK)
 	}
 	if srv.cfg.Session.Tutorial && !srv.claimTutorial() {
 		// The tutorial serves exactly one session; later ones are turned
 		// away rather than left waiting for a server about to exit.
 		if srv.met != nil {
-			srv.met.Refused("tutorial_busy")
+			srv.met.Refused(metrics.RefusedTutorialBusy)
 		}
-		s.abort()
+		s.finish(ending{})
 		return
 	}
 	token, err := srv.cfg.Session.SessionToken(srv.cfg.Entropy)
 	if err != nil {
 		srv.log.Error().Err(err).Msg("cannot draw a session token")
-		s.abort()
+		s.finish(ending{})
 		return
 	}
 	s.m = statemachine.New(&srv.cfg.Session, s.lp.rng, token)
@@ -107,7 +132,7 @@ func (s *session) start() {
 }
 
 func (s *session) readPlaintext() {
-	for !s.closing {
+	for !s.ended {
 		n, err := s.engine.Read(s.lp.plain)
 		if n > 0 {
 			if derr := s.dec.Decode(s.lp.plain[:n], s.onLine); derr != nil && !errors.Is(derr, errStop) {
@@ -115,6 +140,7 @@ func (s *session) readPlaintext() {
 			}
 		}
 		switch {
+		case s.ended:
 		case err == nil && n == 0:
 			return // nothing more buffered
 		case errors.Is(err, io.EOF):
@@ -128,7 +154,7 @@ func (s *session) readPlaintext() {
 
 func (s *session) onLine(line []byte) error {
 	s.handle(statemachine.Event{Kind: statemachine.EventLine, Line: line})
-	if s.closing {
+	if s.ended {
 		return errStop
 	}
 	return nil
@@ -158,7 +184,7 @@ func (s *session) handle(ev statemachine.Event) {
 	if from == statemachine.StateWork && to != statemachine.StateWork {
 		s.workDur = now.Sub(s.stepAt)
 	}
-	if a.Send != nil {
+	if a.Send != nil && !s.socketGone {
 		s.stepAt = now
 		if err := s.engine.Write(a.Send); err != nil {
 			s.srv.log.Debug().Err(err).Str("remote", s.remote()).Msg("TLS write failed")
@@ -166,7 +192,7 @@ func (s *session) handle(ev statemachine.Event) {
 	}
 	if a.Close {
 		s.last = from
-		s.end(a.Outcome)
+		s.finish(ending{outcome: a.Outcome})
 		return
 	}
 	switch a.Deadline {
@@ -180,126 +206,130 @@ func (s *session) handle(ev statemachine.Event) {
 	}
 }
 
-// deadline is the timer wheel's callback, on this session's loop.
-func (s *session) deadline() {
-	if s.closing {
+// interrupt ends the connection on something outside the protocol's
+// lines: a session hears it as ev through its machine, which may send a
+// FAIL line and decides the outcome; a handshake ends with hsResult.
+func (s *session) interrupt(ev statemachine.EventKind, hsResult string, err error) {
+	if s.ended {
 		return
 	}
-	if s.m == nil {
-		if s.srv.met != nil {
-			s.srv.met.HandshakesTimeout.Inc()
-		}
-		s.srv.log.Debug().Str("remote", s.remote()).Msg("TLS handshake timed out")
-		s.abort()
-	} else {
-		s.handle(statemachine.Event{Kind: statemachine.EventDeadline})
+	if s.m != nil {
+		s.handle(statemachine.Event{Kind: ev}) // every such event ends the machine
+		return
 	}
-	s.flush()
-	_ = s.conn.Close()
+	s.finish(ending{handshake: hsResult, err: err})
+}
+
+// onDeadline is the timer wheel's callback, on this session's loop.
+func (s *session) onDeadline() {
+	s.interrupt(statemachine.EventDeadline, metrics.HandshakeTimeout, nil)
+}
+
+// onShutdown ends the session because the server is stopping.
+func (s *session) onShutdown() {
+	s.interrupt(statemachine.EventShutdown, metrics.HandshakeCanceled, nil)
+}
+
+// onClosed runs from gnet's OnClose: the socket is gone. A connection
+// that had not ended yet was left by its peer; then everything is freed.
+func (s *session) onClosed() {
+	s.socketGone = true
+	s.interrupt(statemachine.EventPeerClosed, metrics.HandshakeAbandoned, nil)
+	s.lp.sessions.remove(s)
+	s.engine.Release()
+	s.engine = nil
 }
 
 // engineEnded handles a TLS engine that failed or saw close_notify.
 func (s *session) engineEnded() {
 	err := s.engine.Err()
-	if s.m == nil {
-		if s.srv.met != nil {
-			s.srv.met.HandshakesFailed.Inc()
-		}
-		s.srv.log.Debug().Err(err).Str("remote", s.remote()).Msg("TLS handshake failed")
-		s.abort()
-		return
-	}
 	kind := statemachine.EventTransportError
 	if err == nil || errors.Is(err, tlsbridge.ErrClosed) || errors.Is(err, io.EOF) {
 		kind = statemachine.EventPeerClosed
 	}
-	s.handle(statemachine.Event{Kind: kind})
-	if !s.closing {
-		s.abort()
+	s.interrupt(kind, handshakeResult(err), err)
+}
+
+// handshakeResult names a failed handshake's error for metrics and logs.
+func handshakeResult(err error) string {
+	switch {
+	case err == nil || errors.Is(err, tlsbridge.ErrClosed) || errors.Is(err, io.EOF):
+		return metrics.HandshakeAbandoned
+	case errors.Is(err, tlsbridge.ErrNotTLS):
+		return metrics.HandshakeNotTLS
+	case isBadCertificate(err):
+		return metrics.HandshakeBadCertificate
 	}
+	return metrics.HandshakeFailed
 }
 
-// end finishes a session that had a state machine: close_notify, record.
-func (s *session) end(o statemachine.Outcome) {
-	s.closing = true
+// isBadCertificate reports a client certificate that was missing or did
+// not verify. crypto/tls has no sentinel for a missing one, hence the text.
+func isBadCertificate(err error) bool {
+	var (
+		verify    *tls.CertificateVerificationError
+		authority x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+	)
+	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &invalid) ||
+		strings.Contains(err.Error(), "client didn't provide a certificate")
+}
+
+// finish is the one way a connection ends, whatever ended it; it acts
+// once. It stops the deadline, counts the ending (a session's record, or
+// its handshake's result), closes the engine (queueing close_notify or an
+// alert), flushes that, and closes the socket.
+func (s *session) finish(e ending) {
+	if s.ended {
+		return
+	}
+	s.ended = true
 	s.lp.wheel.Cancel(&s.timer)
+	if s.m != nil {
+		s.record(e.outcome)
+	} else if e.handshake != "" {
+		if s.srv.met != nil {
+			s.srv.met.HandshakeEnded(e.handshake)
+		}
+		s.srv.log.Debug().Err(e.err).Str("remote", s.remote()).Str("result", e.handshake).Msg("TLS handshake ended")
+	}
+	if s.socketGone {
+		return
+	}
 	s.engine.Close()
-	s.emit(o)
+	s.flush()
+	// Conn.Close is queued on this loop; gnet writes what is buffered,
+	// closes the socket and calls OnClose, which frees the session.
+	_ = s.conn.Close()
 }
 
-// abort closes a connection that never became (or stays) a session.
-func (s *session) abort() {
-	s.closing = true
-	s.lp.wheel.Cancel(&s.timer)
-	s.engine.Close()
-}
-
+// flush hands the engine's ciphertext to the socket and enforces the
+// outbound buffer limit.
 func (s *session) flush() {
 	out := s.engine.AppendOutgoing(s.lp.out[:0])
 	if len(out) > 0 {
 		_, _ = s.conn.Write(out) // gnet buffers what the socket does not take
 	}
 	s.lp.out = out[:0]
-	if s.parkAfterFlush && !s.closing {
+	if s.ended {
+		return
+	}
+	if s.parkAfterFlush {
 		s.parkAfterFlush = false
 		s.engine.Park()
 	}
-	if limit := s.srv.cfg.MaxBufferedBytes; limit > 0 && !s.closing && s.conn.OutboundBuffered() > limit {
+	if limit := s.srv.cfg.MaxBufferedBytes; limit > 0 && s.conn.OutboundBuffered() > limit {
 		// The peer is not reading; holding its bytes would let one client
 		// grow our memory.
 		if s.srv.met != nil {
-			s.srv.met.Refused("buffer_limit")
+			s.srv.met.Shed(metrics.ShedBufferLimit)
 		}
-		if s.m != nil {
-			s.handle(statemachine.Event{Kind: statemachine.EventTransportError})
-		} else {
-			s.abort()
-		}
-		_ = s.conn.Close()
+		s.interrupt(statemachine.EventTransportError, metrics.HandshakeCanceled, nil)
 	}
 }
 
-// shutdown ends the session because the server is stopping.
-func (s *session) shutdown() {
-	if s.closing {
-		return
-	}
-	if s.m != nil {
-		s.handle(statemachine.Event{Kind: statemachine.EventShutdown})
-	} else {
-		s.abort()
-	}
-	s.flush()
-	_ = s.conn.Close()
-}
-
-// closed runs from OnClose: the socket is gone, free everything.
-func (s *session) closed(err error) {
-	if s.m != nil && !s.done {
-		s.last = s.m.State()
-		if s.m.State().Terminal() {
-			s.emit(s.m.Outcome())
-		} else {
-			a := s.m.Handle(statemachine.Event{Kind: statemachine.EventPeerClosed}, nil)
-			if s.srv.met != nil {
-				s.srv.met.Transition(s.last, s.m.State())
-			}
-			s.emit(a.Outcome)
-		}
-	}
-	s.closing = true
-	s.lp.wheel.Cancel(&s.timer)
-	s.lp.sessions.remove(s)
-	s.engine.Release()
-	s.engine = nil
-}
-
-// emit logs and hands out the session record, once.
-func (s *session) emit(o statemachine.Outcome) {
-	if s.done {
-		return
-	}
-	s.done = true
+// record logs and hands out the session record; finish calls it once.
+func (s *session) record(o statemachine.Outcome) {
 	srv := s.srv
 	if srv.met != nil {
 		srv.met.Finished(o)

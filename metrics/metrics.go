@@ -18,11 +18,11 @@ type Metrics struct {
 
 	ConnectionsOpen     prometheus.Gauge
 	ConnectionsAccepted prometheus.Counter
-	connectionsRefused  *prometheus.CounterVec
+	refused             map[string]prometheus.Counter
+	shed                map[string]prometheus.Counter
 
-	HandshakesOK      prometheus.Counter
-	HandshakesFailed  prometheus.Counter
-	HandshakesTimeout prometheus.Counter
+	HandshakesOK prometheus.Counter
+	handshakes   map[string]prometheus.Counter
 
 	sessionsActive   [statemachine.StateFailed + 1]prometheus.Gauge
 	sessionsFinished map[statemachine.Outcome]prometheus.Counter
@@ -45,16 +45,12 @@ func New() *Metrics {
 	m := &Metrics{Registry: reg, sessionsFinished: map[statemachine.Outcome]prometheus.Counter{}}
 	m.ConnectionsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tlslpd_connections_open", Help: "TCP connections open now."})
 	m.ConnectionsAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "tlslpd_connections_accepted_total", Help: "TCP connections accepted."})
-	m.connectionsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlslpd_connections_refused_total", Help: "Connections closed at once, by reason."}, []string{"reason"})
 	f(m.ConnectionsOpen)
 	f(m.ConnectionsAccepted)
-	f(m.connectionsRefused)
-
-	hs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlslpd_tls_handshakes_total", Help: "TLS handshakes by result."}, []string{"result"})
-	f(hs)
-	m.HandshakesOK = hs.WithLabelValues("ok")
-	m.HandshakesFailed = hs.WithLabelValues("failed")
-	m.HandshakesTimeout = hs.WithLabelValues("timeout")
+	m.refused = labelled(f, "tlslpd_connections_refused_total", "Connections turned away by policy, by reason.", "reason", RefusedReasons())
+	m.shed = labelled(f, "tlslpd_connections_shed_total", "Connections closed to protect the server, by reason.", "reason", ShedReasons())
+	m.handshakes = labelled(f, "tlslpd_tls_handshakes_total", "TLS handshakes by result.", "result", HandshakeResults())
+	m.HandshakesOK = m.handshakes[HandshakeOK]
 
 	active := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tlslpd_sessions_active", Help: "Established sessions by protocol state."}, []string{"state"})
 	f(active)
@@ -85,12 +81,43 @@ func New() *Metrics {
 	return m
 }
 
-// Refused counts a connection closed at once for reason (e.g. "max_conns").
-func (m *Metrics) Refused(reason string) { m.connectionsRefused.WithLabelValues(reason).Inc() }
+// labelled registers a counter with one label and creates every child in
+// values, so each series exists (at zero) from startup: alerts and rate()
+// need the series before the first event.
+func labelled(register func(prometheus.Collector), name, help, label string, values []string) map[string]prometheus.Counter {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{label})
+	register(vec)
+	out := make(map[string]prometheus.Counter, len(values))
+	for _, v := range values {
+		out[v] = vec.WithLabelValues(v)
+	}
+	return out
+}
 
-// RefusedCounter is the counter behind Refused(reason).
-func (m *Metrics) RefusedCounter(reason string) prometheus.Counter {
-	return m.connectionsRefused.WithLabelValues(reason)
+// Refused counts a connection turned away for reason (one of
+// RefusedReasons).
+func (m *Metrics) Refused(reason string) { count(m.refused, reason) }
+
+// Shed counts a connection closed to protect the server (ShedReasons).
+func (m *Metrics) Shed(reason string) { count(m.shed, reason) }
+
+// HandshakeEnded counts a finished TLS handshake (HandshakeResults).
+func (m *Metrics) HandshakeEnded(result string) { count(m.handshakes, result) }
+
+// RefusedCounter, ShedCounter and HandshakeCounter are the counters behind
+// Refused, Shed and HandshakeEnded (nil for an unknown label).
+func (m *Metrics) RefusedCounter(reason string) prometheus.Counter { return m.refused[reason] }
+func (m *Metrics) ShedCounter(reason string) prometheus.Counter    { return m.shed[reason] }
+func (m *Metrics) HandshakeCounter(result string) prometheus.Counter {
+	return m.handshakes[result]
+}
+
+// count increments the counter for label; an unknown label is a caller's
+// bug that must not cost a series per typo, so it is ignored.
+func count(cs map[string]prometheus.Counter, label string) {
+	if c := cs[label]; c != nil {
+		c.Inc()
+	}
 }
 
 // Transition moves one session between protocol states in the gauge.

@@ -24,12 +24,20 @@ func TestSnapshotFollowsUpdates(t *testing.T) {
 	m.Transition(statemachine.StateNew, statemachine.StateHello)
 	m.Finished(statemachine.OutcomeCompleted)
 	m.Finished(statemachine.OutcomeTimeout)
+	m.Refused(RefusedMaxConns)
+	m.Refused(RefusedDraining)
+	m.Shed(ShedOverload)
+	m.HandshakeEnded(HandshakeTimeout)
+	m.HandshakeEnded("no such result") // ignored, not a new series
 
 	s := m.Snapshot()
 	assert.Equal(t, 1.0, s.Open)
 	assert.Equal(t, 3.0, s.Handshakes)
 	assert.Equal(t, 3.0, s.PoWChecks)
 	assert.Equal(t, 2.0, s.Finished)
+	assert.Equal(t, 2.0, s.Refused)
+	assert.Equal(t, 1.0, s.Shed)
+	assert.Equal(t, 1.0, s.HandshakesFailed)
 	assert.Equal(t, map[string]float64{"hello": 1, "work": 1, "body": 0, "done": 0}, s.Active)
 }
 
@@ -63,4 +71,31 @@ func TestHTTPEndpoints(t *testing.T) {
 	h.SetReady(true)
 	code, _ = get("/readyz")
 	assert.Equal(t, http.StatusOK, code)
+}
+
+// Alerts on refusals, sheds and handshake failures need their series
+// before the first event: every label value is exported at zero.
+func TestReasonSeriesExistFromStartup(t *testing.T) {
+	m := New()
+	want := map[string][]string{
+		"tlslpd_connections_refused_total": RefusedReasons(),
+		"tlslpd_connections_shed_total":    ShedReasons(),
+		"tlslpd_tls_handshakes_total":      HandshakeResults(),
+	}
+	families, err := m.Registry.Gather()
+	require.NoError(t, err)
+	got := map[string][]string{}
+	for _, f := range families {
+		if _, ok := want[f.GetName()]; !ok {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			require.Len(t, metric.GetLabel(), 1)
+			assert.Zero(t, metric.GetCounter().GetValue())
+			got[f.GetName()] = append(got[f.GetName()], metric.GetLabel()[0].GetValue())
+		}
+	}
+	for name, values := range want {
+		assert.ElementsMatch(t, values, got[name], name)
+	}
 }

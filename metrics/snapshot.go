@@ -13,6 +13,11 @@ type Snapshot struct {
 	Handshakes float64
 	PoWChecks  float64
 	Finished   float64
+	Refused    float64 // all reasons
+	Shed       float64 // all reasons
+	// HandshakesFailed is every handshake that ended without a session
+	// (all results but ok).
+	HandshakesFailed float64
 }
 
 // Snapshot reads the collectors directly (no scrape, no label lookups).
@@ -29,6 +34,9 @@ func (m *Metrics) Snapshot() Snapshot {
 	for _, c := range m.sessionsFinished {
 		s.Finished += read(c)
 	}
+	s.Refused = sum(m.refused)
+	s.Shed = sum(m.shed)
+	s.HandshakesFailed = sum(m.handshakes) - s.Handshakes
 	return s
 }
 
@@ -44,4 +52,12 @@ func read(c prometheus.Metric) float64 {
 		return out.Gauge.GetValue()
 	}
 	return 0
+}
+
+func sum(cs map[string]prometheus.Counter) float64 {
+	total := 0.0
+	for _, c := range cs {
+		total += read(c)
+	}
+	return total
 }
