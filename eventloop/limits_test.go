@@ -151,6 +151,7 @@ type fakeEngine struct {
 func (e *fakeEngine) State() tlsbridge.State   { return tlsbridge.Established }
 func (e *fakeEngine) Peer() tlsbridge.Peer     { return tlsbridge.Peer{} }
 func (e *fakeEngine) Read([]byte) (int, error) { return 0, nil }
+func (e *fakeEngine) Feed([]byte) error        { return nil }
 func (e *fakeEngine) Write(p []byte) error     { e.out = append(e.out, p...); return nil }
 func (e *fakeEngine) AppendOutgoing(dst []byte) []byte {
 	dst = append(dst, e.out...)
