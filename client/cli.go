@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,6 +18,7 @@ import (
 	"tlslpd/cli"
 	"tlslpd/config"
 	"tlslpd/protocol"
+	"tlslpd/reflog"
 )
 
 // ParsePorts parses a comma-separated port list such as "3115,1234".
@@ -55,7 +58,8 @@ func (p PositiveSeconds) Set(s string) error {
 
 type cliOptions struct {
 	host, ports, cert, key, ca, logLevel string
-	insecure, tutorial                   bool
+	insecure, tutorial, refLog, quiet    bool
+	refLogSet                            bool
 	solverWorkers                        int
 	answers                              map[string]string
 	cfg                                  Config
@@ -77,7 +81,10 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.StringVar(&o.ca, "ca-cert", protocol.DefaultCACert, "CA certificate that signed the server's certificate (PEM)")
 	fs.Var(PositiveSeconds{&o.cfg.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK (positive int)")
 	fs.Var(PositiveSeconds{&o.cfg.OtherTimeout}, "other-timeout", "seconds allowed for every other step (positive int)")
-	fs.BoolVar(&o.insecure, "insecure", false, "present no client certificate (server verification stays on)")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate, like the reference client (loopback hosts only); the client certificate is still sent when its files exist")
+	fs.StringVar(&o.cfg.WorkBinary, "work-binary", "", "solve WORK with this program, run as 'BINARY TOKEN N_BITS' in its directory with only LC_ALL=C set; the suffix is taken from its first stdout line starting 'RESULT:' (default: the built-in multi-core solver)")
+	fs.BoolVar(&o.refLog, "reference-log", false, "write the reference client's log lines to $XDG_STATE_HOME/tlslp/logs/client.log (default ~/.local/state/tlslp/logs/) and its WARNING lines to stderr (on by default with --tutorial)")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines while solving WORK")
 	fs.StringVar(&o.logLevel, "log-level", protocol.DefaultLogLevel, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 	fs.BoolVar(&o.tutorial, "tutorial", false, "narrate every step at INFO")
 	fs.IntVar(&o.solverWorkers, "solver-workers", 0, "goroutines solving WORK (0: all cores)")
@@ -102,38 +109,87 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	if o.solverWorkers < 0 {
 		return nil, fs, fmt.Errorf("--solver-workers: %d is negative", o.solverWorkers)
 	}
+	if o.insecure && !config.IsLoopbackHost(o.host) {
+		return nil, fs, fmt.Errorf("--insecure skips verifying the server, so it is refused for non-loopback host %q (use localhost, 127.0.0.0/8 or ::1)", o.host)
+	}
+	fs.Visit(func(f *flag.Flag) { o.refLogSet = o.refLogSet || f.Name == "reference-log" })
+	if !o.refLogSet {
+		o.refLog = o.tutorial
+	}
 	o.cfg.Host, o.cfg.Ports, o.cfg.Answers = o.host, ports, o.answers
 	o.cfg.SolverWorkers, o.cfg.Tutorial = o.solverWorkers, o.tutorial
 	return o, fs, nil
 }
 
+// Exit statuses of `tlslpd client`, the reference client's: a session
+// the server ended as the protocol says — DONE answered, or its random
+// injected "FAIL <random_string>" — is a success.
+const (
+	ExitOK      = 0 // completed, or ended by the server's injected FAIL
+	ExitFailed  = 1 // no server reachable, TLS refused, a FAIL for an error, a timeout, a protocol violation
+	ExitUsage   = 2 // bad flags
+	progressGap = 5 * time.Second
+)
+
+// InjectedFailNote explains the injected FAIL to a newcomer.
+const InjectedFailNote = "this is the protocol's random injected failure, not an error: in normal mode each of the 20 body requests is FAIL with probability 1/9, " +
+	"so only (8/9)^20 ≈ 9.5% of sessions reach DONE (a --tutorial server never injects it)"
+
 // Main runs `tlslpd client`: one session with the reference client's flags.
-// It returns the exit code: 0 completed, 1 session failed, 2 bad flags.
+// It returns the exit status (ExitOK, ExitFailed, ExitUsage).
 func Main(args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parseFlags(args)
 	if err != nil {
 		return cli.Exit(fs, err, stdout, stderr)
 	}
 	level, _ := config.ParseLevel(o.logLevel) // validated in parseFlags
-	logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}).Level(level).With().Timestamp().Logger()
+	var logOut io.Writer = zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}
+	if o.refLog {
+		refLevel, _ := reflog.ParseLevel(o.logLevel)
+		path, err := reflog.Path("client.log", os.Getenv)
+		if err != nil {
+			fmt.Fprintf(stderr, "tlslpd client: --reference-log: %s\n", err)
+			return ExitFailed
+		}
+		f, err := reflog.OpenFile(path, o.tutorial)
+		if err != nil {
+			fmt.Fprintf(stderr, "tlslpd client: %s\n", cli.OneLine(err))
+			return ExitFailed
+		}
+		defer f.Close()
+		ref := reflog.New(reflog.Options{Name: reflog.ClientName, Level: refLevel, File: f, Stderr: stderr, Tutorial: o.tutorial})
+		o.cfg.RefLog = ref
+		// Our own log lines take the reference's format too, from WARNING up.
+		logOut = ref.ZerologWriter()
+		level = max(level, zerolog.WarnLevel)
+	}
+	logger := zerolog.New(logOut).Level(level).With().Timestamp().Logger()
 	o.cfg.Logger = &logger
+	if !o.quiet && level <= zerolog.InfoLevel {
+		o.cfg.Progress, o.cfg.ProgressEvery = stderr, progressGap
+	}
 
 	tcfg, err := LoadTLS(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {
 		fmt.Fprintf(stderr, "tlslpd client: %s\n", cli.OneLine(err))
-		return 1
+		return ExitFailed
 	}
 	o.cfg.TLS = tcfg
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := Run(ctx, o.cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd client: session failed: %s\n", cli.OneLine(err))
-		return 1
+	var sf *ServerFailError
+	switch {
+	case err == nil:
+		fmt.Fprintf(stdout, "session completed: port %d, n_bits %d, %d hashes in %s, %d body requests, total %s\n",
+			res.Port, res.NBits, res.Hashes, res.Timing.Solve.Round(time.Millisecond), res.BodyRequests,
+			res.Timing.Total.Round(time.Millisecond))
+		return ExitOK
+	case errors.As(err, &sf) && sf.Injected:
+		fmt.Fprintf(stdout, "session ended by the server with %q after %d body requests: %s\n", sf.Line, res.BodyRequests, InjectedFailNote)
+		return ExitOK
 	}
-	fmt.Fprintf(stdout, "session completed: port %d, n_bits %d, %d hashes in %s, %d body requests, total %s\n",
-		res.Port, res.NBits, res.Hashes, res.Timing.Solve.Round(time.Millisecond), res.BodyRequests,
-		res.Timing.Total.Round(time.Millisecond))
-	return 0
+	fmt.Fprintf(stderr, "tlslpd client: session failed: %s\n", cli.OneLine(err))
+	return ExitFailed
 }

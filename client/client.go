@@ -2,6 +2,8 @@ package client
 
 import (
 	"bufio"
+	"math"
+	"sync/atomic"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -20,6 +22,7 @@ import (
 
 	"tlslpd/pow"
 	"tlslpd/protocol"
+	"tlslpd/reflog"
 )
 
 // Sentinel errors Run wraps; callers branch on them with errors.Is.
@@ -88,6 +91,18 @@ type Config struct {
 	Tutorial bool
 	// Logger receives the session's log; nil discards.
 	Logger *zerolog.Logger
+	// WorkBinary, if set, solves WORK instead of the built-in solver, as
+	// the reference client runs its solver: "BINARY TOKEN N_BITS" in the
+	// binary's directory with only LC_ALL=C in its environment; the suffix
+	// is the rest of the first stdout line that starts with "RESULT:".
+	WorkBinary string
+	// Progress, if set, receives a line every ProgressEvery while the
+	// built-in solver works: hashes/s and the expected time at the
+	// server's n_bits.
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// RefLog, if set, receives the reference client's log lines.
+	RefLog *reflog.Logger
 }
 
 // Outcome is how a session ended.
@@ -130,11 +145,21 @@ type Result struct {
 	Timing       Timing
 }
 
-// LoadTLS builds a client tls.Config: the server is verified against caFile;
-// unless insecure, certFile/keyFile are presented as the client certificate.
-// Insecure only drops the client certificate (the server's --insecure mode
-// does not ask for one); it never disables server verification.
+// LoadTLS builds a client tls.Config: the server is verified against
+// caFile and certFile/keyFile are presented as the client certificate.
+// With insecure, like the reference client's --insecure, the server's
+// certificate is not verified and the CA file is not read; the client
+// certificate is still presented when its files load (an mTLS server asks
+// for it), and left out when they do not (an --insecure server does not).
+// Callers keep insecure to loopback hosts (Main refuses others).
 func LoadTLS(certFile, keyFile, caFile string, insecure bool) (*tls.Config, error) {
+	if insecure {
+		cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // the reference's --insecure, loopback only
+		if pair, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil {
+			cfg.Certificates = []tls.Certificate{pair}
+		}
+		return cfg, nil
+	}
 	caPEM, err := os.ReadFile(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("read CA certificate: %w", err)
@@ -144,13 +169,11 @@ func LoadTLS(certFile, keyFile, caFile string, insecure bool) (*tls.Config, erro
 		return nil, fmt.Errorf("CA certificate %s: %w: no PEM certificate found", caFile, ErrConfig)
 	}
 	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	if !insecure {
-		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load client certificate: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load client certificate: %w", err)
 	}
+	cfg.Certificates = []tls.Certificate{pair}
 	return cfg, nil
 }
 
@@ -165,6 +188,15 @@ type session struct {
 	res     *Result
 	ctx     context.Context
 	token   string
+	ref     *reflog.Logger
+	// ahead is a read started while solving WORK (so that a FAIL or a
+	// close stops the solver); the next line comes from it.
+	ahead chan lineResult
+}
+
+type lineResult struct {
+	line string
+	err  error
 }
 
 // Run performs one session and reports how it went. The error is nil only
@@ -176,19 +208,23 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 	if err := normalise(&cfg); err != nil {
 		return res, err
 	}
-	s := &session{cfg: cfg, log: cfg.Logger, res: &res, ctx: ctx, answers: DefaultAnswers()}
+	s := &session{cfg: cfg, log: cfg.Logger, res: &res, ctx: ctx, answers: DefaultAnswers(), ref: cfg.RefLog}
 	for k, v := range cfg.Answers {
 		s.answers[k] = v
 	}
 
 	t := time.Now()
-	raw, port, err := dialPorts(ctx, cfg, s.log)
+	raw, port, err := dialPorts(ctx, cfg, s.log, s.ref)
 	res.Timing.Connect = time.Since(t)
 	if err != nil {
 		return res, err
 	}
 	res.Port = port
-	defer raw.Close()
+	s.ref.Log(reflog.Info, "Connected to "+strconv.Itoa(port))
+	defer func() {
+		raw.Close()
+		s.ref.Log(reflog.Info, "Connection closed.")
+	}()
 
 	t = time.Now()
 	tcfg := cfg.TLS.Clone()
@@ -259,7 +295,7 @@ func isBodyCommand(cmd string) bool {
 // dialPorts tries each port in order, like the reference client, and keeps
 // the first that accepts. Only connection failures move on to the next port;
 // a TLS failure later is final because another port would be another server.
-func dialPorts(ctx context.Context, cfg Config, log *zerolog.Logger) (net.Conn, int, error) {
+func dialPorts(ctx context.Context, cfg Config, log *zerolog.Logger, ref *reflog.Logger) (net.Conn, int, error) {
 	d := net.Dialer{Timeout: cfg.OtherTimeout}
 	var errs []error
 	for _, p := range cfg.Ports {
@@ -273,6 +309,9 @@ func dialPorts(ctx context.Context, cfg Config, log *zerolog.Logger) (net.Conn, 
 			return nil, 0, fmt.Errorf("connect: %w", ctx.Err())
 		}
 		log.Debug().Str("addr", addr).Err(err).Msg("connect failed, trying next port")
+		if ref.Enabled(reflog.Warning) {
+			ref.Log(reflog.Warning, "Can't connect to "+reflog.Repr(cfg.Host)+":"+strconv.Itoa(p)+": Failed to connect to "+addr)
+		}
 		errs = append(errs, err)
 	}
 	return nil, 0, fmt.Errorf("%w: tried %s ports %v: %w", ErrConnect, cfg.Host, cfg.Ports, errors.Join(errs...))
@@ -357,22 +396,145 @@ func (s *session) work(req Request) error {
 	s.narrate("server sent WORK; solving", "token", req.Token, "n_bits", req.NBits)
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.WorkTimeout)
 	defer cancel()
+
+	// Read ahead while solving: the server may end the session meanwhile
+	// (FAIL Server shutting down., its own timeout, a close), and then
+	// there is nothing left to solve for.
+	if err := s.conn.SetReadDeadline(time.Now().Add(s.cfg.WorkTimeout + s.cfg.OtherTimeout)); err != nil {
+		return fmt.Errorf("set read deadline: %w", err)
+	}
+	ahead := make(chan lineResult, 1)
+	go func() {
+		line, err := readLine(s.r)
+		ahead <- lineResult{line, err}
+	}()
+	interrupted := make(chan lineResult, 1)
+	solved, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case r := <-ahead:
+			interrupted <- r
+			cancel()
+		case <-solved:
+		}
+	}()
+
 	t := time.Now()
-	sol, err := pow.Solve(ctx, req.Token, req.NBits, s.cfg.SolverWorkers)
+	suffix, err := s.solve(ctx, req)
 	s.res.Timing.Solve = time.Since(t)
-	s.res.Hashes = sol.Hashes
+	close(solved)
+	<-watched
+	select {
+	case r := <-interrupted:
+		return s.interruptedSolving(r, req)
+	default:
+		s.ahead = ahead
+	}
 	if err != nil {
 		switch {
 		case s.ctx.Err() != nil:
 			return fmt.Errorf("solving WORK: %w", s.ctx.Err())
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("solving WORK (n_bits %d): %w after work timeout %s", req.NBits, ErrTimeout, s.cfg.WorkTimeout)
+		case errors.Is(err, ErrWorkBinary):
+			return fmt.Errorf("solving WORK (n_bits %d): %w", req.NBits, err)
 		}
 		return fmt.Errorf("solving WORK (n_bits %d): %w: %w", req.NBits, ErrProtocol, err)
 	}
+	s.narrate("solved WORK", "suffix", suffix, "hashes", s.res.Hashes, "elapsed", s.res.Timing.Solve)
+	return s.send(suffix)
+}
+
+// interruptedSolving turns what the server sent while we solved into the
+// session's end.
+func (s *session) interruptedSolving(r lineResult, req Request) error {
+	if r.err != nil {
+		return s.readError(r.err, fmt.Sprintf("the WORK suffix (n_bits %d) to be solved; the server ended the session first", req.NBits))
+	}
+	s.ref.Log(reflog.Info, "Received "+reflog.Repr(r.line))
+	if got, err := ParseRequest(r.line); err == nil && got.Kind == KindFail {
+		s.res.Outcome = OutcomeServerFail
+		s.res.FailLine = r.line
+		s.log.Warn().Str("line", r.line).Str("step", "WORK").Msg("server sent FAIL while we solved WORK; stopped solving")
+		return &ServerFailError{Line: r.line}
+	}
+	return fmt.Errorf("%w: got %q while solving WORK", ErrProtocol, r.line)
+}
+
+// solve runs the built-in solver (with progress) or the work binary.
+func (s *session) solve(ctx context.Context, req Request) (string, error) {
+	if s.cfg.WorkBinary != "" {
+		return RunWorkBinary(ctx, s.cfg.WorkBinary, req.Token, req.NBits)
+	}
+	var counter atomic.Uint64
+	stop := s.progress(&counter, req.NBits)
+	sol, err := pow.SolveCounted(ctx, req.Token, req.NBits, s.cfg.SolverWorkers, &counter)
+	stop()
 	s.res.Hashes = sol.Hashes
-	s.narrate("solved WORK", "suffix", sol.Suffix, "hashes", sol.Hashes, "elapsed", s.res.Timing.Solve)
-	return s.send(sol.Suffix)
+	return sol.Suffix, err
+}
+
+// progress writes a line to cfg.Progress every ProgressEvery until the
+// returned stop is called.
+func (s *session) progress(counter *atomic.Uint64, nBits int) (stop func()) {
+	if s.cfg.Progress == nil || s.cfg.ProgressEvery <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		began := time.Now()
+		tick := time.NewTicker(s.cfg.ProgressEvery)
+		defer tick.Stop()
+		expected := math.Ldexp(1, nBits) // hashes a search takes on average
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tick.C:
+				elapsed := now.Sub(began).Seconds()
+				n := float64(counter.Load())
+				rate := n / elapsed
+				line := fmt.Sprintf("solving WORK at n_bits %d: %s hashes in %.0fs, %s hashes/s; a solution takes %s hashes on average",
+					nBits, si(n), elapsed, si(rate), si(expected))
+				if rate > 0 {
+					line += fmt.Sprintf(", about %s at this rate", humanSeconds(expected/rate))
+				}
+				fmt.Fprintln(s.cfg.Progress, line)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func si(v float64) string {
+	switch {
+	case v >= 1e12:
+		return fmt.Sprintf("%.3g", v)
+	case v >= 1e9:
+		return fmt.Sprintf("%.3gG", v/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.3gM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.3gk", v/1e3)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+func humanSeconds(sec float64) string {
+	switch {
+	case sec < 60:
+		return fmt.Sprintf("%.0fs", math.Max(sec, 1))
+	case sec < 3600:
+		return fmt.Sprintf("%.0f min", sec/60)
+	case sec < 48*3600:
+		return fmt.Sprintf("%.1f h", sec/3600)
+	case sec < 365*86400:
+		return fmt.Sprintf("%.0f days", sec/86400)
+	}
+	return fmt.Sprintf("%.3g years", sec/(365*86400))
 }
 
 func (s *session) unexpected(req Request, step string) error {
@@ -384,11 +546,21 @@ func (s *session) next(step string) (Request, error) {
 	if err := s.conn.SetReadDeadline(time.Now().Add(s.cfg.OtherTimeout)); err != nil {
 		return Request{}, fmt.Errorf("set read deadline: %w", err)
 	}
-	line, err := readLine(s.r)
+	var line string
+	var err error
+	if s.ahead != nil {
+		// The deadline just set applies to that pending read too.
+		r := <-s.ahead
+		s.ahead = nil
+		line, err = r.line, r.err
+	} else {
+		line, err = readLine(s.r)
+	}
 	if err != nil {
 		return Request{}, s.readError(err, step)
 	}
 	s.log.Debug().Str("line", line).Msg("received")
+	s.ref.Log(reflog.Info, "Received "+reflog.Repr(line))
 	if !utf8.ValidString(line) {
 		return Request{}, fmt.Errorf("%w: invalid UTF-8 while waiting for %s", ErrProtocol, step)
 	}
@@ -427,6 +599,9 @@ func (s *session) send(line string) error {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
 	s.log.Debug().Str("line", line).Msg("sending")
+	if s.ref.Enabled(reflog.Info) {
+		s.ref.Log(reflog.Info, "Sending to server: "+reflog.Repr(line+"\n"))
+	}
 	if _, err := io.WriteString(s.conn, line+"\n"); err != nil {
 		if s.ctx.Err() != nil {
 			return fmt.Errorf("send: %w", s.ctx.Err())

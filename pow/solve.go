@@ -159,6 +159,13 @@ func SolveFrom(token string, nBits int, start, limit uint64) (Solution, error) {
 // Errors wrap ErrBadBits for nBits outside 0..64, or ctx.Err() if ctx ends
 // before a solution is found; Hashes and Elapsed are set in both cases.
 func Solve(ctx context.Context, token string, nBits int, workers int) (Solution, error) {
+	return SolveCounted(ctx, token, nBits, workers, nil)
+}
+
+// SolveCounted is Solve that also adds the hashes it computes to *counter
+// as it goes (every few thousand per worker), so a caller can report
+// progress; counter may be nil.
+func SolveCounted(ctx context.Context, token string, nBits int, workers int, counter *atomic.Uint64) (Solution, error) {
 	if err := ValidateBits(nBits); err != nil {
 		return Solution{}, fmt.Errorf("solve: %w", err)
 	}
@@ -176,6 +183,9 @@ func Solve(ctx context.Context, token string, nBits int, workers int) (Solution,
 	// Worker 0 is the caller; it first works alone (see inlineHashes).
 	lead := newSearcher(m, pad, 0)
 	found, hashes := lead.run(nBits, min(inlineHashes, stride))
+	if counter != nil {
+		counter.Add(hashes)
+	}
 	if found {
 		return Solution{Suffix: lead.suffix(), Hashes: hashes, Elapsed: time.Since(began)}, nil
 	}
@@ -193,6 +203,9 @@ func Solve(ctx context.Context, token string, nBits int, workers int) (Solution,
 			ok, n := s.run(nBits, min(batchHashes, limit-done))
 			done += n
 			total.Add(n)
+			if counter != nil {
+				counter.Add(n)
+			}
 			if ok {
 				mu.Lock()
 				if win == "" {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -199,4 +200,12 @@ func cancelAfter(d time.Duration) func(t *testing.T) context.Context {
 		t.Cleanup(func() { timer.Stop(); cancel() })
 		return ctx
 	}
+}
+
+func TestSolveCountedReportsEveryHash(t *testing.T) {
+	var counter atomic.Uint64
+	sol, err := SolveCounted(t.Context(), "AUTH", 16, 2, &counter)
+	require.NoError(t, err)
+	assert.Equal(t, sol.Hashes, counter.Load())
+	assert.Positive(t, counter.Load())
 }
