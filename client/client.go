@@ -2,8 +2,6 @@ package client
 
 import (
 	"bufio"
-	"math"
-	"sync/atomic"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -12,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
