@@ -7,7 +7,7 @@ ARGS     ?=
 BENCH_OUT  ?= BENCHMARKS.md
 BENCH_ARGS ?=
 
-.PHONY: all build certs run test vet fmt-check fuzz bench bench-go bench-deps clean
+.PHONY: all build certs run test vet fmt-check fuzz bench bench-go bench-hostile bench-deps clean
 
 all: build
 
@@ -57,6 +57,15 @@ bench-go:
 # writes BENCHMARKS.md. BENCH_ARGS passes flags, e.g. BENCH_ARGS=--no-nginx.
 bench: build
 	./$(BIN) bench suite --out $(BENCH_OUT) $(BENCH_ARGS)
+
+# The attack benchmarks of issue 11 (adversary/): stalled handshakes,
+# overload at 3x capacity, KeyUpdate floods, memory per stalled handshake,
+# RSS after a burst; each against a fresh tlslpd on loopback, figures as
+# ratios to the same run's no-attack baseline. About 6 minutes at full size;
+# HOSTILE_ARGS= (empty) runs the smaller, quicker version.
+HOSTILE_ARGS ?= -hostile.full
+bench-hostile:
+	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m ./adversary -args $(HOSTILE_ARGS)
 
 # nginx for the suite's handshake reference row (Debian packages; root).
 bench-deps:

@@ -35,6 +35,7 @@ type Stall struct {
 // StallStats are the attack's counters so far.
 type StallStats struct {
 	Open           int64 // connections open now
+	Stalled        int64 // open connections whose whole ClientHello is out
 	Opened         int64 // connects that succeeded, in total
 	HelloSent      int64 // connections whose whole ClientHello was written
 	ClosedByServer int64 // connections the server closed (EOF or reset)
@@ -49,7 +50,7 @@ type StallRun struct {
 	cfg    Stall
 	sem    chan struct{}
 
-	open, opened, helloSent, closed, dialErrs atomic.Int64
+	open, stalled, opened, helloSent, closed, dialErrs atomic.Int64
 	firstClose                                atomic.Int64 // unix nanos of the first server close, 0 if none
 }
 
@@ -169,6 +170,8 @@ func (r *StallRun) once(ctx context.Context, src netip.Addr) bool {
 		}
 		pending = nil
 		r.helloSent.Add(1)
+		r.stalled.Add(1)
+		defer r.stalled.Add(-1)
 	}
 	for {
 		if len(pending) > 0 {
@@ -177,6 +180,8 @@ func (r *StallRun) once(ctx context.Context, src netip.Addr) bool {
 			}
 			if pending = pending[1:]; len(pending) == 0 {
 				r.helloSent.Add(1)
+				r.stalled.Add(1)
+				defer r.stalled.Add(-1)
 			}
 			_ = c.SetReadDeadline(time.Now().Add(r.cfg.Trickle))
 		} else {
@@ -204,7 +209,7 @@ func (r *StallRun) serverClosed(ctx context.Context) bool {
 // Stats reads the counters.
 func (r *StallRun) Stats() StallStats {
 	return StallStats{
-		Open: r.open.Load(), Opened: r.opened.Load(), HelloSent: r.helloSent.Load(),
+		Open: r.open.Load(), Stalled: r.stalled.Load(), Opened: r.opened.Load(), HelloSent: r.helloSent.Load(),
 		ClosedByServer: r.closed.Load(), DialErrors: r.dialErrs.Load(),
 	}
 }
@@ -229,6 +234,22 @@ func (r *StallRun) WaitSent(ctx context.Context, n int64, d time.Duration) (Stal
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return st, fmt.Errorf("adversary: %d of %d ClientHellos sent after %s: %+v", st.HelloSent, n, d, st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitHeld waits until n connections are open with their whole
+// ClientHello sent, at once.
+func (r *StallRun) WaitHeld(ctx context.Context, n int64, d time.Duration) (StallStats, error) {
+	deadline := time.Now().Add(d)
+	for {
+		st := r.Stats()
+		if st.Stalled >= n {
+			return st, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return st, fmt.Errorf("adversary: %d of %d connections stalled after %s: %+v", st.Stalled, n, d, st)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

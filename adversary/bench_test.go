@@ -1,0 +1,285 @@
+package adversary
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/bench/loadgen"
+)
+
+// The attack benchmarks (make bench-hostile) each run one scenario against
+// a fresh tlslpd process and report the issue's figures with
+// b.ReportMetric; every time figure is a ratio against the same honest
+// client measured in the same run without the attack. They ignore b.N (run
+// them with -benchtime=1x). -hostile.full runs the sizes of issue 11 (about
+// 6 minutes in all); the default is a smaller, quicker version.
+
+var hostileFull = flag.Bool("hostile.full", false, "attack benchmarks at issue 11's sizes (slow)")
+
+func pick(small, full int) int {
+	if *hostileFull {
+		return full
+	}
+	return small
+}
+
+// honestWaits runs n honest sessions one after another and returns their
+// handshake waits (up to the failure, for a handshake that failed) and the
+// total latencies of those that were served. before, if set, runs before
+// each session.
+func honestWaits(b *testing.B, ctx context.Context, s *server, n int, before func()) (waits, totals []time.Duration, failed int) {
+	for range n {
+		if before != nil {
+			before()
+		}
+		res := Probe{Target: s.target, Timeout: 15 * time.Second}.Run(ctx)
+		waits = append(waits, res.HandshakeWait)
+		if res.Err != nil {
+			failed++
+			b.Logf("honest session: %v (after %v)", res.Err, res.Total)
+			continue
+		}
+		totals = append(totals, res.Total)
+	}
+	return waits, totals, failed
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func maxDur(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	return slices.Max(d)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// BenchmarkStalledHandshakeWait: an honest session's handshake wait with
+// stalled handshakes held against the server, against its wait with none.
+func BenchmarkStalledHandshakeWait(b *testing.B) {
+	for _, tc := range []struct{ conns, sources int }{{pick(500, 2000), 30}, {200, 1}} {
+		b.Run(fmt.Sprintf("%d_from_%d", tc.conns, tc.sources), func(b *testing.B) {
+			s := startServer(b)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			base, _, _ := honestWaits(b, ctx, s, 7, nil)
+			run, err := Stall{Target: s.target, Sources: Sources(2, tc.sources), Conns: tc.conns, Hold: true}.Start(ctx)
+			require.NoError(b, err)
+			defer run.Stop()
+			_, err = run.WaitSent(ctx, int64(tc.conns), time.Minute)
+			require.NoError(b, err)
+			// Each honest session starts while the whole attack is held
+			// (stalled connections the server closed have come back).
+			held := func() {
+				_, err := run.WaitHeld(ctx, int64(tc.conns), time.Minute)
+				require.NoError(b, err)
+			}
+			waits, _, failed := honestWaits(b, ctx, s, 3, held)
+			st := run.Stats()
+			b.ReportMetric(ms(median(base)), "ms_wait_noattack")
+			b.ReportMetric(ms(median(waits)), "ms_wait_attack_p50")
+			b.ReportMetric(ms(maxDur(waits)), "ms_wait_attack_max")
+			b.ReportMetric(ratio(median(waits), median(base)), "wait_ratio_p50")
+			b.ReportMetric(float64(failed), "honest_failed")
+			b.ReportMetric(float64(st.ClosedByServer), "stalled_closed")
+			b.Logf("no attack: %v; under attack: %v (failed %d); attack %+v", base, waits, failed, st)
+		})
+	}
+}
+
+// BenchmarkOverload3x: goodput when offered three times the closed-model
+// capacity (open model), and the share of sessions that end in the
+// client's own timeout.
+func BenchmarkOverload3x(b *testing.B) {
+	s := startServer(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	host, portS, _ := net.SplitHostPort(s.target.Addr)
+	port, _ := strconv.Atoi(portS)
+	base := loadgen.Config{Host: host, Port: port, TLS: s.target.TLS, SourceIPs: 16,
+		OtherTimeout: 10 * time.Second, WorkTimeout: 10 * time.Second}
+
+	closed := base
+	closed.Workers = 64
+	closed.Duration = time.Duration(pick(5, 10)) * time.Second
+	cs, err := loadgen.Run(ctx, closed)
+	require.NoError(b, err)
+	capacity := float64(cs.Counts.Completed+cs.Counts.InjectedFail) / cs.DurationSeconds
+	require.Positive(b, capacity)
+
+	before := s.scrape()
+	open := base
+	open.Rate = 3 * capacity
+	open.MaxInflight = 15000
+	open.Duration = time.Duration(pick(6, 15)) * time.Second
+	open.Notices = io.Discard
+	ol, err := loadgen.Run(ctx, open)
+	require.NoError(b, err)
+	after := s.scrape()
+	good := float64(ol.Counts.Completed + ol.Counts.InjectedFail)
+	goodput := good / ol.DurationSeconds
+	b.ReportMetric(capacity, "capacity_sessions/s")
+	b.ReportMetric(goodput, "goodput_3x_sessions/s")
+	b.ReportMetric(goodput/capacity, "goodput_ratio")
+	b.ReportMetric(float64(ol.Counts.Timeouts)/float64(max(1, ol.Sessions)), "client_timeout_fraction")
+	refused := sum(after, "tlslpd_connections_refused_total") - sum(before, "tlslpd_connections_refused_total")
+	b.ReportMetric(refused, "server_refused")
+	b.Logf("closed: %.0f good/s over %.1fs; open at %.0f/s: %d sessions in %.1fs, counts %+v; server refused %.0f, handshake timeouts %.0f",
+		capacity, cs.DurationSeconds, open.Rate, ol.Sessions, ol.DurationSeconds, ol.Counts, refused,
+		sum(after, "tlslpd_tls_handshakes_total", `result="timeout"`)-sum(before, "tlslpd_tls_handshakes_total", `result="timeout"`))
+}
+
+// BenchmarkKeyUpdateFloodLatency: an honest session's latency next to four
+// KeyUpdate flooders, against its latency next to four honest loopers.
+func BenchmarkKeyUpdateFloodLatency(b *testing.B) {
+	s := startServer(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	n := pick(15, 40)
+
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for loopCtx.Err() == nil {
+				Probe{Target: s.target}.Run(loopCtx)
+			}
+		}()
+	}
+	_, loopers, lf := honestWaits(b, ctx, s, n, nil)
+	stopLoops()
+	wg.Wait()
+
+	before := s.scrape()
+	var floods []*FloodRun
+	for _, src := range Sources(2, 4) {
+		f, err := Flood{Target: s.target, Source: src, Kind: KeyUpdates, Reconnect: true}.Start(ctx)
+		require.NoError(b, err)
+		floods = append(floods, f)
+	}
+	time.Sleep(500 * time.Millisecond)
+	_, flooded, ff := honestWaits(b, ctx, s, n, nil)
+	var fs []FloodStats
+	for _, f := range floods {
+		f.Stop()
+		fs = append(fs, f.Stats())
+	}
+	after := s.scrape()
+	b.ReportMetric(ms(median(loopers)), "ms_p50_loopers")
+	b.ReportMetric(ms(maxDur(loopers)), "ms_max_loopers")
+	b.ReportMetric(ms(median(flooded)), "ms_p50_flooded")
+	b.ReportMetric(ms(maxDur(flooded)), "ms_max_flooded")
+	b.ReportMetric(ratio(median(flooded), median(loopers)), "latency_ratio_p50")
+	b.ReportMetric(float64(lf+ff), "honest_failed")
+	b.Logf("flooders %+v; sessions finished by outcome during the flood: %v", fs, finishedDelta(before, after))
+}
+
+func finishedDelta(before, after map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range after {
+		if d := v - before[k]; d != 0 && len(k) > len("tlslpd_sessions_finished_total") && k[:len("tlslpd_sessions_finished_total")] == "tlslpd_sessions_finished_total" {
+			out[k[len("tlslpd_sessions_finished_total"):]] = d
+		}
+	}
+	return out
+}
+
+// BenchmarkSuspendedHandshakeMemory: what one stalled handshake costs the
+// server, from its RSS and Go heap with and without them.
+func BenchmarkSuspendedHandshakeMemory(b *testing.B) {
+	s := startServer(b, "--handshake-timeout", "120s")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	honestWaits(b, ctx, s, 20, nil) // warm: pools, runners, TLS caches
+	time.Sleep(time.Second)
+	rss0, heap0 := s.rss(), sum(s.scrape(), "go_memstats_heap_inuse_bytes")
+	n := pick(1000, 5000)
+	run, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: n}.Start(ctx)
+	require.NoError(b, err)
+	defer run.Stop()
+	_, err = run.WaitSent(ctx, int64(n), time.Minute)
+	require.NoError(b, err)
+	m := s.waitMetric("stalled connections open", time.Minute, func(m map[string]float64) bool {
+		return sum(m, "tlslpd_connections_open") >= float64(n)
+	})
+	time.Sleep(2 * time.Second)
+	m = s.scrape()
+	rss1, heap1 := s.rss(), sum(m, "go_memstats_heap_inuse_bytes")
+	b.ReportMetric(float64(rss1-rss0)/float64(n), "rss_bytes/stalled")
+	b.ReportMetric((heap1-heap0)/float64(n), "heap_bytes/stalled")
+	b.ReportMetric(sum(m, "tlslpd_tls_handshakes_in_flight"), "in_flight")
+	b.ReportMetric(sum(m, "tlslpd_tls_handshakes_queued"), "queued")
+	b.Logf("%d stalled: RSS %d -> %d, heap in use %.0f -> %.0f", n, rss0, rss1, heap0, heap1)
+}
+
+// BenchmarkBurstRSS: the server's RSS after a burst of handshaked
+// sessions closes, against its idle RSS, over the next minute.
+func BenchmarkBurstRSS(b *testing.B) {
+	s := startServer(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	honestWaits(b, ctx, s, 20, nil)
+	time.Sleep(time.Second)
+	idle := s.rss()
+	host, portS, _ := net.SplitHostPort(s.target.Addr)
+	port, _ := strconv.Atoi(portS)
+	n := pick(3000, 15000)
+	ps, err := loadgen.Run(ctx, loadgen.Config{Host: host, Port: port, TLS: s.target.TLS,
+		Park: n, Hold: 2 * time.Second, SourceIPs: 16, Notices: io.Discard})
+	require.NoError(b, err)
+	s.waitMetric("burst closed", time.Minute, func(m map[string]float64) bool { return sum(m, "tlslpd_connections_open") == 0 })
+	peak := s.rss()
+	var at []int64
+	back := -1.0
+	watch := time.Duration(pick(20, 60)) * time.Second
+	start := time.Now()
+	for time.Since(start) < watch {
+		time.Sleep(time.Second)
+		r := s.rss()
+		at = append(at, r)
+		if back < 0 && float64(r) <= 1.25*float64(idle) {
+			back = time.Since(start).Seconds()
+		}
+	}
+	end := at[len(at)-1]
+	b.ReportMetric(float64(idle)/(1<<20), "MiB_idle")
+	b.ReportMetric(float64(peak)/(1<<20), "MiB_after_burst")
+	b.ReportMetric(float64(end)/float64(idle), "rss_end_over_idle")
+	b.ReportMetric(back, "s_to_within_25pct")
+	b.Logf("parked %d of %d; RSS idle %d MiB, after close %d MiB, then each second (MiB): %v", ps.Park.Parked, n, idle>>20, peak>>20, mib(at))
+}
+
+func mib(v []int64) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = x >> 20
+	}
+	return out
+}
