@@ -51,7 +51,7 @@ type StallRun struct {
 	sem    chan struct{}
 
 	open, stalled, opened, helloSent, closed, dialErrs atomic.Int64
-	firstClose                                atomic.Int64 // unix nanos of the first server close, 0 if none
+	firstClose                                         atomic.Int64 // unix nanos of the first server close, 0 if none
 }
 
 // captureHello returns the ClientHello record crypto/tls sends for cfg.
