@@ -292,6 +292,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		MaxBufferedBytes: d.cfg.MaxBufferedBytes,
 		DrainTimeout:     d.cfg.DrainTimeout,
 		ReusePort:        d.cfg.ReusePort,
+		ProxyFrom:        d.cfg.ProxyProtocolFrom,
 		Logger:           d.log,
 		Metrics:          d.met,
 		OnRecord:         onRecord,

@@ -62,6 +62,10 @@ type Config struct {
 	// NewRand, if set, makes each loop's body-draw source (tests script
 	// draws with it); nil means a PCG seeded from crypto/rand.
 	NewRand func() statemachine.Rand
+	// ProxyFrom are the sources (load balancers) whose connections open
+	// with a PROXY protocol header naming the client; empty: off. Other
+	// sources are served directly, and a header from them is refused.
+	ProxyFrom []netip.Prefix
 	// OnRecord, if set, receives every finished session on its loop. It
 	// must not block the loop.
 	OnRecord func(*Record)
@@ -396,8 +400,11 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.conns.Add(-1)
 		return s.refuse(metrics.RefusedMaxConns)
 	}
-	ip := remoteIP(c)
-	if !s.admitIP(ip) {
+	addr := remoteAddrPort(c)
+	ip, stage := addr.Addr(), s.proxyStageFor(addr.Addr())
+	if stage == proxyAwait {
+		ip = netip.Addr{} // counted once the header names the client
+	} else if !s.admitIP(ip) {
 		s.conns.Add(-1)
 		return s.refuse(metrics.RefusedMaxConnsPerIP)
 	}
@@ -407,6 +414,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	}
 	lp := s.loopFor(c.EventLoop())
 	sess := newSession(s, lp, c, ip)
+	sess.addr, sess.proxy = addr, stage
 	c.SetContext(sess)
 	return nil, gnet.None
 }
@@ -421,7 +429,7 @@ func (s *Server) refuse(reason string) ([]byte, gnet.Action) {
 
 // admitIP counts a connection against its source address's cap.
 func (s *Server) admitIP(ip netip.Addr) bool {
-	if s.cfg.MaxConnsPerIP <= 0 {
+	if s.cfg.MaxConnsPerIP <= 0 || !ip.IsValid() {
 		return true
 	}
 	s.ipMu.Lock()
@@ -434,7 +442,7 @@ func (s *Server) admitIP(ip netip.Addr) bool {
 }
 
 func (s *Server) releaseIP(ip netip.Addr) {
-	if s.cfg.MaxConnsPerIP <= 0 {
+	if s.cfg.MaxConnsPerIP <= 0 || !ip.IsValid() {
 		return
 	}
 	s.ipMu.Lock()
@@ -446,19 +454,17 @@ func (s *Server) releaseIP(ip netip.Addr) {
 	}
 }
 
-func remoteIP(c gnet.Conn) netip.Addr {
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(a.IP)
-		return ip.Unmap()
-	}
-	return netip.Addr{}
-}
-
 // OnTraffic feeds the socket's bytes to the session (also called on Wake).
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 	sess, ok := c.Context().(*session)
 	if !ok {
 		return gnet.Close
+	}
+	if sess.proxy != proxyNone && !s.proxyPreamble(c, sess) {
+		if sess.closing {
+			return gnet.Close
+		}
+		return gnet.None
 	}
 	// On a Wake nothing may be buffered; feeding nothing still lets the
 	// engine start a handshake whose slot just came free.

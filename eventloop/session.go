@@ -36,7 +36,9 @@ type session struct {
 	m      *statemachine.Machine // nil until the handshake completes
 	timer  timerwheel.Timer[*session]
 	peer   tlsbridge.Peer
-	ip     netip.Addr
+	ip     netip.Addr     // the address counted against MaxConnsPerIP; zero until known
+	addr   netip.AddrPort // the client's: from the socket, or a trusted PROXY header
+	proxy  proxyStage
 
 	prev, next *session // loop.sessions membership
 
@@ -364,6 +366,9 @@ func (s *session) record(o statemachine.Outcome) {
 }
 
 func (s *session) remote() string {
+	if s.addr.IsValid() {
+		return s.addr.String()
+	}
 	if a := s.conn.RemoteAddr(); a != nil {
 		return a.String()
 	}

@@ -15,9 +15,21 @@ const (
 // deployCollectors are the series an operator's dashboards and alerts
 // key on: which build runs, and when its certificates expire.
 type deployCollectors struct {
-	buildInfo  *prometheus.GaugeVec
-	certExpiry *prometheus.GaugeVec
+	buildInfo    *prometheus.GaugeVec
+	certExpiry   *prometheus.GaugeVec
+	proxyHeaders [3]prometheus.Counter // by PROXY protocol version (1, 2)
 }
+
+// Reasons the PROXY protocol stage refuses a connection for, as
+// tlslpd_connections_refused_total's reason label.
+const (
+	RefusedProxyUntrusted = "proxy_untrusted" // a header from a source not trusted to send one
+	RefusedProxyMalformed = "proxy_malformed" // a trusted source's header is broken
+	RefusedProxyMissing   = "proxy_missing"   // a trusted source sent no header
+)
+
+// ProxyRefusals lists them all, so each is exported at zero from the start.
+var ProxyRefusals = [...]string{RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
 
 func newDeployCollectors(reg *prometheus.Registry) deployCollectors {
 	d := deployCollectors{
@@ -30,8 +42,20 @@ func newDeployCollectors(reg *prometheus.Registry) deployCollectors {
 			Help: "When the loaded certificate expires (Unix seconds; the earliest NotAfter of the file's certificates).",
 		}, []string{"cert"}),
 	}
-	reg.MustRegister(d.buildInfo, d.certExpiry)
+	headers := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tlslpd_proxy_headers_total",
+		Help: "PROXY protocol headers accepted from trusted balancers, by version.",
+	}, []string{"version"})
+	d.proxyHeaders[1], d.proxyHeaders[2] = headers.WithLabelValues("1"), headers.WithLabelValues("2")
+	reg.MustRegister(d.buildInfo, d.certExpiry, headers)
 	return d
+}
+
+// ProxyHeader counts an accepted PROXY header of version 1 or 2.
+func (m *Metrics) ProxyHeader(version int) {
+	if version == 1 || version == 2 {
+		m.deploy.proxyHeaders[version].Inc()
+	}
 }
 
 // SetBuildInfo exports tlslpd_build_info{version,goversion,revision} 1.
@@ -48,4 +72,9 @@ func (m *Metrics) SetCertificateExpiry(cert string, notAfter time.Time) {
 		return
 	}
 	m.deploy.certExpiry.WithLabelValues(cert).Set(float64(notAfter.Unix()))
+}
+
+// ProxyHeaderCounter is the counter behind ProxyHeader(version).
+func (m *Metrics) ProxyHeaderCounter(version int) prometheus.Counter {
+	return m.deploy.proxyHeaders[version]
 }

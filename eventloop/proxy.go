@@ -1,0 +1,104 @@
+package eventloop
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"tlslpd/metrics"
+	"tlslpd/proxyproto"
+)
+
+// proxyStage says what a connection's first bytes must be when PROXY
+// protocol is on (Config.ProxyFrom).
+type proxyStage uint8
+
+const (
+	// proxyNone: PROXY protocol is off, or the header is behind us.
+	proxyNone proxyStage = iota
+	// proxyAwait: from a trusted balancer; a header must come first, and
+	// the connection counts against no address until it names one.
+	proxyAwait
+	// proxyRefuse: from anyone else; a header is refused (a client must
+	// not choose the address we log and limit), anything else is served.
+	proxyRefuse
+)
+
+func (s *Server) proxyStageFor(ip netip.Addr) proxyStage {
+	if len(s.cfg.ProxyFrom) == 0 {
+		return proxyNone
+	}
+	for _, p := range s.cfg.ProxyFrom {
+		if p.Contains(ip) {
+			return proxyAwait
+		}
+	}
+	return proxyRefuse
+}
+
+// proxyPreamble runs on a connection's bytes before TLS sees any. It
+// returns true once they may go on to TLS; false while the stage waits
+// for more bytes, or after it refused the connection (sess.closing).
+func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
+	buf, _ := c.Peek(-1)
+	switch sess.proxy {
+	case proxyRefuse:
+		switch proxyproto.Detect(buf) {
+		case proxyproto.MaybeHeader:
+			return false
+		case proxyproto.IsHeader:
+			s.refuseSession(sess, metrics.RefusedProxyUntrusted, nil)
+			return false
+		}
+	case proxyAwait:
+		h, n, err := proxyproto.Parse(buf)
+		switch {
+		case errors.Is(err, proxyproto.ErrIncomplete):
+			return false
+		case errors.Is(err, proxyproto.ErrNoHeader):
+			s.refuseSession(sess, metrics.RefusedProxyMissing, nil)
+			return false
+		case err != nil:
+			s.refuseSession(sess, metrics.RefusedProxyMalformed, err)
+			return false
+		}
+		_, _ = c.Discard(n)
+		if s.met != nil {
+			s.met.ProxyHeader(h.Version)
+		}
+		if h.Command == proxyproto.Proxy {
+			// The balancer's own address stays for LOCAL (its health
+			// checks) and address-less headers.
+			sess.addr = netip.AddrPortFrom(h.Source.Addr().Unmap(), h.Source.Port())
+		}
+		if !s.admitIP(sess.addr.Addr()) {
+			s.refuseSession(sess, "max_conns_per_ip", nil)
+			return false
+		}
+		sess.ip = sess.addr.Addr()
+		// The engine was made before the client's address was known.
+		sess.engine.Release()
+		sess.engine = s.cfg.TLS.NewEngine(sess.ip, func() { _ = c.Wake(nil) })
+	}
+	sess.proxy = proxyNone
+	return true
+}
+
+// refuseSession closes a connection that never reached TLS, counting why.
+func (s *Server) refuseSession(sess *session, reason string, err error) {
+	if s.met != nil {
+		s.met.Refused(reason)
+	}
+	s.log.Debug().Err(err).Str("remote", sess.remote()).Str("reason", reason).Msg("connection refused")
+	sess.abort()
+}
+
+func remoteAddrPort(c gnet.Conn) netip.AddrPort {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	return netip.AddrPort{}
+}
