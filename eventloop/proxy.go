@@ -40,8 +40,11 @@ func (s *Server) proxyStageFor(ip netip.Addr) proxyStage {
 
 // proxyPreamble runs on a connection's bytes before TLS sees any. It
 // returns true once they may go on to TLS; false while the stage waits
-// for more bytes, or after it refused the connection (sess.closing).
+// for more bytes, or after it refused the connection (finished it).
 func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
+	if sess.ended {
+		return false // refused already; later bytes are not counted again
+	}
 	buf, _ := c.Peek(-1)
 	switch sess.proxy {
 	case proxyRefuse:
@@ -92,7 +95,7 @@ func (s *Server) refuseSession(sess *session, reason string, err error) {
 		s.met.Refused(reason)
 	}
 	s.log.Debug().Err(err).Str("remote", sess.remote()).Str("reason", reason).Msg("connection refused")
-	sess.abort()
+	sess.finish(ending{})
 }
 
 func remoteAddrPort(c gnet.Conn) netip.AddrPort {

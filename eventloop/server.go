@@ -461,10 +461,7 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	if sess.proxy != proxyNone && !s.proxyPreamble(c, sess) {
-		if sess.closing {
-			return gnet.Close
-		}
-		return gnet.None
+		return gnet.None // waiting for the header, or refused (close queued)
 	}
 	// On a Wake nothing may be buffered; feeding nothing still lets the
 	// engine start a handshake whose slot just came free.

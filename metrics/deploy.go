@@ -28,8 +28,6 @@ const (
 	RefusedProxyMissing   = "proxy_missing"   // a trusted source sent no header
 )
 
-// ProxyRefusals lists them all, so each is exported at zero from the start.
-var ProxyRefusals = [...]string{RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
 
 func newDeployCollectors(reg *prometheus.Registry) deployCollectors {
 	d := deployCollectors{

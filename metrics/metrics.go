@@ -78,9 +78,6 @@ func New() *Metrics {
 		m.stepLatency[s] = lat.WithLabelValues(s.String())
 	}
 	m.deploy = newDeployCollectors(reg)
-	for _, reason := range ProxyRefusals {
-		m.connectionsRefused.WithLabelValues(reason) // present at zero
-	}
 	return m
 }
 

@@ -26,7 +26,8 @@ const (
 // RefusedReasons, ShedReasons and HandshakeResults list every label value,
 // so each series exists from startup.
 func RefusedReasons() []string {
-	return []string{RefusedDraining, RefusedMaxConns, RefusedMaxConnsPerIP, RefusedTutorialBusy}
+	return []string{RefusedDraining, RefusedMaxConns, RefusedMaxConnsPerIP, RefusedTutorialBusy,
+		RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
 }
 
 func ShedReasons() []string { return []string{ShedOverload, ShedBufferLimit} }
