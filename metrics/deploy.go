@@ -28,7 +28,6 @@ const (
 	RefusedProxyMissing   = "proxy_missing"   // a trusted source sent no header
 )
 
-
 func newDeployCollectors(reg *prometheus.Registry) deployCollectors {
 	d := deployCollectors{
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
