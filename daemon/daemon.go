@@ -436,11 +436,12 @@ func (d *Daemon) closeRecords() {
 	if d.records == nil {
 		return
 	}
-	if err := within(exitFlushTimeout, d.records.Close); err != nil {
-		d.log.Error().Err(err).Msg("closing records file")
+	// Close gives up on a hung disk by itself (records.DefaultCloseTimeout).
+	if err := d.records.Close(); err != nil {
+		d.log.Error().Err(err).Uint64("records_dropped", d.records.Dropped()).Msg("closing records file")
 		return
 	}
-	d.log.Info().Uint64("written", d.records.Written()).Uint64("dropped", d.records.Dropped()).Msg("records file closed")
+	d.log.Info().Uint64("records_written", d.records.Written()).Uint64("records_dropped", d.records.Dropped()).Msg("records file closed")
 }
 
 // Exists reports whether path exists (used by `tlslpd certs --if-missing`).

@@ -35,13 +35,22 @@ type Options struct {
 	// CloseTimeout bounds how long Close waits for out: a process must
 	// be able to exit even when its stderr is a pipe nobody reads.
 	CloseTimeout time.Duration
+	// SyncInterval, when positive, makes out durable: out must have a
+	// Sync() error method (an *os.File does), which is called at most
+	// SyncInterval after a write, and by Flush and Close.
+	SyncInterval time.Duration
 }
 
+// syncer is what SyncInterval needs of out.
+type syncer interface{ Sync() error }
+
 // Sink batches log lines to out. It is safe for concurrent use; each Write
-// must be one whole line (zerolog writes one event per call).
+// must be one or more whole lines (zerolog writes one event per call).
 type Sink struct {
 	out          io.Writer
+	sync         syncer // nil: never fsync
 	interval     time.Duration
+	syncInterval time.Duration
 	max          int
 	closeTimeout time.Duration
 
@@ -52,6 +61,8 @@ type Sink struct {
 	closed  bool // Close has flushed: writes go straight to out
 
 	ioMu    sync.Mutex // one writer to out at a time, in order
+	dirty   bool       // written since the last Sync; guarded by ioMu
+	written atomic.Uint64
 	dropped atomic.Uint64
 	armed   chan struct{} // a first line is pending
 	full    chan struct{} // a batch's worth is pending
@@ -59,7 +70,8 @@ type Sink struct {
 	done    chan struct{}
 }
 
-// New starts a Sink writing to out.
+// New starts a Sink writing to out. It panics if Options.SyncInterval is
+// set and out cannot Sync, a programming error.
 func New(out io.Writer, o Options) *Sink {
 	if o.FlushInterval <= 0 {
 		o.FlushInterval = DefaultFlushInterval
@@ -74,6 +86,10 @@ func New(out io.Writer, o Options) *Sink {
 		out: out, interval: o.FlushInterval, max: o.MaxPending, closeTimeout: o.CloseTimeout,
 		armed: make(chan struct{}, 1), full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	if o.SyncInterval > 0 {
+		s.sync = out.(syncer)
+		s.syncInterval = o.SyncInterval
 	}
 	go s.flusher()
 	return s
@@ -116,29 +132,57 @@ func signal(c chan struct{}) {
 	}
 }
 
-// Dropped is how many lines were dropped because out could not keep up.
+// Written is how many lines out has taken.
+func (s *Sink) Written() uint64 { return s.written.Load() }
+
+// Dropped is how many lines were lost: refused because out could not keep
+// up, refused by out with an error, or still waiting when Close gave up.
 func (s *Sink) Dropped() uint64 { return s.dropped.Load() }
 
-// Flush writes everything pending and returns out's error, if any.
+// Flush writes everything pending, fsyncs out if the Sink is durable, and
+// returns out's error, if any.
 func (s *Sink) Flush() error {
 	s.ioMu.Lock()
 	defer s.ioMu.Unlock()
+	err := s.flushLocked()
+	return errors.Join(err, s.syncLocked())
+}
+
+// flushLocked writes what is pending as one batch. Lines out did not take
+// are counted as dropped, not retried: a failing output would otherwise
+// hold the buffer full. A partly written last line counts as dropped.
+func (s *Sink) flushLocked() error {
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = s.spare[:0]
 	s.spare = nil
 	s.mu.Unlock()
-	if len(batch) == 0 {
-		s.recycle(batch)
-		return nil
+	var err error
+	if len(batch) > 0 {
+		var n int
+		n, err = s.out.Write(batch)
+		n = max(0, min(n, len(batch)))
+		s.written.Add(uint64(bytes.Count(batch[:n], []byte{'\n'})))
+		s.dropped.Add(uint64(bytes.Count(batch[n:], []byte{'\n'})))
+		s.dirty = s.dirty || n > 0
 	}
-	_, err := s.out.Write(batch)
 	s.recycle(batch)
 	return err
 }
 
+func (s *Sink) syncLocked() error {
+	if s.sync == nil || !s.dirty {
+		return nil
+	}
+	if err := s.sync.Sync(); err != nil {
+		return err
+	}
+	s.dirty = false
+	return nil
+}
+
 func (s *Sink) recycle(b []byte) {
-	if cap(b) > maxSpare {
+	if cap(b) > maxSpare || cap(b) == 0 {
 		return
 	}
 	s.mu.Lock()
@@ -148,11 +192,11 @@ func (s *Sink) recycle(b []byte) {
 	s.mu.Unlock()
 }
 
-// Close stops the flusher, writes everything pending and lets later
-// writes go straight to out, after it. If out is stuck (a write that does
-// not return) Close gives up after CloseTimeout, counts the lines still
-// waiting as dropped (not those of the batch inside the stuck write) and
-// returns ErrStuck. It is safe to call more than
+// Close stops the flusher, writes everything pending (and fsyncs, if
+// durable) and lets later writes go straight to out, after it. If out is
+// stuck (a write that does not return) Close gives up after CloseTimeout,
+// counts the lines still waiting as dropped (not those of the batch inside
+// the stuck write) and returns ErrStuck. It is safe to call more than
 // once; later calls return nil at once.
 func (s *Sink) Close() error {
 	s.mu.Lock()
@@ -168,15 +212,12 @@ func (s *Sink) Close() error {
 		<-s.done // the flusher may be inside a write that never returns
 		s.ioMu.Lock()
 		defer s.ioMu.Unlock()
+		err := s.flushLocked()
+		err = errors.Join(err, s.syncLocked())
 		s.mu.Lock()
 		s.closed = true
-		batch := s.pending
 		s.pending, s.spare = nil, nil
 		s.mu.Unlock()
-		var err error
-		if len(batch) > 0 {
-			_, err = s.out.Write(batch)
-		}
 		result <- err
 	}()
 	t := time.NewTimer(s.closeTimeout)
@@ -195,29 +236,45 @@ func (s *Sink) Close() error {
 }
 
 // flusher sleeps until a line is pending, lets a batch gather for the
-// flush interval (or until a batch's worth is there), and writes it. An
-// idle daemon costs it no wake-ups.
+// flush interval (or until a batch's worth is there), and writes it; a
+// durable Sink fsyncs SyncInterval after the first unsynced write. An idle
+// daemon costs it no wake-ups.
 func (s *Sink) flusher() {
 	defer close(s.done)
-	t := time.NewTimer(s.interval)
-	t.Stop()
+	flushT := time.NewTimer(s.interval)
+	flushT.Stop()
+	syncT := time.NewTimer(time.Hour)
+	syncT.Stop()
+	syncArmed := false
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.armed:
+		case <-syncT.C:
+			s.ioMu.Lock()
+			_ = s.syncLocked() // an error resurfaces at Flush or Close
+			s.ioMu.Unlock()
+			syncArmed = false
+			continue
 		}
-		t.Reset(s.interval)
+		flushT.Reset(s.interval)
 		select {
 		case <-s.stop:
-			t.Stop()
+			flushT.Stop()
 			return // Close writes what is pending
-		case <-t.C:
+		case <-flushT.C:
 		case <-s.full:
-			t.Stop()
+			flushT.Stop()
 		}
-		// An error from out has nowhere to go but out itself; the next
-		// flush tries again with the next lines.
-		_ = s.Flush()
+		// An error from out has nowhere to go but out itself; the lines
+		// are counted in Dropped and the next flush tries the next ones.
+		s.ioMu.Lock()
+		_ = s.flushLocked()
+		s.ioMu.Unlock()
+		if s.sync != nil && !syncArmed {
+			syncT.Reset(s.syncInterval)
+			syncArmed = true
+		}
 	}
 }

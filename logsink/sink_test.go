@@ -2,9 +2,11 @@ package logsink
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -192,4 +194,60 @@ func TestCloseGivesUpOnAStuckOutput(t *testing.T) {
 	assert.Contains(t, err.Error(), "3 lines unwritten")
 	assert.Less(t, time.Since(began), 5*time.Second)
 	assert.Equal(t, uint64(3), s.Dropped())
+}
+
+// failing is an out that takes the first half of each write, then fails.
+type failing struct{ recorder }
+
+func (f *failing) Write(p []byte) (int, error) {
+	n, _ := f.recorder.Write(p[:len(p)/2])
+	return n, errors.New("disk full")
+}
+
+func TestWrittenAndDroppedCountLines(t *testing.T) {
+	ok := &recorder{}
+	s := New(ok, Options{FlushInterval: never})
+	for _, l := range lines(10, "ok") {
+		_, _ = s.Write([]byte(l))
+	}
+	require.NoError(t, s.Close())
+	assert.EqualValues(t, 10, s.Written())
+	assert.Zero(t, s.Dropped())
+
+	bad := &failing{}
+	s = New(bad, Options{FlushInterval: never})
+	for _, l := range lines(10, "bad") {
+		_, _ = s.Write([]byte(l))
+	}
+	require.Error(t, s.Flush())
+	assert.EqualValues(t, 5, s.Written(), "the lines out took")
+	assert.EqualValues(t, 5, s.Dropped(), "lines out refused are counted, not retried")
+	require.NoError(t, s.Close(), "nothing left to write")
+}
+
+// syncRecorder counts Sync calls.
+type syncRecorder struct {
+	recorder
+	syncs atomic.Int32
+}
+
+func (s *syncRecorder) Sync() error { s.syncs.Add(1); return nil }
+
+func TestDurableSinkSyncs(t *testing.T) {
+	out := &syncRecorder{}
+	s := New(out, Options{FlushInterval: time.Millisecond, SyncInterval: time.Millisecond})
+	require.NoError(t, s.Flush())
+	assert.Zero(t, out.syncs.Load(), "nothing written, nothing to sync")
+	_, _ = s.Write([]byte("a\n"))
+	require.Eventually(t, func() bool { return out.syncs.Load() == 1 }, 5*time.Second, time.Millisecond,
+		"synced SyncInterval after the write, with no Flush")
+	_, _ = s.Write([]byte("b\n"))
+	require.NoError(t, s.Close())
+	assert.GreaterOrEqual(t, out.syncs.Load(), int32(2), "Close syncs what it wrote")
+
+	plain := &syncRecorder{}
+	s = New(plain, Options{FlushInterval: never})
+	_, _ = s.Write([]byte("a\n"))
+	require.NoError(t, s.Close())
+	assert.Zero(t, plain.syncs.Load(), "without SyncInterval out is never synced (stderr)")
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -16,43 +15,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// rec is a stand-in for eventloop.Record with the same kinds of fields.
+// rec stands in for eventloop.Record.
 type rec struct {
-	ID       int           `json:"id"`
-	Worker   int           `json:"worker"`
-	Remote   string        `json:"remote"`
-	Outcome  string        `json:"outcome"`
-	Start    time.Time     `json:"start"`
-	Duration time.Duration `json:"duration_ns"`
-	Pad      string        `json:"pad,omitempty"`
+	ID     int    `json:"id"`
+	Worker int    `json:"worker"`
+	Pad    string `json:"pad,omitempty"`
 }
 
-// appendJSON is the hand-written encoder a caller would pass to AppendFunc.
-func (r *rec) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = strconv.AppendInt(dst, int64(r.ID), 10)
-	dst = append(dst, `,"worker":`...)
-	dst = strconv.AppendInt(dst, int64(r.Worker), 10)
-	dst = append(dst, `,"remote":`...)
-	dst = strconv.AppendQuote(dst, r.Remote)
-	dst = append(dst, `,"outcome":`...)
-	dst = strconv.AppendQuote(dst, r.Outcome)
-	dst = append(dst, `,"start":"`...)
-	dst = r.Start.AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, `","duration_ns":`...)
-	dst = strconv.AppendInt(dst, int64(r.Duration), 10)
+func (r *rec) MarshalZerologObject(e *zerolog.Event) {
+	e.Int("id", r.ID).Int("worker", r.Worker)
 	if r.Pad != "" {
-		dst = append(dst, `,"pad":`...)
-		dst = strconv.AppendQuote(dst, r.Pad)
-	}
-	return append(dst, '}')
-}
-
-func sample(id, worker int) rec {
-	return rec{
-		ID: id, Worker: worker, Remote: "192.0.2.7:51234", Outcome: "success",
-		Start:    time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC),
-		Duration: 1234567 * time.Nanosecond,
+		e.Str("pad", r.Pad)
 	}
 }
 
@@ -82,14 +55,15 @@ func readRecords(t *testing.T, path string) []rec {
 	return out
 }
 
-func fileSize(t *testing.T, path string) int64 {
-	t.Helper()
-	st, err := os.Stat(path)
-	require.NoError(t, err)
-	return st.Size()
+func ids(rs []rec) []int {
+	out := make([]int, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
 }
 
-// lockedBuffer collects log output written from the Writer's goroutines.
+// lockedBuffer collects log output written from the sink's goroutine.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -107,11 +81,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func testLogger(buf *lockedBuffer) zerolog.Logger { return zerolog.New(buf) }
-
-// openTest opens a Writer on a fresh file whose flusher only runs when asked,
-// so tests decide when batches are written.
-func openTest(t *testing.T, opts Options) (*Writer, string) {
+// openTest opens a Writer on a fresh file whose flusher only runs when
+// asked unless opts say otherwise; hook, when set, wraps the file.
+func openTest(t *testing.T, opts Options, hook *hookFile) (*Writer, string) {
 	t.Helper()
 	if opts.Path == "" {
 		opts.Path = filepath.Join(t.TempDir(), "records.jsonl")
@@ -119,34 +91,56 @@ func openTest(t *testing.T, opts Options) (*Writer, string) {
 	if opts.FlushInterval == 0 {
 		opts.FlushInterval = time.Hour
 	}
-	w, err := Open(opts)
+	openHandle := openAppend
+	if hook != nil {
+		openHandle = func(path string) (handle, error) {
+			f, err := openAppend(path)
+			if err != nil {
+				return nil, err
+			}
+			h := *hook
+			h.handle = f
+			return &h, nil
+		}
+	}
+	w, err := open(opts, openHandle)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = w.Close() })
 	return w, opts.Path
 }
 
-// hookFile wraps a real file so tests can fail or stall writes.
+// hookFile wraps the real file so tests can fail, stall or count calls.
 type hookFile struct {
-	*os.File
-	write func(f *os.File, p []byte) (int, error)
-	sync  func()
+	handle
+	write func(h handle, p []byte) (int, error)
+	syncs *countingSyncs
 }
 
-func (h *hookFile) Write(p []byte) (int, error) { return h.write(h.File, p) }
+type countingSyncs struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingSyncs) get() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func (h *hookFile) Write(p []byte) (int, error) {
+	if h.write == nil {
+		return h.handle.Write(p)
+	}
+	return h.write(h.handle, p)
+}
 
 func (h *hookFile) Sync() error {
-	if h.sync != nil {
-		h.sync()
+	if h.syncs != nil {
+		h.syncs.mu.Lock()
+		h.syncs.n++
+		h.syncs.mu.Unlock()
 	}
-	return h.File.Sync()
+	return h.handle.Sync()
 }
 
-func hookedOpen(write func(f *os.File, p []byte) (int, error)) func(string) (file, error) {
-	return func(path string) (file, error) {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		return &hookFile{File: f, write: write}, nil
-	}
-}
+func zerologTo(b *lockedBuffer) zerolog.Logger { return zerolog.New(b) }

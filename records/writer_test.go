@@ -1,220 +1,314 @@
 package records
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"tlslpd/logsink"
 )
 
-// appendVia names the three ways a caller can hand over a record.
-var appendVia = []struct {
-	name string
-	fn   func(w *Writer, r *rec) error
-}{
-	{"Append", func(w *Writer, r *rec) error { return w.Append(r) }},
-	{"AppendFunc", func(w *Writer, r *rec) error { return w.AppendFunc(r.appendJSON) }},
-	{"AppendLine", func(w *Writer, r *rec) error { return w.AppendLine(r.appendJSON(nil)) }},
-}
-
-func TestConcurrentAppendExactlyOnce(t *testing.T) {
+func TestConcurrentAppendsWholeLinesExactlyOnceInOrder(t *testing.T) {
 	const workers, perWorker = 6, 400
-	for _, via := range appendVia {
-		t.Run(via.name, func(t *testing.T) {
-			// A short interval and a small MaxPending make the flusher run
-			// while appends are in flight, which is the case to get right.
-			w, path := openTest(t, Options{FlushInterval: 2 * time.Millisecond, MaxPending: 1 << 20})
-			var wg sync.WaitGroup
-			for g := range workers {
-				wg.Go(func() {
-					for i := range perWorker {
-						r := sample(g*perWorker+i, g)
-						assert.NoError(t, via.fn(w, &r))
-					}
-				})
-			}
-			wg.Wait()
-			require.NoError(t, w.Flush())
-
-			got := readRecords(t, path)
-			require.Len(t, got, workers*perWorker)
-			seen := make(map[int]int, len(got))
-			lastPerWorker := make(map[int]int)
-			for _, r := range got {
-				seen[r.ID]++
-				// Each worker's records stay in the order it appended them.
-				if prev, ok := lastPerWorker[r.Worker]; ok {
-					assert.Greater(t, r.ID, prev, "worker %d out of order", r.Worker)
-				}
-				lastPerWorker[r.Worker] = r.ID
-			}
-			for id := range workers * perWorker {
-				assert.Equal(t, 1, seen[id], "record %d", id)
-			}
-			assert.EqualValues(t, workers*perWorker, w.Written())
-			assert.Zero(t, w.Dropped())
-		})
-	}
-}
-
-func TestFlushMakesRecordsVisible(t *testing.T) {
-	w, path := openTest(t, Options{})
-	for i := range 10 {
-		r := sample(i, 0)
-		require.NoError(t, w.Append(&r))
-	}
-	assert.Zero(t, fileSize(t, path), "nothing reaches the file before a flush")
-	assert.Zero(t, w.Written())
-
-	require.NoError(t, w.Flush())
-	assert.Len(t, readRecords(t, path), 10)
-	assert.EqualValues(t, 10, w.Written())
-
-	require.NoError(t, w.Flush(), "a flush with nothing pending succeeds")
-	assert.Len(t, readRecords(t, path), 10)
-}
-
-func TestBackgroundFlush(t *testing.T) {
-	tests := []struct {
-		name string
-		opts Options
-		recs int
-	}{
-		// The ticker alone writes the record.
-		{name: "interval", opts: Options{FlushInterval: 5 * time.Millisecond}, recs: 1},
-		// No ticker in sight: passing a quarter of MaxPending wakes the
-		// flusher.
-		{name: "threshold", opts: Options{FlushInterval: time.Hour, MaxPending: 8 << 10}, recs: 40},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			w, path := openTest(t, tt.opts)
-			for i := range tt.recs {
-				r := sample(i, 0)
-				require.NoError(t, w.Append(&r))
-			}
-			require.Eventually(t, func() bool { return w.Written() > 0 }, 5*time.Second, time.Millisecond)
-			assert.NotEmpty(t, readRecords(t, path))
-		})
-	}
-}
-
-func TestCloseDurableAndIdempotent(t *testing.T) {
-	w, path := openTest(t, Options{})
-	for i := range 100 {
-		r := sample(i, 0)
-		require.NoError(t, w.Append(&r))
-	}
-	require.NoError(t, w.Close())
-	assert.Len(t, readRecords(t, path), 100, "Close writes everything pending")
-	require.NoError(t, w.Close(), "second Close")
-
-	r := sample(1, 0)
-	calls := []struct {
-		name string
-		fn   func() error
-	}{
-		{"Append", func() error { return w.Append(&r) }},
-		{"AppendFunc", func() error { return w.AppendFunc(r.appendJSON) }},
-		{"AppendLine", func() error { return w.AppendLine([]byte(`{}`)) }},
-		{"Flush", w.Flush},
-		{"Reopen", w.Reopen},
-	}
-	for _, c := range calls {
-		t.Run(c.name, func(t *testing.T) {
-			require.ErrorIs(t, c.fn(), ErrClosed)
-		})
-	}
-	assert.Len(t, readRecords(t, path), 100)
-	assert.EqualValues(t, 100, w.Written())
-}
-
-func TestCloseRacingAppendsLosesNothingAccepted(t *testing.T) {
-	w, path := openTest(t, Options{FlushInterval: time.Millisecond})
-	var accepted atomic.Int64
+	// A short interval and a small buffer make the flusher run while
+	// appends are in flight, which is the case to get right.
+	w, path := openTest(t, Options{FlushInterval: time.Millisecond, MaxPending: 1 << 20}, nil)
 	var wg sync.WaitGroup
-	for g := range 4 {
+	for g := range workers {
 		wg.Go(func() {
-			for i := 0; ; i++ {
-				r := sample(g*1_000_000+i, g)
-				err := w.Append(&r)
-				if errors.Is(err, ErrClosed) {
-					return
-				}
-				assert.NoError(t, err)
-				accepted.Add(1)
+			for i := range perWorker {
+				assert.NoError(t, w.Append(&rec{ID: g*perWorker + i, Worker: g}))
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
-	require.NoError(t, w.Close())
 	wg.Wait()
-	assert.Len(t, readRecords(t, path), int(accepted.Load()))
-}
-
-func TestAppendRejectsBadRecords(t *testing.T) {
-	w, path := openTest(t, Options{})
-	tests := []struct {
-		name    string
-		fn      func() error
-		wantErr error
-	}{
-		{"empty line", func() error { return w.AppendLine(nil) }, ErrInvalidLine},
-		{"newline in line", func() error { return w.AppendLine([]byte("{}\n{}")) }, ErrInvalidLine},
-		{"func returns nothing", func() error { return w.AppendFunc(func(d []byte) []byte { return d }) }, ErrInvalidLine},
-		{"func returns newline", func() error {
-			return w.AppendFunc(func(d []byte) []byte { return append(d, "{}\n"...) })
-		}, ErrInvalidLine},
-		{"unencodable value", func() error { return w.Append(make(chan int)) }, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			err := tt.fn()
-			require.Error(t, err)
-			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr)
-			}
-			assert.NotErrorIs(t, err, ErrDropped)
-		})
-	}
 	require.NoError(t, w.Flush())
-	assert.Zero(t, fileSize(t, path), "a rejected record leaves nothing behind")
+
+	got := readRecords(t, path) // fails on any partial or invalid line
+	require.Len(t, got, workers*perWorker)
+	seen := map[int]bool{}
+	last := map[int]int{}
+	for _, r := range got {
+		assert.False(t, seen[r.ID], "record %d written twice", r.ID)
+		seen[r.ID] = true
+		if prev, ok := last[r.Worker]; ok {
+			assert.Greater(t, r.ID, prev, "worker %d out of order", r.Worker)
+		}
+		last[r.Worker] = r.ID
+	}
+	assert.EqualValues(t, workers*perWorker, w.Written())
 	assert.Zero(t, w.Dropped())
 }
 
-func TestOpenErrors(t *testing.T) {
+func TestRecordsReachTheFileWithoutFlush(t *testing.T) {
+	w, path := openTest(t, Options{FlushInterval: time.Millisecond}, nil)
+	require.NoError(t, w.Append(&rec{ID: 7}))
+	require.Eventually(t, func() bool { return len(readRecords(t, path)) == 1 }, 5*time.Second, time.Millisecond)
+}
+
+// Flush and Close fsync; written records are also fsynced SyncInterval
+// later without either.
+func TestFsync(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		do   func(t *testing.T, w *Writer)
+	}{
+		{"Flush", Options{SyncInterval: time.Hour}, func(t *testing.T, w *Writer) { require.NoError(t, w.Flush()) }},
+		{"Close", Options{SyncInterval: time.Hour}, func(t *testing.T, w *Writer) { require.NoError(t, w.Close()) }},
+		{"SyncInterval", Options{FlushInterval: time.Millisecond, SyncInterval: 5 * time.Millisecond}, func(*testing.T, *Writer) {}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			syncs := &countingSyncs{}
+			w, path := openTest(t, tc.opts, &hookFile{syncs: syncs})
+			require.NoError(t, w.Append(&rec{ID: 1}))
+			tc.do(t, w)
+			require.Eventually(t, func() bool { return syncs.get() >= 1 }, 5*time.Second, time.Millisecond)
+			assert.Len(t, readRecords(t, path), 1)
+		})
+	}
+}
+
+func TestNothingWrittenNothingSynced(t *testing.T) {
+	syncs := &countingSyncs{}
+	w, _ := openTest(t, Options{FlushInterval: time.Millisecond, SyncInterval: time.Millisecond}, &hookFile{syncs: syncs})
+	require.NoError(t, w.Flush())
+	time.Sleep(10 * time.Millisecond)
+	require.NoError(t, w.Close())
+	assert.Zero(t, syncs.get(), "an idle file costs no fsync")
+}
+
+func TestCloseIsFinalAndIdempotent(t *testing.T) {
+	w, path := openTest(t, Options{}, nil)
+	for i := range 100 {
+		require.NoError(t, w.Append(&rec{ID: i}))
+	}
+	require.NoError(t, w.Close())
+	assert.Len(t, readRecords(t, path), 100, "Close writes everything pending")
+	require.NoError(t, w.Close(), "a second Close is harmless")
+	assert.ErrorIs(t, w.Append(&rec{}), ErrClosed)
+	assert.ErrorIs(t, w.Flush(), ErrClosed)
+	assert.ErrorIs(t, w.Reopen(), ErrClosed)
+	assert.Len(t, readRecords(t, path), 100)
+}
+
+// A disk that stops taking writes: Append neither blocks nor grows memory
+// without bound, and Close still returns, counting what it could not write.
+func TestHungDiskDropsAndCountsAndCloseReturns(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	entered := make(chan struct{}, 1)
+	w, _ := openTest(t, Options{FlushInterval: time.Millisecond, MaxPending: 4 << 10, CloseTimeout: 50 * time.Millisecond},
+		&hookFile{write: func(h handle, p []byte) (int, error) {
+			entered <- struct{}{}
+			<-release
+			return h.Write(p)
+		}})
+	require.NoError(t, w.Append(&rec{ID: 0}))
+	<-entered // the flusher is stuck in write(2)
+
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		for i := 1; i <= 500; i++ {
+			_ = w.Append(&rec{ID: i, Pad: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"})
+		}
+	}()
+	select {
+	case <-appended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Append waited for a hung disk")
+	}
+	dropped := w.Dropped()
+	assert.Positive(t, dropped, "a full buffer drops, it does not grow")
+	assert.Less(t, dropped, uint64(500), "what fits in MaxPending is kept")
+
+	err := w.Close()
+	require.ErrorIs(t, err, logsink.ErrStuck)
+	assert.EqualValues(t, 500, w.Dropped(), "every record not inside the hung write is counted")
+}
+
+// A write that fails part way leaves no half line: the batch is taken back,
+// counted as dropped, and the next batch starts on a line boundary.
+func TestFailedWriteLeavesWholeLinesAndIsCounted(t *testing.T) {
+	logs := &lockedBuffer{}
+	var fail sync.Mutex
+	failing := true
+	w, path := openTest(t, Options{Logger: zerologTo(logs)},
+		&hookFile{write: func(h handle, p []byte) (int, error) {
+			fail.Lock()
+			defer fail.Unlock()
+			if failing {
+				n, _ := h.Write(p[:len(p)/2+3])
+				return n, syscall.ENOSPC
+			}
+			return h.Write(p)
+		}})
+	require.NoError(t, w.Append(&rec{ID: 0}))
+	require.NoError(t, w.Append(&rec{ID: 1}))
+	require.ErrorIs(t, w.Flush(), syscall.ENOSPC)
+	assert.EqualValues(t, 2, w.Dropped())
+	assert.Empty(t, readRecords(t, path))
+	assert.Contains(t, logs.String(), "records are dropped and counted")
+
+	fail.Lock()
+	failing = false
+	fail.Unlock()
+	require.NoError(t, w.Append(&rec{ID: 2}))
+	require.NoError(t, w.Flush())
+	assert.Equal(t, []int{2}, ids(readRecords(t, path)))
+	assert.EqualValues(t, 1, w.Written())
+	assert.Contains(t, logs.String(), "works again")
+}
+
+func TestRotationBySize(t *testing.T) {
+	const maxBytes, backups = 300, 3
+	w, path := openTest(t, Options{MaxBytes: maxBytes, MaxBackups: backups}, nil)
+	line := len(`{"id":10,"worker":0}` + "\n")
+	const n = 60
+	for i := 10; i < 10+n; i++ {
+		require.NoError(t, w.Append(&rec{ID: i}))
+		require.NoError(t, w.Flush()) // one batch per record
+	}
+	require.NoError(t, w.Close())
+
+	var all []int
+	for i := backups; i >= 1; i-- {
+		name := fmt.Sprintf("%s.%d", path, i)
+		st, err := os.Stat(name)
+		require.NoError(t, err, "backup %d", i)
+		assert.LessOrEqual(t, st.Size(), int64(maxBytes))
+		assert.Greater(t, st.Size(), int64(maxBytes-line), "a backup is full before it rotates")
+		all = append(all, ids(readRecords(t, name))...)
+	}
+	_, err := os.Stat(fmt.Sprintf("%s.%d", path, backups+1))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "only MaxBackups are kept")
+	all = append(all, ids(readRecords(t, path))...)
+	// The oldest records went with the dropped backups; the rest are
+	// contiguous, newest last.
+	require.NotEmpty(t, all)
+	assert.Equal(t, 10+n-1, all[len(all)-1])
+	for i := 1; i < len(all); i++ {
+		assert.Equal(t, all[i-1]+1, all[i])
+	}
+}
+
+func TestRotationCountsTheExistingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "records.jsonl")
+	require.NoError(t, os.WriteFile(path, []byte(strings.Repeat(`{"id":1,"worker":0}`+"\n", 10)), 0o644))
+	w, _ := openTest(t, Options{Path: path, MaxBytes: 210}, nil)
+	require.NoError(t, w.Append(&rec{ID: 2}))
+	require.NoError(t, w.Close())
+	assert.Len(t, readRecords(t, path+".1"), 10, "the old file rotated before it passed MaxBytes")
+	assert.Equal(t, []int{2}, ids(readRecords(t, path)))
+}
+
+func TestBatchLargerThanMaxBytesIsWrittenWhole(t *testing.T) {
+	w, path := openTest(t, Options{MaxBytes: 100, MaxBackups: 1}, nil)
+	for i := range 20 {
+		require.NoError(t, w.Append(&rec{ID: i}))
+	}
+	require.NoError(t, w.Close())
+	assert.Len(t, readRecords(t, path), 20)
+	_, err := os.Stat(path + ".1")
+	assert.ErrorIs(t, err, fs.ErrNotExist, "an empty file is not rotated")
+}
+
+func TestNegativeMaxBytesNeverRotates(t *testing.T) {
+	w, path := openTest(t, Options{MaxBytes: -1}, nil)
+	for i := range 50 {
+		require.NoError(t, w.Append(&rec{ID: i, Pad: strings.Repeat("p", 100)}))
+		require.NoError(t, w.Flush())
+	}
+	require.NoError(t, w.Close())
+	assert.Len(t, readRecords(t, path), 50)
+}
+
+func TestRotationFailureKeepsWriting(t *testing.T) {
+	logs := &lockedBuffer{}
 	dir := t.TempDir()
+	path := filepath.Join(dir, "records.jsonl")
+	// A directory where FILE.1 must go makes the rename fail.
+	require.NoError(t, os.Mkdir(path+".1", 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(path+".1", "x"), nil, 0o644))
+	w, _ := openTest(t, Options{Path: path, MaxBytes: 50, MaxBackups: 1, Logger: zerologTo(logs)}, nil)
+	for i := range 12 {
+		require.NoError(t, w.Append(&rec{ID: i}))
+		require.NoError(t, w.Flush())
+	}
+	require.NoError(t, w.Close())
+	assert.Len(t, readRecords(t, path), 12, "every record went to the current file")
+	assert.Contains(t, logs.String(), "rotating the records file failed")
+}
+
+func TestReopenAfterRename(t *testing.T) {
+	w, path := openTest(t, Options{}, nil)
+	for i := range 5 {
+		require.NoError(t, w.Append(&rec{ID: i}))
+	}
+	moved := path + ".moved"
+	require.NoError(t, os.Rename(path, moved))
+	require.NoError(t, w.Reopen(), "Reopen writes the pending records to the old file first")
+	for i := 5; i < 8; i++ {
+		require.NoError(t, w.Append(&rec{ID: i}))
+	}
+	require.NoError(t, w.Close())
+	assert.Equal(t, []int{0, 1, 2, 3, 4}, ids(readRecords(t, moved)))
+	assert.Equal(t, []int{5, 6, 7}, ids(readRecords(t, path)))
+}
+
+func TestReopenFailureKeepsWriting(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gone", "records.jsonl")
+	require.NoError(t, os.Mkdir(filepath.Dir(path), 0o755))
+	w, _ := openTest(t, Options{Path: path}, nil)
+	moved := filepath.Join(dir, "moved")
+	require.NoError(t, os.Rename(filepath.Dir(path), moved))
+	require.Error(t, w.Reopen())
+	require.NoError(t, w.Append(&rec{ID: 1}))
+	require.NoError(t, w.Close())
+	assert.Len(t, readRecords(t, filepath.Join(moved, "records.jsonl")), 1, "the old file still takes records")
+}
+
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "existing.jsonl")
+	require.NoError(t, os.WriteFile(existing, []byte(`{"id":0,"worker":0}`+"\n"), 0o600))
 	tests := []struct {
 		name     string
 		opts     Options
 		wantErr  error
 		contains []string
 	}{
-		{
-			name:     "missing directory",
-			opts:     Options{Path: filepath.Join(dir, "nope", "records.jsonl")},
-			wantErr:  fs.ErrNotExist,
-			contains: []string{filepath.Join(dir, "nope", "records.jsonl"), "directory", "does not exist"},
-		},
-		{name: "empty path", opts: Options{}, wantErr: ErrInvalidOptions},
+		{name: "missing directory", opts: Options{Path: filepath.Join(dir, "nope", "r.jsonl")}, wantErr: fs.ErrNotExist,
+			contains: []string{filepath.Join(dir, "nope"), "does not exist"}},
+		{name: "empty path", wantErr: ErrInvalidOptions},
 		{name: "negative MaxBackups", opts: Options{Path: filepath.Join(dir, "a"), MaxBackups: -1}, wantErr: ErrInvalidOptions},
 		{name: "negative MaxPending", opts: Options{Path: filepath.Join(dir, "b"), MaxPending: -1}, wantErr: ErrInvalidOptions},
-		{name: "path is a directory", opts: Options{Path: dir}, contains: []string{dir}},
+		{name: "path is a directory", opts: Options{Path: dir}, contains: []string{dir, "is a directory"}},
+		{name: "path is a device", opts: Options{Path: os.DevNull}, contains: []string{os.DevNull, "not a regular file"}},
+		{name: "existing file is appended to", opts: Options{Path: existing}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w, err := Open(tt.opts)
+			if tt.wantErr == nil && tt.contains == nil {
+				require.NoError(t, err)
+				require.NoError(t, w.Append(&rec{ID: 1}))
+				require.NoError(t, w.Close())
+				assert.Equal(t, []int{0, 1}, ids(readRecords(t, tt.opts.Path)))
+				return
+			}
 			require.Error(t, err)
 			assert.Nil(t, w)
 			if tt.wantErr != nil {
@@ -227,313 +321,11 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-func TestOpenAppendsToExistingFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "records.jsonl")
-	old := sample(0, 0)
-	require.NoError(t, os.WriteFile(path, append(old.appendJSON(nil), '\n'), 0o600))
-
-	w, _ := openTest(t, Options{Path: path})
-	r := sample(1, 0)
-	require.NoError(t, w.Append(&r))
-	require.NoError(t, w.Close())
-
-	got := readRecords(t, path)
-	require.Len(t, got, 2)
-	assert.Equal(t, 0, got[0].ID)
-	assert.Equal(t, 1, got[1].ID)
-}
-
 func TestCreatedFileMode(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	_, path := openTest(t, Options{})
+	_, path := openTest(t, Options{}, nil)
 	st, err := os.Stat(path)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
-}
-
-func TestMaxPendingDropsWhileDiskStalled(t *testing.T) {
-	release := make(chan struct{})
-	var stalled atomic.Bool
-	logs := &lockedBuffer{}
-	w, path := openTest(t, Options{
-		FlushInterval: 5 * time.Millisecond,
-		MaxPending:    4 << 10,
-		Logger:        testLogger(logs),
-		stallAfter:    20 * time.Millisecond,
-		open: hookedOpen(func(f *os.File, p []byte) (int, error) {
-			stalled.Store(true)
-			<-release
-			return f.Write(p)
-		}),
-	})
-
-	// Runs before the Close registered by openTest, so a failing test
-	// does not hang in Close behind the stalled write.
-	var releaseOnce sync.Once
-	unstall := func() { releaseOnce.Do(func() { close(release) }) }
-	t.Cleanup(unstall)
-
-	// Park the flusher inside write(2), as a dead disk would.
-	first := sample(0, 0)
-	require.NoError(t, w.Append(&first))
-	require.Eventually(t, stalled.Load, 5*time.Second, time.Millisecond)
-
-	// Appends keep returning at once while the flusher is stuck.
-	accepted, dropped := 1, 0
-	start := time.Now()
-	for i := 1; i < 200; i++ {
-		r := sample(i, 0)
-		switch err := w.Append(&r); {
-		case err == nil:
-			accepted++
-		case errors.Is(err, ErrDropped):
-			dropped++
-		default:
-			require.NoError(t, err)
-		}
-	}
-	assert.Less(t, time.Since(start), time.Second, "Append waited for the disk")
-	require.Greater(t, accepted, 1)
-	require.Positive(t, dropped, "a stalled disk must lead to drops, not unbounded memory")
-	assert.EqualValues(t, dropped, w.Dropped())
-
-	// Both reports must come out while the flusher is still stuck.
-	require.Eventually(t, func() bool {
-		l := logs.String()
-		return strings.Contains(l, "records dropped") && strings.Contains(l, "stalled")
-	}, 5*time.Second, time.Millisecond, "logs: %s", logs)
-	assert.Contains(t, logs.String(), fmt.Sprintf(`"dropped_total":%d`, dropped))
-
-	unstall()
-	require.NoError(t, w.Close())
-	assert.Len(t, readRecords(t, path), accepted, "every accepted record is written")
-	assert.EqualValues(t, accepted, w.Written())
-	assert.EqualValues(t, dropped, w.Dropped())
-}
-
-func TestReopenAbandonsPartlyWrittenLine(t *testing.T) {
-	// The first file takes 5 bytes, then fails every write; later files
-	// work.
-	var opens atomic.Int32
-	logs := &lockedBuffer{}
-	w, path := openTest(t, Options{
-		Logger: testLogger(logs),
-		open: func(path string) (file, error) {
-			broken := opens.Add(1) == 1
-			var took bool
-			return hookedOpen(func(f *os.File, p []byte) (int, error) {
-				if !broken {
-					return f.Write(p)
-				}
-				if took {
-					return 0, syscall.EIO
-				}
-				took = true
-				n, _ := f.Write(p[:5])
-				return n, syscall.EIO
-			})(path)
-		},
-	})
-	for i := range 3 {
-		r := sample(i, 0)
-		require.NoError(t, w.Append(&r))
-	}
-	require.ErrorIs(t, w.Flush(), syscall.EIO)
-	moved := path + ".old"
-	require.NoError(t, os.Rename(path, moved))
-	// The new file must not start with the tail of record 0.
-	require.NoError(t, w.Reopen())
-	require.NoError(t, w.Close())
-
-	got := readRecords(t, path)
-	require.Len(t, got, 2)
-	assert.Equal(t, 1, got[0].ID)
-	assert.Equal(t, 2, got[1].ID)
-	old, err := os.ReadFile(moved)
-	require.NoError(t, err)
-	assert.Len(t, old, 5, "the old file keeps only the head it already had")
-	assert.EqualValues(t, 1, w.Dropped())
-	assert.EqualValues(t, 2, w.Written())
-	assert.Contains(t, logs.String(), "partly written record")
-}
-
-func TestBackgroundSync(t *testing.T) {
-	tests := []struct {
-		name      string
-		sync      time.Duration
-		wantSyncs bool
-	}{
-		{name: "every SyncInterval", sync: time.Millisecond, wantSyncs: true},
-		{name: "negative means only on Flush and Close", sync: -1, wantSyncs: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var syncs atomic.Int32
-			open := func(path string) (file, error) {
-				f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-				if err != nil {
-					return nil, err
-				}
-				return &hookFile{
-					File:  f,
-					write: func(f *os.File, p []byte) (int, error) { return f.Write(p) },
-					sync:  func() { syncs.Add(1) },
-				}, nil
-			}
-			w, _ := openTest(t, Options{FlushInterval: 2 * time.Millisecond, SyncInterval: tt.sync, open: open})
-			for i := range 5 {
-				r := sample(i, 0)
-				require.NoError(t, w.Append(&r))
-				time.Sleep(5 * time.Millisecond)
-			}
-			require.Eventually(t, func() bool { return w.Written() == 5 }, 5*time.Second, time.Millisecond)
-			time.Sleep(10 * time.Millisecond)
-			if tt.wantSyncs {
-				assert.Positive(t, syncs.Load())
-			} else {
-				assert.Zero(t, syncs.Load())
-			}
-			require.NoError(t, w.Close())
-			assert.Positive(t, syncs.Load(), "Close always syncs")
-		})
-	}
-}
-
-func TestShortWriteIsRetriedWithoutSplittingLines(t *testing.T) {
-	tests := []struct {
-		name string
-		// cut is how many bytes of the first write reach the file.
-		cut func(p []byte) int
-	}{
-		{"nothing written", func([]byte) int { return 0 }},
-		{"half a line", func(p []byte) int { return bytes.IndexByte(p, '\n') / 2 }},
-		{"ends on a line boundary", func(p []byte) int { return bytes.IndexByte(p, '\n') + 1 }},
-		{"into the second line", func(p []byte) int { return bytes.IndexByte(p, '\n') + 4 }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var calls atomic.Int32
-			logs := &lockedBuffer{}
-			w, path := openTest(t, Options{
-				Logger: testLogger(logs),
-				open: hookedOpen(func(f *os.File, p []byte) (int, error) {
-					if calls.Add(1) == 1 {
-						n, err := f.Write(p[:tt.cut(p)])
-						if err != nil {
-							return n, err
-						}
-						return n, syscall.ENOSPC
-					}
-					return f.Write(p)
-				}),
-			})
-			for i := range 5 {
-				r := sample(i, 0)
-				require.NoError(t, w.Append(&r))
-			}
-			err := w.Flush()
-			require.ErrorIs(t, err, syscall.ENOSPC)
-			assert.Contains(t, logs.String(), "write records file failed")
-
-			r := sample(5, 0)
-			require.NoError(t, w.Append(&r))
-			require.NoError(t, w.Flush())
-			got := readRecords(t, path)
-			require.Len(t, got, 6)
-			for i, r := range got {
-				assert.Equal(t, i, r.ID, "order is kept across the retry")
-			}
-			assert.EqualValues(t, 6, w.Written())
-			assert.Zero(t, w.Dropped())
-		})
-	}
-}
-
-func TestCloseCountsRecordsItCannotWrite(t *testing.T) {
-	logs := &lockedBuffer{}
-	w, _ := openTest(t, Options{
-		Logger: testLogger(logs),
-		open: hookedOpen(func(*os.File, []byte) (int, error) {
-			return 0, syscall.EIO
-		}),
-	})
-	for i := range 3 {
-		r := sample(i, 0)
-		require.NoError(t, w.Append(&r))
-	}
-	err := w.Close()
-	require.ErrorIs(t, err, syscall.EIO)
-	assert.EqualValues(t, 3, w.Dropped(), "records lost at close are counted")
-	assert.Contains(t, logs.String(), "records lost at close")
-	assert.Equal(t, err, w.Close(), "a second Close returns the first result")
-}
-
-func TestReopenAfterRename(t *testing.T) {
-	w, path := openTest(t, Options{})
-	moved := path + ".moved"
-	add := func(from, to int) {
-		for i := from; i < to; i++ {
-			r := sample(i, 0)
-			require.NoError(t, w.Append(&r))
-		}
-	}
-	add(0, 3)
-	require.NoError(t, w.Flush())
-	require.NoError(t, os.Rename(path, moved)) // logrotate's move
-
-	add(3, 5) // still pending: belongs to the old file
-	require.NoError(t, w.Reopen())
-	add(5, 8)
-	require.NoError(t, w.Close())
-
-	ids := func(rs []rec) []int {
-		var out []int
-		for _, r := range rs {
-			out = append(out, r.ID)
-		}
-		return out
-	}
-	assert.Equal(t, []int{0, 1, 2, 3, 4}, ids(readRecords(t, moved)))
-	assert.Equal(t, []int{5, 6, 7}, ids(readRecords(t, path)))
-}
-
-func TestReopenFailureKeepsWriting(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "sub", "records.jsonl")
-	require.NoError(t, os.Mkdir(filepath.Dir(path), 0o755))
-	w, _ := openTest(t, Options{Path: path})
-	require.NoError(t, os.Rename(filepath.Dir(path), filepath.Join(dir, "gone")))
-
-	err := w.Reopen()
-	require.ErrorIs(t, err, fs.ErrNotExist)
-	assert.Contains(t, err.Error(), path)
-
-	r := sample(1, 0)
-	require.NoError(t, w.Append(&r))
-	require.NoError(t, w.Close())
-	assert.Len(t, readRecords(t, filepath.Join(dir, "gone", "records.jsonl")), 1,
-		"the old file still receives records")
-}
-
-func TestLimiter(t *testing.T) {
-	t0 := time.Unix(1000, 0)
-	l := limiter{every: time.Second}
-	steps := []struct {
-		at             time.Duration
-		wantOK         bool
-		wantSuppressed int
-	}{
-		{0, true, 0},
-		{100 * time.Millisecond, false, 0},
-		{900 * time.Millisecond, false, 0},
-		{time.Second, true, 2},
-		{1500 * time.Millisecond, false, 0},
-		{3 * time.Second, true, 1},
-	}
-	for _, s := range steps {
-		ok, sup := l.allow(t0.Add(s.at))
-		assert.Equal(t, s.wantOK, ok, "at %v", s.at)
-		assert.Equal(t, s.wantSuppressed, sup, "at %v", s.at)
-	}
 }
