@@ -282,7 +282,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	srv, err := eventloop.New(eventloop.Config{
 		Addrs:            d.cfg.ListenAddrs(),
 		Loops:            d.cfg.Loops,
-		TLS:              d.tlsCtx,
+		Engines:          d.tlsCtx,
 		Session:          d.cfg.Session,
 		WorkTimeout:      d.cfg.WorkTimeout,
 		OtherTimeout:     d.cfg.OtherTimeout,

@@ -10,6 +10,13 @@
 // (the TLS engine's wake, the tick, shutdown) reaches them through
 // gnet's concurrency-safe calls (Conn.Wake, EventLoop.Execute).
 //
+// To follow a connection from accept to its record, read server.go's
+// OnOpen (admission), then session.go top to bottom: newSession,
+// onTraffic → pump → handle (the machine's actions), the events from
+// outside the protocol (onDeadline, onShutdown, onClosed, engineEnded, the
+// buffer limit in flush) which all go through interrupt, and finish — the
+// one place any connection ends, writing the record once.
+//
 // It must not parse lines (codec), decide protocol replies (statemachine),
 // or implement TLS (tlsbridge); it wires them.
 package eventloop

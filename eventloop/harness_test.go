@@ -78,7 +78,7 @@ func startServer(t *testing.T, mutate func(*Config)) *harness {
 	cfg := Config{
 		Addrs:            []string{"tcp://127.0.0.1:0"},
 		Loops:            2,
-		TLS:              tlsCtx,
+		Engines:          tlsCtx,
 		Session:          statemachine.Config{Token: testToken, RandomString: testRandom, NBits: 8},
 		WorkTimeout:      5 * time.Second,
 		OtherTimeout:     5 * time.Second,

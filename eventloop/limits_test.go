@@ -168,7 +168,7 @@ type fakeFactory struct{ e *fakeEngine }
 func TestOutboundBufferLimitEndsSession(t *testing.T) {
 	eng := &fakeEngine{}
 	srv, err := New(Config{
-		Addrs: []string{"tcp://127.0.0.1:0"}, TLS: fakeFactory{eng},
+		Addrs: []string{"tcp://127.0.0.1:0"}, Engines: fakeFactory{eng},
 		Session:     statemachine.Config{Token: testToken, RandomString: testRandom, NBits: 0},
 		WorkTimeout: time.Second, OtherTimeout: time.Second, HandshakeTimeout: time.Second,
 		MaxConns: 10, MaxBufferedBytes: 64,

@@ -84,7 +84,6 @@ func (lp *loop) shutdownAll() {
 // pointers in the session and no allocation.
 type sessionList struct {
 	head *session
-	len  int
 }
 
 func (l *sessionList) push(s *session) {
@@ -93,7 +92,6 @@ func (l *sessionList) push(s *session) {
 		l.head.prev = s
 	}
 	l.head = s
-	l.len++
 }
 
 func (l *sessionList) remove(s *session) {
@@ -108,5 +106,4 @@ func (l *sessionList) remove(s *session) {
 		s.next.prev = s.prev
 	}
 	s.prev, s.next = nil, nil
-	l.len--
 }

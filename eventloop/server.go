@@ -36,9 +36,9 @@ type EngineFactory interface {
 
 // Config is everything a Server needs; it flows in explicitly.
 type Config struct {
-	Addrs            []string // gnet addresses, e.g. "tcp://127.0.0.1:1234"
-	Loops            int      // event loops; 0 means DefaultLoops()
-	TLS              EngineFactory
+	Addrs            []string      // gnet addresses, e.g. "tcp://127.0.0.1:1234"
+	Loops            int           // event loops; 0 means DefaultLoops()
+	Engines          EngineFactory // one TLS engine per connection
 	Session          statemachine.Config
 	WorkTimeout      time.Duration
 	OtherTimeout     time.Duration
@@ -75,8 +75,8 @@ func (c *Config) validate() error {
 	switch {
 	case len(c.Addrs) == 0:
 		return fmt.Errorf("%w: no listen address", ErrConfig)
-	case c.TLS == nil:
-		return fmt.Errorf("%w: no TLS context", ErrConfig)
+	case c.Engines == nil:
+		return fmt.Errorf("%w: no TLS engine factory", ErrConfig)
 	case c.WorkTimeout <= 0 || c.OtherTimeout <= 0 || c.HandshakeTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
 	case c.MaxConns <= 0:
@@ -97,9 +97,8 @@ func (c *Config) validate() error {
 // the spare P is for the rest of the process (GC workers, the log
 // flusher, timers), and its being idle keeps the runtime from taking a
 // loop's P away every time the loop sleeps in epoll_wait (sysmon retakes
-// a P in a syscall only when no other P is idle). On 2 cores, one loop
-// cost 0.75x the baseline's CPU per session in make bench's sessions test
-// against 0.82x for two.
+// a P in a syscall only when no other P is idle), which costs CPU per
+// session.
 func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)-1) }
 
 // Server runs the gnet engine. Create with New, start with Run.
@@ -164,9 +163,6 @@ func (s *Server) Addrs() []net.Addr {
 	return append([]net.Addr(nil), s.addrs...)
 }
 
-// Conns is the number of open connections.
-func (s *Server) Conns() int64 { return s.conns.Load() }
-
 // Run serves until ctx is cancelled or, in tutorial mode, the one session
 // ends; then it stops the engine and returns.
 func (s *Server) Run(ctx context.Context) error {
@@ -183,7 +179,7 @@ func (s *Server) Run(ctx context.Context) error {
 		// Every loop gets its own SO_REUSEPORT listener and accepts for
 		// itself. Without it gnet accepts on one more goroutine and hands
 		// each connection to a loop through an eventfd: a cross-thread
-		// wake-up per connection that cost ~10% CPU per session here.
+		// wake-up per connection, measurable in CPU per session.
 		// claimAddrs keeps the port ours unless cfg.ReusePort says
 		// sharing it is wanted.
 		gnet.WithReusePort(true),
@@ -282,9 +278,6 @@ func probeListen(hostPort string) (int, error) {
 	}
 	return port, nil
 }
-
-// Draining reports whether Run is shutting down (new connections refused).
-func (s *Server) Draining() bool { return s.draining.Load() }
 
 // drain refuses new connections, lets sessions in flight finish for
 // DrainTimeout, then ends the rest with the shutdown FAIL line, so every

@@ -62,7 +62,7 @@ func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
 	// The wake comes from another goroutine (a handshake slot came free);
 	// Conn.Wake is gnet's concurrency-safe way back onto this connection's
 	// loop, where OnTraffic feeds the engine.
-	sess.engine = s.cfg.TLS.NewEngine(ip, func() { _ = c.Wake(nil) })
+	sess.engine = s.cfg.Engines.NewEngine(ip, func() { _ = c.Wake(nil) })
 	lp.wheel.Arm(&sess.timer, sess.opened.Add(s.cfg.HandshakeTimeout))
 	return sess
 }
