@@ -83,7 +83,7 @@ func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
 		sess.ip = sess.addr.Addr()
 		// The engine was made before the client's address was known.
 		sess.engine.Release()
-		sess.engine = s.cfg.TLS.NewEngine(sess.ip, func() { _ = c.Wake(nil) })
+		sess.engine = s.cfg.Engines.NewEngine(sess.ip, func() { _ = c.Wake(nil) })
 	}
 	sess.proxy = proxyNone
 	return true
