@@ -69,6 +69,9 @@ type Config struct {
 	// OnRecord, if set, receives every finished session on its loop. It
 	// must not block the loop.
 	OnRecord func(*Record)
+	// Steps, if set, sees every session's protocol steps on its loop
+	// (the reference log mode); it must not block.
+	Steps StepObserver
 }
 
 func (c *Config) validate() error {

@@ -130,6 +130,9 @@ func (s *session) start() {
 		return
 	}
 	s.m = statemachine.New(&srv.cfg.Session, s.lp.rng, token)
+	if srv.cfg.Steps != nil {
+		srv.cfg.Steps.Started(s.ip)
+	}
 	s.handle(statemachine.Event{Kind: statemachine.EventStart})
 }
 
@@ -166,6 +169,9 @@ func (s *session) onLine(line []byte) error {
 func (s *session) handle(ev statemachine.Event) {
 	from := s.m.State()
 	a := s.m.Handle(ev, s.lp.line[:0])
+	if s.srv.cfg.Steps != nil {
+		s.srv.cfg.Steps.Step(s.m, ev, from, a.Send)
+	}
 	to := s.m.State()
 	now := time.Now()
 	if met := s.srv.met; met != nil {
@@ -357,6 +363,9 @@ func (s *session) record(o statemachine.Outcome) {
 		rec.TLSVersion = tls.VersionName(s.peer.Version)
 	}
 	srv.log.Info().EmbedObject(&rec).Msg("session finished")
+	if srv.cfg.Steps != nil {
+		srv.cfg.Steps.Ended(s.m)
+	}
 	if srv.cfg.OnRecord != nil {
 		srv.cfg.OnRecord(&rec)
 	}

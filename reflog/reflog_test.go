@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/eventloop"
 	"tlslpd/pow"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
@@ -182,3 +183,6 @@ func BenchmarkServerStepLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// ServerSteps is what the event loop calls.
+var _ eventloop.StepObserver = (*ServerSteps)(nil)
