@@ -283,3 +283,43 @@ func mib(v []int64) []int64 {
 	}
 	return out
 }
+
+// BenchmarkStalledBurst: 15,000 stalled connections (a ClientHello then
+// silence, or nothing at all) against a server with default limits: its
+// RSS, and whether honest sessions still complete.
+func BenchmarkStalledBurst(b *testing.B) {
+	for _, silent := range []bool{false, true} {
+		name := "client_hello"
+		if silent {
+			name = "silent"
+		}
+		b.Run(name, func(b *testing.B) {
+			s := startServer(b)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			honestWaits(b, ctx, s, 5, nil)
+			idle := s.rss()
+			n := pick(3000, 15000)
+			run, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: n, Hold: true, Silent: silent}.Start(ctx)
+			require.NoError(b, err)
+			defer run.Stop()
+			// Let the attack reach its size (or what the server lets it
+			// hold) before the honest sessions start.
+			deadline := time.Now().Add(30 * time.Second)
+			for run.Stats().Opened < int64(n) && time.Now().Before(deadline) {
+				time.Sleep(100 * time.Millisecond)
+			}
+			waits, _, failed := honestWaits(b, ctx, s, 5, nil)
+			st := run.Stats()
+			m := s.scrape()
+			peak := s.rss()
+			b.ReportMetric(float64(failed), "honest_failed")
+			b.ReportMetric(ms(median(waits)), "ms_wait_p50")
+			b.ReportMetric(float64(peak)/(1<<20), "MiB_rss")
+			b.ReportMetric(float64(idle)/(1<<20), "MiB_idle")
+			b.ReportMetric(sum(m, "tlslpd_connections_open"), "server_conns")
+			b.Logf("%d %s: honest waits %v (failed %d); attack %+v; server refused %v shed %v", n, name, waits, failed, st,
+				sum(m, "tlslpd_connections_refused_total"), sum(m, "tlslpd_connections_shed_total"))
+		})
+	}
+}

@@ -25,6 +25,9 @@ type Stall struct {
 	Conns   int
 	// Trickle, when positive, is the pause between single bytes.
 	Trickle time.Duration
+	// Silent connections send nothing at all: not even a ClientHello, so
+	// the server has no handshake to bound, only a connection.
+	Silent bool
 	// Hold reopens every connection the server closes, so the attack keeps
 	// Conns connections (or tries to) until it is stopped.
 	Hold bool
@@ -35,7 +38,7 @@ type Stall struct {
 // StallStats are the attack's counters so far.
 type StallStats struct {
 	Open           int64 // connections open now
-	Stalled        int64 // open connections whose whole ClientHello is out
+	Stalled        int64 // open connections whose whole ClientHello is out (Silent: all open ones)
 	Opened         int64 // connects that succeeded, in total
 	HelloSent      int64 // connections whose whole ClientHello was written
 	ClosedByServer int64 // connections the server closed (EOF or reset)
@@ -164,7 +167,11 @@ func (r *StallRun) once(ctx context.Context, src netip.Addr) bool {
 
 	buf := make([]byte, 512)
 	pending := r.hello
-	if r.cfg.Trickle <= 0 {
+	if r.cfg.Silent {
+		pending = nil
+		r.stalled.Add(1)
+		defer r.stalled.Add(-1)
+	} else if r.cfg.Trickle <= 0 {
 		if _, err := c.Write(pending); err != nil {
 			return r.serverClosed(ctx)
 		}
