@@ -41,6 +41,10 @@ type Server struct {
 	// FreshTokens sends every session its own random token instead of
 	// --token (Session.Token is then empty).
 	FreshTokens bool
+	// ReferenceLog writes the reference server's log lines to its log
+	// file (and WARNING+ to stderr in its format); on by default with
+	// --tutorial.
+	ReferenceLog bool
 
 	// tlslpd's own.
 	MetricsAddr  string
@@ -209,6 +213,10 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.Var(seconds{&cfg.OtherTimeout}, "other-timeout", "seconds a client may take for every other step")
 	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "do not request client certificates (loopback binds only)")
 	fs.StringVar(&cfg.Session.Token, "token", cfg.Session.Token, "WORK token sent to every session (the reference's default)")
+	fs.BoolVar(&cfg.ReferenceLog, "reference-log", cfg.ReferenceLog,
+		"log as the reference server does: '<time> <LEVEL> tlslp.server: <message>' lines to $XDG_STATE_HOME/tlslp/logs/server.log "+
+			"(default ~/.local/state/tlslp/logs/), WARNING and above to stderr in that format, tlslpd's own INFO lines off "+
+			"(default: on with --tutorial, whose log is rewritten each run with a fixed time; --reference-log=false keeps tlslpd's logs)")
 	fs.BoolVar(&cfg.FreshTokens, "fresh-tokens", cfg.FreshTokens,
 		"send each session a fresh random 64-letter token instead of --token, so a suffix cannot be replayed. "+
 			"Caveat: the reference client's solver only tries suffixes of ceil(n_bits/6) characters and hangs until "+
@@ -261,11 +269,15 @@ func Parse(name string, args []string, out io.Writer) (Server, error) {
 			return cfg, err
 		}
 	}
-	tokenSet := false
+	tokenSet, refLogSet := false, false
 	fs.Visit(func(f *flag.Flag) {
 		cfg.gcPercentSet = cfg.gcPercentSet || f.Name == "gc-percent"
 		tokenSet = tokenSet || f.Name == "token"
+		refLogSet = refLogSet || f.Name == "reference-log"
 	})
+	if !refLogSet {
+		cfg.ReferenceLog = cfg.Session.Tutorial
+	}
 	if cfg.FreshTokens {
 		switch {
 		case tokenSet:

@@ -238,3 +238,19 @@ func TestFlagPrefixes(t *testing.T) {
 	assert.Contains(t, err.Error(), "ambiguous option: --server could match --server-cert, --server-key")
 	assert.NotContains(t, err.Error(), "\n")
 }
+
+func TestReferenceLogDefaultsOnInTutorial(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--tutorial"}, true},
+		{[]string{"--tutorial", "--reference-log=false"}, false},
+		{[]string{"--reference-log"}, true},
+	} {
+		cfg, err := Parse("tlslpd", tc.args, nil)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, cfg.ReferenceLog, tc.args)
+	}
+}

@@ -47,14 +47,28 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	// directly, and on every way out.
 	logs := logsink.New(stderr, logsink.Options{})
 	defer logs.Close()
+	var ref *refLog
 	fail := func(code int, msg string) int {
+		ref.close()
 		_ = logs.Close()
 		fmt.Fprintf(stderr, "tlslpd: %s\n", msg)
 		return code
 	}
-	logger, err := NewLogger(cfg, logs)
+	var logger zerolog.Logger
+	if cfg.ReferenceLog {
+		if ref, err = openRefLog(cfg, logs, os.Getenv); err != nil {
+			return fail(1, err.Error())
+		}
+		defer ref.close()
+		logger, err = ref.zerolog(cfg)
+	} else {
+		logger, err = NewLogger(cfg, logs)
+	}
 	if err != nil {
 		return fail(2, trimUsage(err))
+	}
+	if ref != nil {
+		ref.steps().Starting()
 	}
 	if pct, ok := cfg.GCPercentToApply(os.Getenv("GOGC")); ok {
 		// Per-session garbage is mostly crypto/tls's; collecting less
@@ -66,6 +80,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return fail(1, err.Error())
 	}
 	d.attachLogSink(logs)
+	d.ref = ref
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -117,6 +132,7 @@ func (d *Daemon) handleSignals(sigs <-chan os.Signal, stop context.CancelFunc) {
 					d.log.Error().Err(err).Msg("records not flushed")
 				}
 			}
+			d.ref.close()
 			if d.logs != nil {
 				_ = d.logs.Close() // bounded by its own CloseTimeout
 			}
@@ -165,6 +181,7 @@ type Daemon struct {
 	admin   *metrics.HTTP
 	records *records.Writer
 	logs    *logsink.Sink // nil when the caller logs elsewhere (tests)
+	ref     *refLog       // --reference-log; nil when off
 	srv     *eventloop.Server
 	notify  notifier
 	reloads atomic.Int64
@@ -296,6 +313,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Logger:           d.log,
 		Metrics:          d.met,
 		OnRecord:         onRecord,
+		Steps:            d.ref.observer(),
 	})
 	if err != nil {
 		return err
@@ -360,6 +378,7 @@ func (d *Daemon) announce(ctx context.Context) {
 		ev = ev.Str("records", d.cfg.Records)
 	}
 	ev.Msg("tlslpd serving")
+	d.ref.listening(d.cfg, d.srv.Addrs())
 	d.notify.ready()
 	if d.Hooks.Started != nil {
 		d.Hooks.Started(d.srv)

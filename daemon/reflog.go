@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"github.com/rs/zerolog"
+
+	"tlslpd/config"
+	"tlslpd/eventloop"
+	"tlslpd/logsink"
+	"tlslpd/reflog"
+)
+
+// refLog is the reference log mode (--reference-log): the reference's
+// lines in its log file, through their own batching sink, and WARNING and
+// above on stderr through the daemon's.
+type refLog struct {
+	file     *os.File
+	sink     *logsink.Sink
+	log      *reflog.Logger
+	observed *reflog.ServerSteps
+}
+
+func openRefLog(cfg config.Server, stderr io.Writer, getenv func(string) string) (*refLog, error) {
+	level, err := reflog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	path, err := reflog.Path("server.log", getenv)
+	if err != nil {
+		return nil, fmt.Errorf("--reference-log: %w", err)
+	}
+	f, err := reflog.OpenFile(path, cfg.Session.Tutorial)
+	if err != nil {
+		return nil, err
+	}
+	r := &refLog{file: f, sink: logsink.New(f, logsink.Options{})}
+	r.log = reflog.New(reflog.Options{Name: reflog.ServerName, Level: level, File: r.sink, Stderr: stderr, Tutorial: cfg.Session.Tutorial})
+	r.observed = reflog.NewServerSteps(r.log)
+	return r, nil
+}
+
+// zerolog is tlslpd's own logger in this mode: WARNING and above, in the
+// reference's format, to the file and stderr.
+func (r *refLog) zerolog(cfg config.Server) (zerolog.Logger, error) {
+	level, err := config.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return zerolog.Nop(), err
+	}
+	return zerolog.New(r.log.ZerologWriter()).Level(max(level, zerolog.WarnLevel)).With().Timestamp().Logger(), nil
+}
+
+func (r *refLog) steps() *reflog.ServerSteps {
+	if r == nil {
+		return nil
+	}
+	return r.observed
+}
+
+// observer is the event loop's hook; a nil interface when the mode is off.
+func (r *refLog) observer() eventloop.StepObserver {
+	if r == nil {
+		return nil
+	}
+	return r.observed
+}
+
+// listening logs each bound address as the reference does, with the host
+// as configured and the port as bound.
+func (r *refLog) listening(cfg config.Server, bound []net.Addr) {
+	if r == nil {
+		return
+	}
+	port := func(i int) int {
+		if i < len(bound) {
+			if a, ok := bound[i].(*net.TCPAddr); ok {
+				return a.Port
+			}
+		}
+		return 0
+	}
+	if len(cfg.Listen) == 0 {
+		r.observed.Listening(cfg.Host, port(0))
+		return
+	}
+	for i, l := range cfg.Listen {
+		host, _, _ := net.SplitHostPort(l) // validated
+		r.observed.Listening(host, port(i))
+	}
+}
+
+// close flushes the file (bounded by the sink's close timeout) and closes it.
+func (r *refLog) close() {
+	if r == nil {
+		return
+	}
+	_ = r.sink.Close()
+	_ = r.file.Close()
+}
