@@ -79,3 +79,48 @@ func TestPipelinerThatNeverReads(t *testing.T) {
 	assert.Equal(t, served(before)+1, served(after), "served from the pipelined bytes to the protocol's end")
 	probeOK(t, ctx, s)
 }
+
+// floodEndsWithin is how long a flooder may run before the server must
+// have closed it: far more than any per-connection bound needs, far less
+// than the step deadline a flooder that trickles line data would outlive.
+const floodEndsWithin = 20 * time.Second
+
+// A flooder that sends records without application data (KeyUpdate
+// requests, empty records, warning alerts) with a byte of line data
+// between every few (so no run of consecutive useless records is long) is
+// closed by the server's per-connection bound, long before its line grows
+// past the protocol's limit, and the honest client is served meanwhile.
+func TestPostHandshakeFloodsAreClosed(t *testing.T) {
+	for _, kind := range []FloodKind{WarningAlerts} {
+		t.Run(kind.String(), func(t *testing.T) {
+			s := startServer(t)
+			ctx := attackCtx(t)
+			before := s.scrape()
+			const dataEvery = 8 // the line limit would take 8,000 records
+			run, err := Flood{Target: s.target, Source: Sources(3, 1)[0], Kind: kind, DataEvery: dataEvery}.Start(ctx)
+			require.NoError(t, err)
+			defer run.Stop()
+			probeOK(t, ctx, s)
+			require.True(t, run.Wait(floodEndsWithin), "the server did not close the flooder: %+v", run.Stats())
+			st := run.Stats()
+			require.Equal(t, int64(1), st.Sessions, "the flood got its session: %v", run.LastErr())
+			assert.Equal(t, int64(1), st.ClosedByServer)
+			after := s.waitMetric("the flood session finished", 10*time.Second, func(m map[string]float64) bool {
+				return sum(m, "tlslpd_connections_open") == 0
+			})
+			// Besides the honest session, exactly one session ended: the
+			// flooder's, closed for what it did, not by the line limit, a
+			// deadline or its own leaving.
+			ended := finishedDelta(before, after)
+			for _, o := range []string{"completed", "injected_fail"} {
+				delete(ended, `{outcome="`+o+`"}`)
+			}
+			require.Len(t, ended, 1, "outcomes: %v", finishedDelta(before, after))
+			for o, n := range ended {
+				assert.Equal(t, 1.0, n)
+				assert.NotContains(t, []string{`{outcome="receive_error"}`, `{outcome="timeout"}`, `{outcome="peer_closed"}`}, o)
+			}
+			t.Logf("flood %v: %+v; sessions finished: %v", kind, st, finishedDelta(before, after))
+		})
+	}
+}

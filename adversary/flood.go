@@ -22,11 +22,17 @@ const (
 	KeyUpdates FloodKind = iota
 	// EmptyRecords are application-data records with no data.
 	EmptyRecords
+	// WarningAlerts are user_canceled alerts at warning level, which TLS
+	// 1.3 lets a peer send without ending the connection.
+	WarningAlerts
 )
 
 func (k FloodKind) String() string {
-	if k == EmptyRecords {
+	switch k {
+	case EmptyRecords:
 		return "empty-records"
+	case WarningAlerts:
+		return "warning-alerts"
 	}
 	return "keyupdates"
 }
@@ -199,10 +205,15 @@ func (r *FloodRun) session(ctx context.Context) error {
 				data++
 				continue
 			}
-			if r.cfg.Kind == EmptyRecords {
+			switch r.cfg.Kind {
+			case EmptyRecords:
 				buf = seal.seal(buf, recordTypeApplicationData, nil)
-			} else if buf, err = seal.keyUpdate(buf, true); err != nil {
-				return err
+			case WarningAlerts:
+				buf = seal.seal(buf, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled})
+			default:
+				if buf, err = seal.keyUpdate(buf, true); err != nil {
+					return err
+				}
 			}
 			useless++
 		}

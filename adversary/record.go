@@ -22,9 +22,12 @@ import (
 
 // TLS 1.3 record constants (RFC 8446 section 5).
 const (
+	recordTypeAlert           = 21
 	recordTypeHandshake       = 22
 	recordTypeApplicationData = 23
 	handshakeTypeKeyUpdate    = 24
+	alertLevelWarning         = 1
+	alertUserCanceled         = 90
 	aeadNonceLen              = 12
 	aeadTagLen                = 16
 	maxPlaintext              = 1 << 14
