@@ -9,8 +9,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -47,8 +47,32 @@ type cliOptions struct {
 	cfg               Config
 	cert, key, ca     string
 	insecure, jsonOut bool
-	report            string
+	quiet             bool
+	report, out       string
+	thresholds        []Threshold
 }
+
+// thresholdFlag collects repeated --threshold flags, parsing each.
+type thresholdFlag struct{ list *[]Threshold }
+
+func (t thresholdFlag) String() string { return "" }
+
+func (t thresholdFlag) Set(s string) error {
+	th, err := ParseThreshold(s)
+	if err != nil {
+		return err
+	}
+	*t.list = append(*t.list, th)
+	return nil
+}
+
+// Exit codes of `tlslpd bench load` and `tlslpd bench report`.
+const (
+	ExitOK        = 0
+	ExitFailed    = 1 // could not run, or no session succeeded
+	ExitUsage     = 2
+	ExitThreshold = 3 // a --threshold was violated
+)
 
 func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	o := &cliOptions{}
@@ -63,18 +87,23 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.BoolVar(&o.insecure, "insecure", false, "present no client certificate")
 	fs.IntVar(&c.Workers, "workers", 0, "closed model: N workers running sessions back to back (default 8 when no mode is given)")
 	fs.Float64Var(&c.Rate, "rate", 0, "open model: R session arrivals per second")
-	fs.IntVar(&c.MaxInflight, "max-inflight", 10000, "open model: cap on concurrent sessions")
+	fs.IntVar(&c.MaxInflight, "max-inflight", 10000, "open model: cap on sessions in flight; arrivals beyond it wait, and the wait counts as latency")
 	fs.IntVar(&c.Park, "park", 0, "park mode: open N sessions and hold them at WORK")
 	fs.DurationVar(&c.Hold, "hold", 10*time.Second, "park mode: how long to hold")
-	fs.DurationVar(&c.Duration, "duration", 0, "stop starting sessions after D (default 10s unless --sessions)")
-	fs.IntVar(&c.Sessions, "sessions", 0, "stop after N sessions")
-	fs.IntVar(&c.NBits, "n-bits", protocol.DefaultNBits, "expected difficulty (the server decides; the report shows what it sent)")
+	fs.DurationVar(&c.Duration, "duration", 0, "start sessions for D (default 10s unless --sessions)")
+	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "after --duration, how long sessions in flight may finish before they are cut and count as unfinished")
+	fs.IntVar(&c.Sessions, "sessions", 0, "start N sessions at most")
 	fs.Var(onOff{&c.Resumption}, "resumption", "TLS session resumption: on or off")
 	fs.IntVar(&c.SourceIPs, "source-ips", 8, "spread connections over 127.0.0.1..127.0.0.K (loopback targets only)")
 	fs.Var(client.PositiveSeconds{D: &c.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK")
 	fs.Var(client.PositiveSeconds{D: &c.OtherTimeout}, "other-timeout", "seconds allowed for every other step")
-	fs.BoolVar(&o.jsonOut, "json", false, "print the summary as JSON (schema_version 1)")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the summary as JSON on stdout")
 	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report to FILE")
+	fs.StringVar(&o.out, "out", "", "write run metadata, per-interval counts and latency histograms to FILE (HdrHistogram log; merge with `tlslpd bench report`)")
+	fs.DurationVar(&c.Interval, "interval", time.Second, "length of the intervals --out and the report keep")
+	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion, repeatable: p99<50ms, tls.p90<5ms, errors<0.1%, unfinished<1, rate>=100; a violated one exits 3")
+	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", 0, "time between progress lines (default 1s on a terminal, 5s otherwise)")
 	if err := cli.Parse(fs, args); err != nil {
 		return nil, fs, err
 	}
@@ -89,18 +118,31 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		return nil, fs, errors.New("--workers, --rate and --park are exclusive")
 	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.MaxInflight <= 0 || c.SourceIPs < 0:
 		return nil, fs, errors.New("--workers, --rate, --park, --sessions, --max-inflight and --source-ips must not be negative")
-	case c.Duration < 0 || c.Hold <= 0:
-		return nil, fs, errors.New("--duration must not be negative and --hold must be positive")
+	case c.Duration < 0 || c.Hold <= 0 || c.Grace < 0 || c.ProgressInterval < 0:
+		return nil, fs, errors.New("--duration, --grace and --progress-interval must not be negative and --hold must be positive")
+	case c.Interval < time.Millisecond:
+		return nil, fs, errors.New("--interval must be at least 1ms")
 	case c.Port < 1 || c.Port > 65535:
 		return nil, fs, fmt.Errorf("--port %d out of range", c.Port)
-	case c.NBits < 0 || c.NBits > protocol.MaxNBits:
-		return nil, fs, fmt.Errorf("--n-bits %d outside 0..%d", c.NBits, protocol.MaxNBits)
 	}
 	if modes == 0 {
 		c.Workers = 8
 	}
 	if c.Park == 0 && c.Duration == 0 && c.Sessions == 0 {
 		c.Duration = 10 * time.Second
+	}
+	if c.Grace == 0 {
+		c.Grace = time.Nanosecond // --grace 0: cut at once (Config's 0 means the default)
+	}
+	c.Args = append([]string{}, args...)
+	c.Flags = map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { c.Flags[f.Name] = f.Value.String() })
+	c.Flags["threshold"] = ""
+	for i, t := range o.thresholds {
+		if i > 0 {
+			c.Flags["threshold"] += " "
+		}
+		c.Flags["threshold"] += t.Expr
 	}
 	return o, fs, nil
 }
@@ -116,66 +158,161 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// Main runs `tlslpd bench load`. Exit codes: 0 the run finished and at
-// least one session completed (or parked), 1 it could not run or nothing
-// succeeded, 2 bad flags.
+// Main runs `tlslpd bench load`. Exit codes: 0 the run finished, at least
+// one session completed (or parked) and every --threshold held; 1 it could
+// not run or nothing succeeded; 2 bad flags; 3 a threshold was violated.
+// The summary is printed on SIGINT and SIGTERM too (a second signal kills).
 func Main(args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parseFlags(args)
 	if err != nil {
 		return cli.Exit(fs, err, stdout, stderr)
 	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
+		return ExitFailed
+	}
 	tcfg, err := client.LoadTLS(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
-		return 1
+		return fail(err)
 	}
 	o.cfg.TLS = tcfg
 	o.cfg.Notices = stderr
-	if isTerminal(stderr) {
-		o.cfg.Progress = stderr
+	if !o.quiet {
+		o.cfg.Progress, o.cfg.ProgressLive = stderr, isTerminal(stderr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// Output files are created before the run, so a bad path fails now
+	// rather than after the whole run.
+	files, err := createOutputs(o.out, o.report)
+	if err != nil {
+		return fail(err)
+	}
+	defer files.closeAll()
+	if files.out != nil {
+		o.cfg.Out = files.out
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second signal takes the default action
+	}()
 	sum, err := Run(ctx, o.cfg)
+	if err != nil && sum.SchemaVersion == 0 {
+		files.removeAll()
+		return fail(err)
+	}
+	code := ExitOK
 	if err != nil {
 		fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
-		return 1
+		code = ExitFailed
 	}
-	if o.jsonOut {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(&sum); err != nil {
-			fmt.Fprintf(stderr, "tlslpd bench load: write JSON: %s\n", err)
-			return 1
-		}
-	} else if err := sum.WriteText(stdout); err != nil {
-		fmt.Fprintf(stderr, "tlslpd bench load: write summary: %s\n", err)
-		return 1
+	if c := Conclude(&sum, o.thresholds); code == ExitOK {
+		code = c
 	}
-	if o.report != "" {
-		if err := writeReportFile(o.report, &sum); err != nil {
-			fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
-			return 1
-		}
+	if err := Emit(&sum, o.jsonOut, stdout); err != nil {
+		return fail(err)
+	}
+	if err := files.finish(&sum, stderr); err != nil {
+		return fail(err)
 	}
 	if sum.Counts.Completed == 0 && (sum.Park == nil || sum.Park.Parked == 0) {
-		fmt.Fprintf(stderr, "tlslpd bench load: no session succeeded (%s)\n", strconv.FormatUint(sum.Sessions, 10)+" finished")
-		return 1
+		fmt.Fprintf(stderr, "tlslpd bench load: no session succeeded (%d finished)\n", sum.Sessions)
+		return ExitFailed
 	}
-	return 0
+	return code
 }
 
-func writeReportFile(path string, sum *Summary) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
+// Conclude checks the thresholds into sum and returns ExitThreshold when
+// one is violated, ExitOK otherwise.
+func Conclude(sum *Summary, thresholds []Threshold) int {
+	code := ExitOK
+	for _, t := range thresholds {
+		r := t.Check(sum)
+		sum.Thresholds = append(sum.Thresholds, r)
+		if !r.OK {
+			code = ExitThreshold
+		}
 	}
-	if err := WriteReport(f, sum); err != nil {
-		f.Close()
-		return fmt.Errorf("report %s: %w", path, err)
+	return code
+}
+
+// Emit prints sum as JSON or as text.
+func Emit(sum *Summary, asJSON bool, w io.Writer) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return fmt.Errorf("write JSON: %w", err)
+		}
+		return nil
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("report %s: %w", path, err)
+	if err := sum.WriteText(w); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
+
+// outputs are the files a run writes, opened before it starts.
+type outputs struct {
+	outPath, reportPath string
+	out, report         *os.File
+}
+
+func createOutputs(outPath, reportPath string) (*outputs, error) {
+	f := &outputs{outPath: outPath, reportPath: reportPath}
+	var err error
+	if outPath != "" {
+		if f.out, err = os.Create(outPath); err != nil {
+			return nil, fmt.Errorf("--out: %w", err)
+		}
+	}
+	if reportPath != "" {
+		if f.report, err = os.Create(reportPath); err != nil {
+			f.removeAll()
+			return nil, fmt.Errorf("--report: %w", err)
+		}
+	}
+	return f, nil
+}
+
+func (f *outputs) closeAll() {
+	for _, file := range []*os.File{f.out, f.report} {
+		if file != nil {
+			_ = file.Close()
+		}
+	}
+}
+
+func (f *outputs) removeAll() {
+	f.closeAll()
+	for _, p := range []string{f.outPath, f.reportPath} {
+		if p != "" {
+			_ = os.Remove(p)
+		}
+	}
+	f.out, f.report = nil, nil
+}
+
+// finish writes the report and closes the files, saying where they are.
+func (f *outputs) finish(sum *Summary, stderr io.Writer) error {
+	if f.out != nil {
+		err := f.out.Close()
+		f.out = nil
+		if err != nil {
+			return fmt.Errorf("--out %s: %w", f.outPath, err)
+		}
+		fmt.Fprintf(stderr, "tlslpd bench load: wrote results to %s (merge with: tlslpd bench report %s ...)\n", f.outPath, f.outPath)
+	}
+	if f.report != nil {
+		err := WriteReport(f.report, sum)
+		if cerr := f.report.Close(); err == nil {
+			err = cerr
+		}
+		f.report = nil
+		if err != nil {
+			return fmt.Errorf("--report %s: %w", f.reportPath, err)
+		}
+		fmt.Fprintf(stderr, "tlslpd bench load: wrote report to %s\n", f.reportPath)
 	}
 	return nil
 }

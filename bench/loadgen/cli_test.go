@@ -5,13 +5,17 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/internal/testenv"
 )
 
 func TestMainFlagErrors(t *testing.T) {
@@ -24,17 +28,20 @@ func TestMainFlagErrors(t *testing.T) {
 		{"two modes", []string{"--workers", "2", "--rate", "5"}, "exclusive"},
 		{"negative sessions", []string{"--sessions", "-1"}, "negative"},
 		{"bad duration", []string{"--duration", "soon"}, "duration"},
+		{"negative grace", []string{"--grace", "-1s"}, "grace"},
 		{"bad resumption", []string{"--resumption=maybe"}, "resumption"},
 		{"zero hold", []string{"--park", "5", "--hold", "0s"}, "hold"},
 		{"port range", []string{"--port", "0"}, "port"},
-		{"n-bits range", []string{"--n-bits", "65"}, "n-bits"},
+		{"n-bits did nothing and is gone", []string{"--n-bits", "8"}, "n-bits"},
 		{"bad timeout", []string{"--other-timeout", "0"}, "other-timeout"},
+		{"bad threshold", []string{"--threshold", "p99<fast"}, "not a duration"},
+		{"tiny interval", []string{"--interval", "10us"}, "interval"},
 		{"positional", []string{"now"}, "now"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			assert.Equal(t, 2, Main(tc.args, &out, &errb))
+			assert.Equal(t, ExitUsage, Main(tc.args, &out, &errb))
 			assert.Empty(t, out.String())
 			assert.Equal(t, 1, strings.Count(errb.String(), "\n"), errb.String())
 			assert.Contains(t, errb.String(), tc.want)
@@ -42,77 +49,177 @@ func TestMainFlagErrors(t *testing.T) {
 	}
 }
 
+// cliTarget is a server and the flags that reach it.
+func cliTarget(t *testing.T, env *testenv.Env, port int) []string {
+	files := env.Files(t)
+	return []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--client-cert", files.ClientCert,
+		"--private-key", files.ClientKey, "--ca-cert", files.CACert}
+}
+
 func TestMainOutputs(t *testing.T) {
-	env := newEnv(t)
+	env := testenv.New(t)
 	dir := t.TempDir()
-	files, err := env.pki.Write(filepath.Join(dir, "certs"), false)
-	require.NoError(t, err)
 	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
-	common := []string{"--host", "127.0.0.1", "--port", itoa(port), "--client-cert", files.ClientCert,
-		"--private-key", files.ClientKey, "--ca-cert", files.CACert, "--n-bits", "4"}
+	common := cliTarget(t, env, port)
 
 	t.Run("json", func(t *testing.T) {
 		var out, errb bytes.Buffer
-		code := Main(append([]string{"--workers", "2", "--sessions", "12", "--json", "--resumption", "on"}, common...), &out, &errb)
-		require.Equal(t, 0, code, errb.String())
+		code := Main(append([]string{"--workers", "2", "--sessions", "12", "--json", "--resumption", "on", "--quiet"}, common...), &out, &errb)
+		require.Equal(t, ExitOK, code, errb.String())
 		var got map[string]any
 		require.NoError(t, json.Unmarshal(out.Bytes(), &got), out.String())
-		for _, k := range []string{"schema_version", "mode", "sessions", "sessions_per_s", "counts", "latency", "per_second", "spectrum"} {
+		for _, k := range []string{"schema_version", "version", "host", "start_time", "generators", "mode", "sessions",
+			"started_per_s", "counts", "errors", "latency", "phases", "intervals", "spectrum", "warnings"} {
 			assert.Contains(t, got, k)
 		}
 		var sum Summary
 		require.NoError(t, json.Unmarshal(out.Bytes(), &sum))
 		assert.Equal(t, SchemaVersion, sum.SchemaVersion)
+		assert.NotEmpty(t, sum.Version)
+		assert.NotEmpty(t, sum.Host)
+		assert.WithinDuration(t, time.Now(), sum.StartTime, time.Minute)
+		require.Len(t, sum.Generators, 1)
+		g := sum.Generators[0]
+		assert.Equal(t, "2", g.Flags["workers"], "the flags are in the JSON")
+		assert.Equal(t, "on", g.Flags["resumption"])
+		assert.Contains(t, g.Args, "--sessions")
 		assert.Equal(t, uint64(12), sum.Counts.Completed)
+		assert.Equal(t, uint64(12), sum.Started)
 		assert.True(t, sum.Resumption)
 		assert.Positive(t, sum.Resumed, "later sessions resume")
-		assert.Equal(t, 4, sum.NBits)
+		assert.Equal(t, 4, sum.NBits, "the difficulty the server sent")
+		require.Len(t, sum.Phases, int(numPhases), "every phase of a completed session is measured")
+		for _, p := range sum.Phases {
+			assert.Equal(t, uint64(12), p.Latency.Count, p.Phase)
+		}
 	})
 
 	t.Run("text and report", func(t *testing.T) {
 		report := filepath.Join(dir, "report.html")
 		var out, errb bytes.Buffer
-		code := Main(append([]string{"--rate", "50", "--duration", "500ms", "--report", report}, common...), &out, &errb)
-		require.Equal(t, 0, code, errb.String())
-		assert.Contains(t, out.String(), "outcomes: completed 25,")
-		assert.Contains(t, out.String(), "p99.9")
-		assert.Empty(t, errb.String(), "no progress line when stderr is not a terminal")
+		code := Main(append([]string{"--rate", "50", "--duration", "500ms", "--report", report, "--quiet"}, common...), &out, &errb)
+		require.Equal(t, ExitOK, code, errb.String())
+		text := out.String()
+		assert.Contains(t, text, "offered rate 50.0/s")
+		assert.Contains(t, text, "25 started")
+		assert.Regexp(t, `completed +25 +100%`, text)
+		assert.Contains(t, text, "p99.9")
+		assert.Contains(t, text, "TLS handshake")
+		assert.NotRegexp(t, `\de[+-]\d`, text, "no exponents")
+		assert.Equal(t, "tlslpd bench load: wrote report to "+report+"\n", errb.String(), "--quiet: no progress; the report's path is said")
 		data, err := os.ReadFile(report)
 		require.NoError(t, err)
-		page := string(data)
-		assert.Contains(t, page, `<svg id="latency-spectrum"`)
-		assert.Contains(t, page, `<title>Latency by percentile (ms)</title>`)
-		assert.Contains(t, page, `<polyline class="spectrum"`)
-		assert.Contains(t, page, `<svg id="throughput"`)
-		assert.Contains(t, page, `<title>Sessions per second over time</title>`)
-		assert.Contains(t, page, `<rect class="completed"`)
-		assert.NotContains(t, page, "http://cdn", "self-contained")
-		assert.NotContains(t, page, "<script")
-		assert.NotContains(t, page, `src="http`)
+		assert.Contains(t, string(data), `<svg id="throughput"`)
+	})
+
+	t.Run("output paths are checked before the run", func(t *testing.T) {
+		var out, errb bytes.Buffer
+		start := time.Now()
+		code := Main(append([]string{"--duration", "1h", "--report", filepath.Join(dir, "missing", "x.html")}, common...), &out, &errb)
+		assert.Equal(t, ExitFailed, code)
+		assert.Less(t, time.Since(start), 30*time.Second, "fails before the hour-long run")
+		assert.Contains(t, errb.String(), "--report")
+		assert.Empty(t, out.String())
+		code = Main(append([]string{"--duration", "1h", "--out", filepath.Join(dir, "missing", "x.hlog")}, common...), &out, &errb)
+		assert.Equal(t, ExitFailed, code)
+		assert.Contains(t, errb.String(), "--out")
 	})
 
 	t.Run("nothing succeeds", func(t *testing.T) {
 		var out, errb bytes.Buffer
-		args := append(common[:0:0], common...)
-		args[3] = itoa(closedPort(t))
-		code := Main(append([]string{"--workers", "1", "--sessions", "3"}, args...), &out, &errb)
-		assert.Equal(t, 1, code)
-		assert.Contains(t, out.String(), "connect errors 3")
+		args := cliTarget(t, env, testenv.ClosedPort(t))
+		code := Main(append([]string{"--workers", "1", "--sessions", "3", "--quiet"}, args...), &out, &errb)
+		assert.Equal(t, ExitFailed, code)
+		assert.Regexp(t, `connect error +3 +100%`, out.String())
+		assert.Contains(t, out.String(), "connect error: dial tcp: connect: connection refused", "one normalized message")
 		assert.Contains(t, errb.String(), "no session succeeded")
 	})
 
 	t.Run("missing certificates", func(t *testing.T) {
 		var out, errb bytes.Buffer
 		code := Main([]string{"--ca-cert", filepath.Join(dir, "nope.pem"), "--sessions", "1"}, &out, &errb)
-		assert.Equal(t, 1, code)
+		assert.Equal(t, ExitFailed, code)
 		assert.Equal(t, 1, strings.Count(errb.String(), "\n"))
 		assert.Contains(t, errb.String(), "nope.pem")
 	})
 }
 
-func TestWriteReportEmpty(t *testing.T) {
-	var b bytes.Buffer
-	require.NoError(t, WriteReport(&b, &Summary{Mode: "closed", Target: "127.0.0.1:1"}))
-	assert.Contains(t, b.String(), "no completed sessions")
-	assert.Contains(t, b.String(), "no sessions finished")
+func TestMainThresholdExitCodes(t *testing.T) {
+	env := testenv.New(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	common := append(cliTarget(t, env, port), "--workers", "2", "--sessions", "10", "--quiet")
+	tests := []struct {
+		name       string
+		thresholds []string
+		code       int
+		lines      []string
+	}{
+		{"all hold", []string{"p99<1h", "errors<0.1%", "unfinished<1", "tls.p90<1h"}, ExitOK,
+			[]string{"threshold p99<1h: ok", "threshold errors<0.1%: ok (errors 0% (0 of 10 sessions))", "threshold tls.p90<1h: ok"}},
+		{"latency violated", []string{"p99<1h", "p50<1us"}, ExitThreshold, []string{"threshold p99<1h: ok", "threshold p50<1us: VIOLATED (p50 of completed sessions"}},
+		{"rate violated", []string{"rate>1000000"}, ExitThreshold, []string{"threshold rate>1000000: VIOLATED (completed "}},
+		{"count violated", []string{"completed<5"}, ExitThreshold, []string{"threshold completed<5: VIOLATED (completed 10 of 10 sessions)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{}, common...)
+			for _, th := range tc.thresholds {
+				args = append(args, "--threshold", th)
+			}
+			var out, errb bytes.Buffer
+			assert.Equal(t, tc.code, Main(args, &out, &errb), errb.String())
+			for _, l := range tc.lines {
+				assert.Contains(t, out.String(), l)
+			}
+		})
+	}
+}
+
+// TestMainDurationBoundsSlowWork: against an in-process tlslpd whose WORK
+// takes far longer to solve than the run, --duration and --grace end the
+// run anyway, the sessions count as unfinished while solving, the summary
+// says why, and the status lines a pipe gets say what is in flight.
+func TestMainDurationBoundsSlowWork(t *testing.T) {
+	env := testenv.New(t)
+	port := env.StartTlslpd(t, "--n_bits", "40", "--work-timeout", "600")
+	progress := &syncWriter{}
+	var out bytes.Buffer
+	start := time.Now()
+	code := Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "300ms", "--grace", "200ms",
+		"--progress-interval", "100ms", "--work-timeout", "600"), &out, progress)
+	elapsed := time.Since(start)
+	assert.Equal(t, ExitFailed, code, "nothing completed")
+	// 2^40 hashes would take hours; the run ends at duration + grace.
+	assert.Less(t, elapsed, 20*time.Second)
+	text := out.String()
+	assert.Regexp(t, `unfinished +2 +100%`, text)
+	assert.Contains(t, text, "2 sessions were still running when the run ended and count as unfinished (2 in WORK solve (this client))")
+	assert.Contains(t, text, "n_bits 40 (as the server sent it)")
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	require.GreaterOrEqual(t, len(lines), 3, progress.String())
+	assert.Contains(t, lines[0], "tlslpd bench load: ", "piped: whole lines, no carriage returns")
+	assert.NotContains(t, progress.String(), "\r")
+	assert.Contains(t, progress.String(), "in flight 2 (solve 2)")
+}
+
+func TestMainSummaryOnSIGTERM(t *testing.T) {
+	env := testenv.New(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	progress := &syncWriter{}
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "1h", "--progress-interval", "50ms"), &out, progress)
+	}()
+	// The first progress line comes after the signal handler is in place.
+	require.Eventually(t, func() bool { return strings.Contains(progress.String(), "completed") }, 20*time.Second, 10*time.Millisecond)
+	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
+	select {
+	case code := <-done:
+		assert.Equal(t, ExitOK, code)
+	case <-time.After(20 * time.Second):
+		t.Fatal("SIGTERM did not end the run")
+	}
+	assert.Contains(t, out.String(), "outcomes of ")
+	assert.Regexp(t, `completed +\d+`, out.String())
 }

@@ -2,42 +2,13 @@ package loadgen
 
 import (
 	"bytes"
-	"context"
-	"crypto/tls"
 	"net"
-	"strconv"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
-	"tlslpd/certs"
+	"tlslpd/internal/testenv"
 )
-
-type testEnv struct {
-	pki       *certs.PKI
-	serverTLS tls.Certificate
-	clientTLS *tls.Config
-	anonTLS   *tls.Config
-}
-
-func newEnv(t *testing.T) *testEnv {
-	t.Helper()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	srv, err := pki.Server.TLS()
-	require.NoError(t, err)
-	cli, err := pki.ClientConfig("")
-	require.NoError(t, err)
-	return &testEnv{
-		pki:       pki,
-		serverTLS: srv,
-		clientTLS: cli,
-		anonTLS:   &tls.Config{RootCAs: pki.CertPool()},
-	}
-}
 
 // sourceRecorder remembers the source IPs of accepted connections.
 type sourceRecorder struct {
@@ -66,42 +37,18 @@ func (s *sourceRecorder) sources() map[string]int {
 	return out
 }
 
-func startBaseline(t *testing.T, env *testEnv, cfg baseline.Config) (int, *sourceRecorder) {
+// startBaseline serves cfg with mTLS on a listener that records sources.
+func startBaseline(t *testing.T, env *testenv.Env, cfg baseline.Config) (int, *sourceRecorder) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	rec := &sourceRecorder{Listener: ln, ips: map[string]int{}}
-	cfg.TLS = baseline.NewTLSConfig(env.serverTLS, env.pki.CertPool(), false)
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		_ = baseline.Serve(ctx, rec, cfg)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-stopped:
-		case <-time.After(10 * time.Second):
-			t.Error("baseline did not stop")
-		}
-	})
-	return ln.Addr().(*net.TCPAddr).Port, rec
-}
-
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	return port
+	rec := &sourceRecorder{Listener: testenv.Listen(t), ips: map[string]int{}}
+	env.ServeBaseline(t, rec, cfg, false)
+	return testenv.Port(rec), rec
 }
 
 // syncWriter lets the progress goroutine and the test share a buffer.
 type syncWriter struct {
 	mu sync.Mutex
-	w  *bytes.Buffer
+	w  bytes.Buffer
 }
 
 func (s *syncWriter) Write(p []byte) (int, error) {
@@ -110,4 +57,8 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}

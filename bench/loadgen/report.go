@@ -6,74 +6,145 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
 	"strings"
+	"time"
+
+	_ "embed"
 )
 
 // Chart geometry, in SVG user units.
 const (
-	chartW, chartH               = 720.0, 320.0
-	padL, padR, padT, padB       = 70.0, 20.0, 36.0, 48.0
-	plotW, plotH                 = chartW - padL - padR, chartH - padT - padB
-	spectrumMaxNines             = 5.0 // x axis ends at 99.999%
-	colourCompleted, colourError = "#2b6cb0", "#c53030"
-	colourInjected               = "#a0aec0"
+	chartW, chartH         = 1000.0, 300.0
+	padL, padR, padT, padB = 70.0, 20.0, 44.0, 44.0
+	plotW, plotH           = chartW - padL - padR, chartH - padT - padB
+	spectrumMaxNines       = 5.0 // x axis ends at 99.999%
 )
 
-// WriteReport writes a self-contained HTML report of s: a summary table, a
-// latency percentile spectrum and sessions per second over time, as inline
-// SVG so the file opens anywhere without network access.
+// Colours, one per series, used by the legends too.
+const (
+	colourCompleted = "#2b6cb0"
+	colourInjected  = "#a0aec0"
+	colourError     = "#c53030"
+	colourUnfinish  = "#dd6b20"
+	colourOffered   = "#2f855a"
+	colourP50       = "#2b6cb0"
+	colourP90       = "#805ad5"
+	colourP99       = "#c53030"
+)
+
+//go:embed report.html.tmpl
+var reportTemplate string
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"human":   HumanMs,
+	"rate":    humanRate,
+	"sig3":    sig3,
+	"count":   humanCount,
+	"percent": percent,
+	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
+	"mul100":  func(f float64) float64 { return 100 * f },
+	"pct": func(n, total uint64) float64 {
+		if total == 0 {
+			return 0
+		}
+		return 100 * float64(n) / float64(total)
+	},
+}).Parse(reportTemplate))
+
+// reportPhase is a row of the per-phase table.
+type reportPhase struct {
+	PhaseLatency
+	// Share of the time all sessions spent, by mean × count.
+	Share float64
+}
+
+// WriteReport writes a self-contained HTML report of s: run parameters,
+// outcomes, latency over time, throughput against the offered rate,
+// errors, the percentile spectrum and the per-phase breakdown, as inline
+// SVG and CSS so the file opens anywhere without network access.
 func WriteReport(w io.Writer, s *Summary) error {
 	var text strings.Builder
 	if err := s.WriteText(&text); err != nil {
 		return fmt.Errorf("report summary: %w", err)
 	}
+	var phases []reportPhase
+	var totalMs float64
+	for _, p := range s.Phases {
+		totalMs += p.Latency.Mean * float64(p.Latency.Count)
+	}
+	for _, p := range s.Phases {
+		share := 0.0
+		if totalMs > 0 {
+			share = p.Latency.Mean * float64(p.Latency.Count) / totalMs
+		}
+		phases = append(phases, reportPhase{p, share})
+	}
+	failLines := make([]ErrorCount, 0, len(s.FailLines))
+	for l, n := range s.FailLines {
+		failLines = append(failLines, ErrorCount{Message: l, Count: n})
+	}
+	sort.Slice(failLines, func(i, j int) bool {
+		if failLines[i].Count != failLines[j].Count {
+			return failLines[i].Count > failLines[j].Count
+		}
+		return failLines[i].Message < failLines[j].Message
+	})
 	data := struct {
-		S          *Summary
-		Text       string
-		Latency    template.HTML
-		Throughput template.HTML
+		S         *Summary
+		Text      string
+		Outcomes  any
+		Total     uint64
+		Phases    []reportPhase
+		FailLines []ErrorCount
+		Charts    []template.HTML
 	}{
-		S:          s,
-		Text:       text.String(),
-		Latency:    template.HTML(latencySVG(s)),    // built from numbers and escaped text only
-		Throughput: template.HTML(throughputSVG(s)), // idem
+		S: s, Text: text.String(), Outcomes: s.outcomeRows(), Total: s.Counts.Total(),
+		Phases: phases, FailLines: failLines,
 	}
-	tmpl, err := template.New("report").Parse(reportHTML)
-	if err != nil {
-		return fmt.Errorf("report template: %w", err)
+	// The SVG is built from numbers and escaped text only.
+	for _, svg := range []string{latencyOverTimeSVG(s), throughputSVG(s), errorsSVG(s), latencySVG(s)} {
+		if svg != "" {
+			data.Charts = append(data.Charts, template.HTML(svg)) //nolint:gosec // see above
+		}
 	}
-	if err := tmpl.Execute(w, data); err != nil {
+	if err := reportTmpl.Execute(w, data); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
 }
 
-const reportHTML = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>tlslpd load report: {{.S.Target}}</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;max-width:800px;color:#1a202c}
-pre{background:#f7fafc;padding:1em;overflow-x:auto;white-space:pre-wrap;font-size:13px}
-figure{margin:1.5em 0} figcaption{font-size:14px;color:#4a5568}
-svg text{font-family:system-ui,sans-serif}
-</style></head><body>
-<h1>tlslpd load report</h1>
-<p>Target <b>{{.S.Target}}</b>, {{.S.Mode}} model, concurrency {{.S.Concurrency}}, {{printf "%.2f" .S.DurationSeconds}} s,
-{{printf "%.1f" .S.CompletedPerSecond}} completed sessions/s.</p>
-<pre>{{.Text}}</pre>
-<figure>{{.Latency}}<figcaption>Latency of completed sessions by percentile. The x axis stretches the tail:
-each step is one more nine (90%, 99%, 99.9%...).{{if eq .S.Mode "open"}} Open model: latency runs from each session's intended start.{{end}}</figcaption></figure>
-<figure>{{.Throughput}}<figcaption>Sessions finished in each second of the run: completed (blue), ended by the server's injected
-<code>FAIL &lt;random_string&gt;</code> — a normal protocol outcome — (grey), and failed (red: the server's other FAIL lines, TLS, timeout, connect and protocol errors).</figcaption></figure>
-</body></html>
-`
-
 func svgOpen(b *strings.Builder, id, title string) {
-	fmt.Fprintf(b, `<svg id="%s" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img">`,
-		id, chartW, chartH, chartW, chartH)
+	fmt.Fprintf(b, `<svg id="%s" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="100%%" role="img">`, id, chartW, chartH)
 	fmt.Fprintf(b, `<title>%s</title>`, html.EscapeString(title))
-	fmt.Fprintf(b, `<text x="%g" y="22" font-size="16" font-weight="bold">%s</text>`, padL, html.EscapeString(title))
+	fmt.Fprintf(b, `<text x="%g" y="20" font-size="16" font-weight="bold">%s</text>`, padL, html.EscapeString(title))
 	fmt.Fprintf(b, `<rect x="%g" y="%g" width="%g" height="%g" fill="none" stroke="#a0aec0"/>`, padL, padT, plotW, plotH)
+}
+
+type legendItem struct {
+	colour, label string
+	dashed, box   bool
+}
+
+// legend draws the series' keys in a row above the plot, right-aligned.
+func legend(b *strings.Builder, items []legendItem) {
+	x := padL + plotW
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		w := 7*float64(len([]rune(it.label))) + 34
+		x -= w
+		y := padT - 12.0
+		if it.box {
+			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="16" height="10" fill="%s"/>`, x, y-5, it.colour)
+		} else {
+			dash := ""
+			if it.dashed {
+				dash = ` stroke-dasharray="6 4"`
+			}
+			fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="2.5"%s/>`, x, x+16, y, y, it.colour, dash)
+		}
+		fmt.Fprintf(b, `<text class="legend" x="%.1f" y="%.1f" font-size="12">%s</text>`, x+21, y+4, html.EscapeString(it.label))
+	}
 }
 
 // niceMax rounds v up to 1, 2 or 5 times a power of ten, for axis ticks.
@@ -83,29 +154,201 @@ func niceMax(v float64) float64 {
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
 	for _, m := range []float64{1, 2, 5, 10} {
-		if v <= m*p {
+		if v <= m*p*(1+1e-9) {
 			return m * p
 		}
 	}
 	return 10 * p
 }
 
-func yTicks(b *strings.Builder, top float64, unit string) {
+func yTicks(b *strings.Builder, top float64, unit string, label func(float64) string) {
 	for i := 0; i <= 4; i++ {
 		v := top * float64(i) / 4
 		y := padT + plotH - plotH*float64(i)/4
 		fmt.Fprintf(b, `<line x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="#e2e8f0"/>`, padL, padL+plotW, y, y)
-		fmt.Fprintf(b, `<text x="%g" y="%.1f" font-size="11" text-anchor="end">%s</text>`, padL-6, y+4, html.EscapeString(fmtNum(v)))
+		fmt.Fprintf(b, `<text x="%g" y="%.1f" font-size="11" text-anchor="end">%s</text>`, padL-6, y+4, html.EscapeString(label(v)))
 	}
 	fmt.Fprintf(b, `<text x="14" y="%g" font-size="12" transform="rotate(-90 14 %g)" text-anchor="middle">%s</text>`,
 		padT+plotH/2, padT+plotH/2, html.EscapeString(unit))
 }
 
-func fmtNum(v float64) string {
-	if v == math.Trunc(v) {
-		return fmt.Sprintf("%.0f", v)
+// timeAxis labels the x axis in seconds since the run's start; x maps an
+// interval index to its left edge.
+func timeAxis(b *strings.Builder, s *Summary, x func(i int) float64) {
+	n := len(s.Intervals)
+	step := max(1, int(math.Ceil(float64(n)/12)))
+	start := s.StartTime.UnixMilli()
+	for i := 0; i < n; i += step {
+		t := float64(s.Intervals[i].StartMs-start) / 1000
+		fmt.Fprintf(b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%s</text>`, x(i), padT+plotH+16, sig3(math.Max(t, 0)))
 	}
-	return fmt.Sprintf("%.3g", v)
+	fmt.Fprintf(b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">seconds since the start (intervals of %s)</text>`,
+		padL+plotW/2, padT+plotH+36, html.EscapeString(HumanMs(intervalMs(s))))
+}
+
+func intervalMs(s *Summary) float64 {
+	if len(s.Generators) > 0 {
+		return float64(s.Generators[0].IntervalMs)
+	}
+	return 1000
+}
+
+func noData(b *strings.Builder, msg string) string {
+	fmt.Fprintf(b, `<text x="%g" y="%g" font-size="14">%s</text></svg>`, padL+20, padT+40, html.EscapeString(msg))
+	return b.String()
+}
+
+func fmtCount(v float64) string { return sig3(v) }
+
+func latencyOverTimeSVG(s *Summary) string {
+	var b strings.Builder
+	svgOpen(&b, "latency-over-time", "Latency of completed sessions over time")
+	var top float64
+	for _, iv := range s.Intervals {
+		top = math.Max(top, iv.P99)
+	}
+	if top == 0 {
+		return noData(&b, "no completed sessions")
+	}
+	top = niceMax(top)
+	legend(&b, []legendItem{{colour: colourP50, label: "p50"}, {colour: colourP90, label: "p90"}, {colour: colourP99, label: "p99"}})
+	yTicks(&b, top, "latency", HumanMs)
+	n := len(s.Intervals)
+	x := func(i int) float64 { return padL + plotW*(float64(i)+0.5)/float64(n) }
+	timeAxis(&b, s, x)
+	for _, series := range []struct {
+		class, colour string
+		v             func(IntervalSummary) float64
+	}{
+		{"p50", colourP50, func(iv IntervalSummary) float64 { return iv.P50 }},
+		{"p90", colourP90, func(iv IntervalSummary) float64 { return iv.P90 }},
+		{"p99", colourP99, func(iv IntervalSummary) float64 { return iv.P99 }},
+	} {
+		var pts []string
+		for i, iv := range s.Intervals {
+			if iv.Completed == 0 {
+				if len(pts) > 1 {
+					fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
+				}
+				pts = pts[:0]
+				continue
+			}
+			y := padT + plotH - plotH*series.v(iv)/top
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y))
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s at %s: %s</title></circle>`,
+				x(i), y, series.colour, series.class, html.EscapeString(time.UnixMilli(iv.StartMs).UTC().Format("15:04:05.000")), html.EscapeString(HumanMs(series.v(iv))))
+		}
+		if len(pts) > 1 {
+			fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
+		}
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// perSecond turns an interval's count into a rate.
+func perSecond(n uint64, iv IntervalSummary) float64 {
+	if iv.Seconds <= 0 {
+		return 0
+	}
+	return float64(n) / iv.Seconds
+}
+
+func throughputSVG(s *Summary) string {
+	var b strings.Builder
+	svgOpen(&b, "throughput", "Sessions per second over time")
+	if len(s.Intervals) == 0 || s.Park != nil {
+		return noData(&b, "no sessions finished")
+	}
+	var peak float64
+	for _, iv := range s.Intervals {
+		peak = math.Max(peak, perSecond(iv.Completed+iv.Injected+iv.Failed+iv.Unfinished, iv))
+		peak = math.Max(peak, perSecond(iv.Started, iv))
+	}
+	peak = math.Max(peak, s.Rate)
+	top := niceMax(peak)
+	items := []legendItem{
+		{colour: colourCompleted, label: "completed", box: true}, {colour: colourInjected, label: "injected FAIL", box: true},
+		{colour: colourError, label: "errors", box: true}, {colour: colourUnfinish, label: "unfinished", box: true},
+		{colour: "#1a202c", label: "started"},
+	}
+	if s.Rate > 0 {
+		items = append(items, legendItem{colour: colourOffered, label: "offered rate", dashed: true})
+	}
+	legend(&b, items)
+	yTicks(&b, top, "sessions/s", fmtCount)
+	n := float64(len(s.Intervals))
+	bw := plotW / n
+	timeAxis(&b, s, func(i int) float64 { return padL + bw*(float64(i)+0.5) })
+	base := padT + plotH
+	var started []string
+	for i, iv := range s.Intervals {
+		x := padL + bw*float64(i)
+		w := math.Max(bw-1, 0.5)
+		y := base
+		for _, part := range []struct {
+			class, colour string
+			n             uint64
+		}{
+			{"completed", colourCompleted, iv.Completed}, {"injected", colourInjected, iv.Injected},
+			{"failed", colourError, iv.Failed}, {"unfinished", colourUnfinish, iv.Unfinished},
+		} {
+			if part.n == 0 {
+				continue
+			}
+			h := plotH * perSecond(part.n, iv) / top
+			y -= h
+			fmt.Fprintf(&b, `<rect class="%s" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>%s: %d %s (%s)</title></rect>`,
+				part.class, x, y, w, h, part.colour, html.EscapeString(time.UnixMilli(iv.StartMs).UTC().Format("15:04:05")), part.n, part.class, html.EscapeString(humanRate(perSecond(part.n, iv))))
+		}
+		started = append(started, fmt.Sprintf("%.1f,%.1f", x+bw/2, base-plotH*perSecond(iv.Started, iv)/top))
+	}
+	if len(started) > 1 {
+		fmt.Fprintf(&b, `<polyline class="started" fill="none" stroke="#1a202c" stroke-width="1.5" points="%s"/>`, strings.Join(started, " "))
+	}
+	if s.Rate > 0 {
+		y := base - plotH*s.Rate/top
+		fmt.Fprintf(&b, `<line class="offered" x1="%g" x2="%g" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="2.5" stroke-dasharray="6 4"><title>offered %s</title></line>`,
+			padL, padL+plotW, y, y, colourOffered, html.EscapeString(humanRate(s.Rate)))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// errorsSVG charts errors and unfinished sessions per second on their own
+// scale, so a few errors beside thousands of completions still show; it
+// is left out when there were none.
+func errorsSVG(s *Summary) string {
+	var peak float64
+	for _, iv := range s.Intervals {
+		peak = math.Max(peak, math.Max(perSecond(iv.Failed, iv), perSecond(iv.Unfinished, iv)))
+	}
+	if peak == 0 {
+		return ""
+	}
+	var b strings.Builder
+	svgOpen(&b, "errors", "Errors per second over time")
+	top := niceMax(peak)
+	legend(&b, []legendItem{{colour: colourError, label: "errors"}, {colour: colourUnfinish, label: "unfinished"}})
+	yTicks(&b, top, "sessions/s", fmtCount)
+	n := len(s.Intervals)
+	x := func(i int) float64 { return padL + plotW*(float64(i)+0.5)/float64(n) }
+	timeAxis(&b, s, x)
+	for _, series := range []struct {
+		class, colour string
+		v             func(IntervalSummary) uint64
+	}{
+		{"errors", colourError, func(iv IntervalSummary) uint64 { return iv.Failed }},
+		{"unfinished", colourUnfinish, func(iv IntervalSummary) uint64 { return iv.Unfinished }},
+	} {
+		var pts []string
+		for i, iv := range s.Intervals {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), padT+plotH-plotH*perSecond(series.v(iv), iv)/top))
+		}
+		fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
+	}
+	b.WriteString(`</svg>`)
+	return b.String()
 }
 
 // nines maps a percentile to the log "number of nines" axis.
@@ -118,13 +361,13 @@ func nines(p float64) float64 {
 
 func latencySVG(s *Summary) string {
 	var b strings.Builder
-	svgOpen(&b, "latency-spectrum", "Latency by percentile (ms)")
+	svgOpen(&b, "latency-spectrum", "Latency by percentile (completed sessions)")
 	if len(s.Spectrum) == 0 {
-		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="14">no completed sessions</text></svg>`, padL+20, padT+40)
-		return b.String()
+		return noData(&b, "no completed sessions")
 	}
+	legend(&b, []legendItem{{colour: colourCompleted, label: "session latency"}})
 	top := niceMax(s.Latency.Max)
-	yTicks(&b, top, "latency (ms)")
+	yTicks(&b, top, "latency", HumanMs)
 	for i, label := range []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"} {
 		x := padL + plotW*float64(i)/spectrumMaxNines
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%g" y2="%g" stroke="#e2e8f0"/>`, x, x, padT, padT+plotH)
@@ -134,7 +377,7 @@ func latencySVG(s *Summary) string {
 		}
 		fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="%s">%s</text>`, x, padT+plotH+16, anchor, label)
 	}
-	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">percentile</text>`, padL+plotW/2, padT+plotH+36)
+	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">percentile (each step one more nine)</text>`, padL+plotW/2, padT+plotH+36)
 	var pts []string
 	for _, p := range s.Spectrum {
 		x := padL + plotW*nines(p.Percentile)/spectrumMaxNines
@@ -145,50 +388,8 @@ func latencySVG(s *Summary) string {
 	for _, p := range s.Spectrum {
 		x := padL + plotW*nines(p.Percentile)/spectrumMaxNines
 		y := padT + plotH - plotH*p.Ms/top
-		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>p%g: %.3f ms</title></circle>`, x, y, colourCompleted, p.Percentile, p.Ms)
+		fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"><title>p%g: %s</title></circle>`, x, y, colourCompleted, p.Percentile, html.EscapeString(HumanMs(p.Ms)))
 	}
-	b.WriteString(`</svg>`)
-	return b.String()
-}
-
-func throughputSVG(s *Summary) string {
-	var b strings.Builder
-	svgOpen(&b, "throughput", "Sessions per second over time")
-	if len(s.PerSecond) == 0 {
-		fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="14">no sessions finished</text></svg>`, padL+20, padT+40)
-		return b.String()
-	}
-	var peak uint64
-	for _, sec := range s.PerSecond {
-		peak = max(peak, sec.Completed+sec.Injected+sec.Failed)
-	}
-	top := niceMax(float64(peak))
-	yTicks(&b, top, "sessions/s")
-	n := float64(len(s.PerSecond))
-	bw := plotW / n
-	step := max(1, int(math.Ceil(n/10)))
-	for i, sec := range s.PerSecond {
-		x := padL + bw*float64(i)
-		hc := plotH * float64(sec.Completed) / top
-		hi := plotH * float64(sec.Injected) / top
-		hf := plotH * float64(sec.Failed) / top
-		base := padT + plotH
-		w := math.Max(bw-1, 0.5)
-		fmt.Fprintf(&b, `<rect class="completed" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>second %d: %d completed</title></rect>`,
-			x, base-hc, w, hc, colourCompleted, sec.Second, sec.Completed)
-		if sec.Injected > 0 {
-			fmt.Fprintf(&b, `<rect class="injected" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>second %d: %d ended by injected FAIL</title></rect>`,
-				x, base-hc-hi, w, hi, colourInjected, sec.Second, sec.Injected)
-		}
-		if sec.Failed > 0 {
-			fmt.Fprintf(&b, `<rect class="failed" x="%.2f" y="%.2f" width="%.2f" height="%.2f" fill="%s"><title>second %d: %d failed</title></rect>`,
-				x, base-hc-hi-hf, w, hf, colourError, sec.Second, sec.Failed)
-		}
-		if i%step == 0 {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%d</text>`, x+bw/2, base+16, sec.Second)
-		}
-	}
-	fmt.Fprintf(&b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">second of the run</text>`, padL+plotW/2, padT+plotH+36)
 	b.WriteString(`</svg>`)
 	return b.String()
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,12 +39,13 @@ type Config struct {
 	// ParkDialers is how many sessions park mode opens concurrently; 0: 64.
 	ParkDialers int
 
+	// Duration stops new sessions after it; sessions still running get
+	// Grace (0: DefaultGrace) to finish, then are cut and count as
+	// unfinished. Sessions stops after that many have started.
 	Duration time.Duration
+	Grace    time.Duration
 	Sessions int
 
-	// NBits is the expected difficulty; the summary reports what the
-	// server actually sent in WORK whenever a session got that far.
-	NBits      int
 	Resumption bool
 	// SourceIPs spreads connections over 127.0.0.1..127.0.0.K when the
 	// target is IPv4 loopback.
@@ -55,13 +58,29 @@ type Config struct {
 	// read RLIMIT_NOFILE.
 	Nofile uint64
 	// Notices receives one-line notices (capping, park progress); nil
-	// discards. Progress, when set, gets a live progress line about once
-	// a second (meant for a terminal).
-	Notices  io.Writer
-	Progress io.Writer
-	// ProgressInterval defaults to one second.
-	ProgressInterval time.Duration
+	// discards. Progress, when set, gets a status line every
+	// ProgressInterval: rewritten in place when ProgressLive (a terminal),
+	// one line each otherwise (a pipe or a log).
+	Notices          io.Writer
+	Progress         io.Writer
+	ProgressLive     bool
+	ProgressInterval time.Duration // 0: 1s live, 5s otherwise
+
+	// Interval is the length of the intervals latency and counts are kept
+	// in (0: one second). Out, when set, receives them as an HdrHistogram
+	// interval log (see ReadResults) while the run goes.
+	Interval time.Duration
+	Out      io.Writer
+	// Args and Flags describe the command line, for the results' metadata.
+	Args  []string
+	Flags map[string]string
+
+	onSample func(time.Duration) // test hook (export_test.go)
 }
+
+// DefaultGrace is how long sessions in flight at the end of --duration
+// may take to finish.
+const DefaultGrace = 5 * time.Second
 
 func (c *Config) mode() string {
 	switch {
@@ -89,7 +108,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: no TLS configuration", ErrConfig)
 	case modes != 1:
 		return fmt.Errorf("%w: choose exactly one of workers, rate or park", ErrConfig)
-	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.Duration < 0 || c.Hold < 0:
+	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.Duration < 0 || c.Hold < 0 || c.Grace < 0 || c.Interval < 0:
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	case c.Park == 0 && c.Duration == 0 && c.Sessions == 0:
 		return fmt.Errorf("%w: give a duration or a session count", ErrConfig)
@@ -108,8 +127,20 @@ func (c *Config) validate() error {
 	if c.ParkDialers <= 0 {
 		c.ParkDialers = 64
 	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.Interval < time.Millisecond {
+		return fmt.Errorf("%w: interval %s shorter than a millisecond", ErrConfig, c.Interval)
+	}
+	if c.Grace == 0 {
+		c.Grace = DefaultGrace
+	}
 	if c.ProgressInterval <= 0 {
 		c.ProgressInterval = time.Second
+		if !c.ProgressLive {
+			c.ProgressInterval = 5 * time.Second
+		}
 	}
 	if c.Notices == nil {
 		c.Notices = io.Discard
@@ -119,7 +150,8 @@ func (c *Config) validate() error {
 
 // Run drives the load described by cfg and summarises it. Cancelling ctx
 // stops it early; the summary then covers what ran (cut sessions count as
-// aborted). The error is non-nil only when the run could not start.
+// unfinished). The error is non-nil when the run could not start, or when
+// writing cfg.Out failed.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := cfg.validate(); err != nil {
 		return Summary{}, err
@@ -136,47 +168,93 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	effective, capped := CapConcurrency(requested, nofile)
 	if capped {
-		what := map[string]string{"closed": "--workers", "open": "in-flight sessions", "park": "--park"}[mode]
+		what := map[string]string{"closed": "--workers", "open": "--max-inflight", "park": "--park"}[mode]
 		fmt.Fprintln(cfg.Notices, CapMessage(what, requested, effective, nofile))
-	}
-	sum := Summary{
-		SchemaVersion:        SchemaVersion,
-		Mode:                 mode,
-		Target:               net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		Concurrency:          effective,
-		RequestedConcurrency: requested,
-		Capped:               capped,
-		Rate:                 cfg.Rate,
-		NBits:                cfg.NBits,
-		Resumption:           cfg.Resumption,
-		SourceIPs:            max(1, len(SourceAddrs(cfg.Host, cfg.SourceIPs))),
 	}
 	r := newSessionRunner(&cfg)
 	start := time.Now()
-	st := newStats(start)
-
-	stopProgress := startProgress(cfg, st, start)
+	meta := RunMeta{
+		Tool: "tlslpd bench load", Version: toolVersion(), Host: hostname(), StartTime: start.UTC(),
+		Args: cfg.Args, Flags: cfg.Flags, Mode: mode,
+		Target:      net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		Concurrency: effective, Capped: capped,
+		IntervalMs: cfg.Interval.Milliseconds(), CPUs: runtime.GOMAXPROCS(0),
+		Resumption: cfg.Resumption, SourceIPs: max(1, len(SourceAddrs(cfg.Host, cfg.SourceIPs))),
+		DurationLimit: cfg.Duration.Seconds(), SessionsLimit: cfg.Sessions, NBits: -1,
+	}
 	switch mode {
 	case "closed":
-		runClosed(ctx, cfg, effective, r, st)
+		meta.Workers = cfg.Workers
 	case "open":
-		runOpen(ctx, cfg, effective, r, st, start)
+		meta.Rate, meta.MaxInflight = cfg.Rate, cfg.MaxInflight
 	case "park":
-		sum.Park = runPark(ctx, cfg, effective, r, st)
+		meta.Park = cfg.Park
 	}
-	stopProgress()
-	st.fill(&sum, time.Since(start))
+	if cfg.Duration > 0 && mode != "park" {
+		meta.GraceSeconds = cfg.Grace.Seconds()
+	}
+	var out *logWriter
+	if cfg.Out != nil {
+		var err error
+		if out, err = newLogWriter(cfg.Out, &meta); err != nil {
+			return Summary{}, fmt.Errorf("--out: %w", err)
+		}
+	}
+	agg := newAggregator()
+	rec := newRecorder(start, cfg.Interval, func() int64 { n, _ := r.inFlight(); return n }, func(iv *interval) error {
+		agg.add(iv)
+		if out != nil {
+			if err := out.interval(iv); err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+		}
+		return nil
+	})
+	rec.onSample = cfg.onSample
+
+	// Sessions run under their own context: cancelled by ctx (an
+	// interrupt) or once the grace after --duration is over.
+	sessCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Duration > 0 && mode != "park" {
+		t := time.AfterFunc(cfg.Duration+cfg.Grace, cancel)
+		defer t.Stop()
+	}
+	stopTicker := startTicker(cfg, rec, r, start)
+	var loadEnd time.Time
+	switch mode {
+	case "closed":
+		loadEnd = runClosed(sessCtx, cfg, effective, r, rec, start)
+	case "open":
+		loadEnd = runOpen(sessCtx, cfg, effective, r, rec, start)
+	case "park":
+		meta.ParkResult = runPark(sessCtx, cfg, effective, r, rec)
+		loadEnd = time.Now()
+	}
+	stopTicker()
+	end := time.Now()
+	rec.roll(end, true)
+	meta.EndTime = end.UTC()
+	meta.LoadSeconds = loadEnd.Sub(start).Seconds()
 	if seen := r.workBits.Load(); seen >= 0 {
-		sum.NBits = int(seen)
+		meta.NBits = int(seen)
 	}
-	return sum, nil
+	err := rec.err
+	if out != nil && err == nil {
+		err = out.end(&meta)
+	}
+	sum := agg.summary([]RunMeta{meta})
+	return sum, err
 }
 
-// issuer hands out session numbers until the count or the deadline is hit.
+// issuer hands out session numbers until the count or the deadline is
+// hit, and remembers when it first refused: the end of the load window.
 type issuer struct {
 	limit    uint64 // 0: unlimited
 	n        atomic.Uint64
 	deadline time.Time // zero: none
+	mu       sync.Mutex
+	stopped  time.Time
 }
 
 func newIssuer(cfg Config, start time.Time) *issuer {
@@ -190,13 +268,34 @@ func newIssuer(cfg Config, start time.Time) *issuer {
 // next returns the next session number, or false when no more may start.
 func (is *issuer) next(now time.Time) (uint64, bool) {
 	if !is.deadline.IsZero() && !now.Before(is.deadline) {
+		is.stop(is.deadline)
 		return 0, false
 	}
 	n := is.n.Add(1)
 	if is.limit > 0 && n > is.limit {
+		is.stop(time.Now()) // now may be an arrival's intended time
 		return 0, false
 	}
 	return n - 1, true
+}
+
+func (is *issuer) stop(t time.Time) {
+	is.mu.Lock()
+	if is.stopped.IsZero() || t.Before(is.stopped) {
+		is.stopped = t
+	}
+	is.mu.Unlock()
+}
+
+// loadEnd is when sessions stopped being started (now if they never were
+// refused: the run was interrupted).
+func (is *issuer) loadEnd(interrupted time.Time) time.Time {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.stopped.IsZero() || interrupted.Before(is.stopped) {
+		return interrupted
+	}
+	return is.stopped
 }
 
 // Connect retries back off while connects keep failing, so a server that
@@ -226,32 +325,42 @@ func (b *connectBackoff) after(ctx context.Context, o outcome) {
 	}
 }
 
-func runClosed(ctx context.Context, cfg Config, workers int, r *sessionRunner, st *stats) {
-	is := newIssuer(cfg, st.start)
+func runClosed(ctx context.Context, cfg Config, workers int, r *sessionRunner, rec *recorder, start time.Time) time.Time {
+	is := newIssuer(cfg, start)
 	var wg sync.WaitGroup
+	var cut time.Time
+	var cutOnce sync.Once
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var backoff connectBackoff
-			for ctx.Err() == nil {
+			for {
+				if ctx.Err() != nil {
+					cutOnce.Do(func() { cut = time.Now() })
+					return
+				}
 				t := time.Now()
 				if _, ok := is.next(t); !ok {
 					return
 				}
+				rec.started()
 				// Worker w always uses the same source address so each
 				// address's port range is used evenly.
 				o, _ := r.run(ctx, uint64(w), false)
-				now := time.Now()
-				st.record(o, now.Sub(t), now)
+				rec.record(o, time.Since(t))
 				backoff.after(ctx, o)
 			}
 		}()
 	}
 	wg.Wait()
+	if cut.IsZero() {
+		cut = time.Now()
+	}
+	return is.loadEnd(cut)
 }
 
-func runOpen(ctx context.Context, cfg Config, inflight int, r *sessionRunner, st *stats, start time.Time) {
+func runOpen(ctx context.Context, cfg Config, inflight int, r *sessionRunner, rec *recorder, start time.Time) time.Time {
 	is := newIssuer(cfg, start)
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	sem := make(chan struct{}, inflight)
@@ -268,31 +377,37 @@ func runOpen(ctx context.Context, cfg Config, inflight int, r *sessionRunner, st
 			timer.Reset(d)
 			select {
 			case <-ctx.Done():
-				return
+				return is.loadEnd(time.Now())
 			case <-timer.C:
 			}
 		}
 		n, ok := is.next(intended)
 		if !ok {
-			return
+			return is.loadEnd(time.Now())
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			return
+			return is.loadEnd(time.Now())
 		}
+		// An arrival that waited for a slot past the end of the load
+		// window never starts: the offered load was not taken.
+		if !is.deadline.IsZero() && !time.Now().Before(is.deadline) {
+			<-sem
+			return is.loadEnd(is.deadline)
+		}
+		rec.started()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			o, _ := r.run(ctx, n, false)
-			now := time.Now()
-			st.record(o, now.Sub(intended), now)
+			rec.record(o, time.Since(intended))
 		}()
 	}
 }
 
-func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, st *stats) *Park {
+func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, rec *recorder) *Park {
 	p := &Park{Requested: n}
 	openStart := time.Now()
 	var (
@@ -314,8 +429,9 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, st *stats
 				if i >= int64(n) {
 					return
 				}
+				rec.started()
 				o, c := r.run(ctx, uint64(i), true)
-				st.record(o, 0, time.Now())
+				rec.record(o, 0)
 				backoff.after(ctx, o)
 				if c == nil {
 					continue
@@ -359,30 +475,40 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, st *stats
 	return p
 }
 
-func startProgress(cfg Config, st *stats, start time.Time) (stop func()) {
-	if cfg.Progress == nil {
-		return func() {}
-	}
+// startTicker closes intervals on time and writes the progress line.
+func startTicker(cfg Config, rec *recorder, r *sessionRunner, start time.Time) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tk := time.NewTicker(cfg.ProgressInterval)
+		tk := time.NewTicker(min(cfg.Interval/4, 100*time.Millisecond))
 		defer tk.Stop()
+		nextProgress := start.Add(cfg.ProgressInterval)
 		var last uint64
+		lastAt := start
 		for {
 			select {
 			case <-done:
-				fmt.Fprint(cfg.Progress, "\r\033[K")
+				if cfg.Progress != nil && cfg.ProgressLive {
+					fmt.Fprint(cfg.Progress, "\r\033[K")
+				}
 				return
 			case now := <-tk.C:
-				c := st.snapshot()
+				rec.roll(now, false)
+				if cfg.Progress == nil || now.Before(nextProgress) {
+					continue
+				}
+				nextProgress = nextProgress.Add(cfg.ProgressInterval)
+				c := rec.snapshot()
 				total := c.Total()
-				rate := float64(total-last) / cfg.ProgressInterval.Seconds()
-				last = total
-				errs := total - c.Completed - c.InjectedFail - c.Aborted
-				fmt.Fprintf(cfg.Progress, "\r\033[K%5.0fs  sessions %d  completed %d  %.0f/s  injected FAIL %d  errors %d",
-					now.Sub(start).Seconds(), total, c.Completed, rate, c.InjectedFail, errs)
+				rate := float64(total-last) / now.Sub(lastAt).Seconds()
+				last, lastAt = total, now
+				line := progressLine(now.Sub(start), c, rate, r)
+				if cfg.ProgressLive {
+					fmt.Fprintf(cfg.Progress, "\r\033[K%s", line)
+				} else {
+					fmt.Fprintf(cfg.Progress, "tlslpd bench load: %s\n", line)
+				}
 			}
 		}
 	}()
@@ -390,4 +516,25 @@ func startProgress(cfg Config, st *stats, start time.Time) (stop func()) {
 		close(done)
 		<-finished
 	}
+}
+
+func progressLine(elapsed time.Duration, c Counts, rate float64, r *sessionRunner) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%5.0fs  finished %d (%s)  completed %d  injected FAIL %d  errors %d",
+		elapsed.Seconds(), c.Total(), humanRate(rate), c.Completed, c.InjectedFail, c.Errors())
+	if c.Unfinished > 0 {
+		fmt.Fprintf(&b, "  unfinished %d", c.Unfinished)
+	}
+	n, by := r.inFlight()
+	fmt.Fprintf(&b, "  in flight %d", n)
+	if n > 0 {
+		var parts []string
+		for p := range numPhases {
+			if by[p] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", phaseNames[p], by[p]))
+			}
+		}
+		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
+	}
+	return b.String()
 }

@@ -29,14 +29,25 @@ const (
 	kTimeout
 	kConnect
 	kProtocol
-	kAborted
+	kUnfinished
 	kParked
 )
 
+// kindNames name outcomes in error counts, JSON and the report.
+var kindNames = [...]string{
+	kCompleted: "completed", kServerFail: "server FAIL", kInjectedFail: "injected FAIL", kTLS: "TLS error",
+	kTimeout: "timeout", kConnect: "connect error", kProtocol: "protocol error", kUnfinished: "unfinished", kParked: "parked",
+}
+
 type outcome struct {
 	kind    kind
-	line    string // the server's FAIL line, or an error sample
+	line    string // the server's FAIL line, or an error message
 	resumed bool
+	// at is the phase the session was in when it ended; phases[:at] are
+	// the durations of the phases it completed.
+	at     phase
+	phases [numPhases]int64 // nanoseconds
+	hashes uint64           // hashes computed to solve WORK
 }
 
 // sessionRunner holds what every session of a run shares.
@@ -50,6 +61,18 @@ type sessionRunner struct {
 	// workBits is the difficulty the server last sent in WORK (-1: none
 	// seen): the report states what was measured, not what was expected.
 	workBits atomic.Int64
+	// inflight counts sessions in each phase now, for the progress line
+	// and for saying what unfinished sessions were doing.
+	inflight [numPhases]atomic.Int64
+}
+
+// inFlight returns how many sessions are in each phase now.
+func (r *sessionRunner) inFlight() (total int64, by [numPhases]int64) {
+	for i := range r.inflight {
+		by[i] = r.inflight[i].Load()
+		total += by[i]
+	}
+	return total, by
 }
 
 func newSessionRunner(cfg *Config) *sessionRunner {
@@ -80,18 +103,54 @@ func newSessionRunner(cfg *Config) *sessionRunner {
 	return r
 }
 
+// sessionState follows one session through its phases, keeps the
+// runner's in-flight gauges right and builds the outcome.
+type sessionState struct {
+	r     *sessionRunner
+	o     outcome
+	since time.Time
+}
+
+func (r *sessionRunner) begin() *sessionState {
+	r.inflight[phConnect].Add(1)
+	return &sessionState{r: r, since: time.Now()}
+}
+
+// next closes the current phase (recording its duration) and enters the next.
+func (st *sessionState) next() {
+	now := time.Now()
+	st.o.phases[st.o.at] = int64(now.Sub(st.since))
+	st.since = now
+	st.r.inflight[st.o.at].Add(-1)
+	st.o.at++
+	if st.o.at < numPhases {
+		st.r.inflight[st.o.at].Add(1)
+	}
+}
+
+// end leaves the in-flight gauges and returns the outcome as k.
+func (st *sessionState) end(k kind, line string) outcome {
+	if st.o.at < numPhases {
+		st.r.inflight[st.o.at].Add(-1)
+	}
+	st.o.kind, st.o.line = k, line
+	return st.o
+}
+
 // run performs one session. With park it stops after receiving WORK and
 // returns the live connection (outcome kParked) for the caller to hold.
-// n picks the source address.
+// n picks the source address. A session cut by ctx is kUnfinished.
 func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, *tls.Conn) {
+	st := r.begin()
 	d := &r.dialers[n%uint64(len(r.dialers))]
 	raw, err := d.DialContext(ctx, "tcp", r.addr)
 	if err != nil {
 		if ctx.Err() != nil {
-			return outcome{kind: kAborted}, nil
+			return st.end(kUnfinished, ""), nil
 		}
-		return outcome{kind: kConnect, line: err.Error()}, nil
+		return st.end(kConnect, err.Error()), nil
 	}
+	st.next()
 	conn := tls.Client(raw, r.tls)
 	keep := false
 	defer func() {
@@ -104,9 +163,10 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 
 	_ = conn.SetDeadline(time.Now().Add(r.otherTimeout))
 	if err := conn.Handshake(); err != nil {
-		return r.fail(ctx, kTLS, err), nil
+		return r.fail(ctx, st, kTLS, err), nil
 	}
-	resumed := conn.ConnectionState().DidResume
+	st.next()
+	st.o.resumed = conn.ConnectionState().DidResume
 	br := bufio.NewReaderSize(conn, 2048)
 	out := make([]byte, 0, 128)
 	var token string
@@ -117,13 +177,16 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 		if err != nil {
 			var oe *net.OpError
 			if errors.As(err, &oe) && oe.Op == "remote error" {
-				return r.fail(ctx, kTLS, err), nil
+				return r.fail(ctx, st, kTLS, err), nil
 			}
-			return r.fail(ctx, kProtocol, err), nil
+			return r.fail(ctx, st, kProtocol, err), nil
+		}
+		if st.o.at == phVerify {
+			st.next() // the server's answer to the suffix
 		}
 		req, err := client.ParseRequest(line)
 		if err != nil {
-			return outcome{kind: kProtocol, line: err.Error()}, nil
+			return st.end(kProtocol, err.Error()), nil
 		}
 		out = out[:0]
 		switch {
@@ -132,17 +195,18 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 			if step == 2 && !protocol.IsFixedFail(line) {
 				k = kInjectedFail
 			}
-			return outcome{kind: k, line: line, resumed: resumed}, nil
+			return st.end(k, line), nil
 		case req.Kind == client.KindHello && step == 0:
 			out = append(out, protocol.HelloBack...)
 			step = 1
 		case req.Kind == client.KindWork && step == 1:
 			r.workBits.Store(int64(req.NBits))
+			st.next() // HELLO phase over: WORK arrived
 			if park {
 				keep = true
 				stop()
 				_ = conn.SetDeadline(time.Time{})
-				return outcome{kind: kParked, resumed: resumed}, conn
+				return st.end(kParked, ""), conn
 			}
 			token = req.Token
 			sctx, cancel := context.WithTimeout(ctx, r.workTimeout)
@@ -150,13 +214,14 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 			cancel()
 			if err != nil {
 				if ctx.Err() != nil {
-					return outcome{kind: kAborted}, nil
+					return st.end(kUnfinished, ""), nil
 				}
 				if errors.Is(err, context.DeadlineExceeded) {
-					return outcome{kind: kTimeout, line: "work timeout"}, nil
+					return st.end(kTimeout, "WORK not solved within --work-timeout"), nil
 				}
-				return outcome{kind: kProtocol, line: err.Error()}, nil
+				return st.end(kProtocol, err.Error()), nil
 			}
+			st.o.hashes = sol.Hashes
 			out = append(out, sol.Suffix...)
 			step = 2
 		case req.Kind == client.KindBody && step == 2:
@@ -165,35 +230,40 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 			out = append(out, ' ')
 			out = append(out, r.answer...)
 		case req.Kind == client.KindDone && step == 2:
+			st.next() // body over
 			out = append(out, protocol.OK...)
 			out = append(out, '\n')
 			_ = conn.SetWriteDeadline(time.Now().Add(r.otherTimeout))
 			if _, err := conn.Write(out); err != nil {
-				return r.fail(ctx, kProtocol, err), nil
+				return r.fail(ctx, st, kProtocol, err), nil
 			}
-			return outcome{kind: kCompleted, resumed: resumed}, nil
+			st.next()
+			return st.end(kCompleted, ""), nil
 		default:
-			return outcome{kind: kProtocol, line: "unexpected " + req.Kind.String()}, nil
+			return st.end(kProtocol, "unexpected "+req.Kind.String()), nil
 		}
 		out = append(out, '\n')
 		_ = conn.SetWriteDeadline(time.Now().Add(r.otherTimeout))
 		if _, err := conn.Write(out); err != nil {
-			return r.fail(ctx, kProtocol, err), nil
+			return r.fail(ctx, st, kProtocol, err), nil
+		}
+		if step == 2 && st.o.at == phSolve {
+			st.next() // suffix sent: the server verifies
 		}
 	}
 }
 
 // fail classifies an I/O error: cancellation and timeouts win over the
 // caller's guess.
-func (r *sessionRunner) fail(ctx context.Context, guess kind, err error) outcome {
+func (r *sessionRunner) fail(ctx context.Context, st *sessionState, guess kind, err error) outcome {
 	if ctx.Err() != nil {
-		return outcome{kind: kAborted}
+		return st.end(kUnfinished, "")
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return outcome{kind: kTimeout, line: err.Error()}
+		return st.end(kTimeout, err.Error())
 	}
-	return outcome{kind: guess, line: err.Error()}
+	return st.end(guess, err.Error())
 }
 
 var errLineTooLong = errors.New("server line longer than MaxLineLength")

@@ -15,148 +15,180 @@ const (
 	histSigFigs = 3
 )
 
-// stats collects outcomes from all sessions. One mutex is enough: even at
-// tens of thousands of sessions/s it is held for well under a microsecond
+// Histogram tags: the whole session's latency first, then one per phase.
+const (
+	tagSession = 0
+	numTags    = 1 + int(numPhases)
+)
+
+func tagName(i int) string {
+	if i == tagSession {
+		return "session"
+	}
+	return phaseNames[i-1]
+}
+
+func tagIndex(name string) int {
+	if name == "session" {
+		return tagSession
+	}
+	if p := phaseIndex(name); p >= 0 {
+		return 1 + p
+	}
+	return -1
+}
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(histMin, histMax, histSigFigs) }
+
+func recordUs(h *hdrhistogram.Histogram, d time.Duration) {
+	us := min(max(d.Microseconds(), histMin), histMax)
+	_ = h.RecordValue(us) // in range by construction
+}
+
+// interval is everything that happened in one interval of wall-clock time:
+// its counts (also written to --out as JSON) and its latency histograms.
+type interval struct {
+	IntervalCounts
+	hists [numTags]*hdrhistogram.Histogram
+	from  time.Time // when the run began covering it
+}
+
+func newInterval() *interval {
+	iv := &interval{}
+	for i := range iv.hists {
+		iv.hists[i] = newHist()
+	}
+	return iv
+}
+
+func (iv *interval) reset(start time.Time, length time.Duration) {
+	for _, h := range iv.hists {
+		h.Reset()
+	}
+	iv.IntervalCounts = IntervalCounts{StartMs: start.UnixMilli(), LengthMs: length.Milliseconds()}
+	iv.from = start
+}
+
+func (iv *interval) end() time.Time {
+	return time.UnixMilli(iv.StartMs + iv.LengthMs)
+}
+
+// recorder collects outcomes into the current interval and hands each
+// interval, once over, to its sink. Intervals start on wall-clock
+// multiples of their length, so runs from several machines line up when
+// merged. One mutex is enough: it is held for well under a microsecond
 // per session, far below the cost of a TLS handshake.
-type stats struct {
-	mu        sync.Mutex
-	start     time.Time
-	hist      *hdrhistogram.Histogram
-	counts    Counts
-	failLines map[string]uint64
-	samples   map[string]string
-	resumed   uint64
-	perSecond []Second
+type recorder struct {
+	mu       sync.Mutex
+	length   time.Duration
+	cur      *interval
+	spare    *interval
+	totals   Counts
+	inflight func() int64
+	onSample func(time.Duration) // test hook: every completed session's latency
+
+	sinkMu sync.Mutex
+	sink   func(*interval) error
+	err    error // the sink's first error
 }
 
-func newStats(start time.Time) *stats {
-	return &stats{
-		start:     start,
-		hist:      hdrhistogram.New(histMin, histMax, histSigFigs),
-		failLines: map[string]uint64{},
-		samples:   map[string]string{},
-	}
+func newRecorder(start time.Time, length time.Duration, inflight func() int64, sink func(*interval) error) *recorder {
+	r := &recorder{length: length, cur: newInterval(), spare: newInterval(), inflight: inflight, sink: sink}
+	aligned := start.Truncate(length)
+	r.cur.reset(aligned, length)
+	r.cur.from = start
+	return r
 }
 
-func (s *stats) record(o outcome, latency time.Duration, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (r *recorder) started() {
+	r.mu.Lock()
+	r.cur.Started++
+	r.mu.Unlock()
+}
+
+func (r *recorder) record(o outcome, latency time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := &r.cur.IntervalCounts
 	if o.resumed {
-		s.resumed++
+		c.Resumed++
 	}
-	sec := int(now.Sub(s.start) / time.Second)
-	if sec < 0 {
-		sec = 0
+	c.Hashes += o.hashes
+	var total int64
+	for p := phase(0); p < o.at && p < numPhases; p++ {
+		recordUs(r.cur.hists[1+int(p)], time.Duration(o.phases[p]))
+		total += o.phases[p]
+		if p == phSolve {
+			c.SolveNs += o.phases[p]
+		}
 	}
-	for len(s.perSecond) <= sec {
-		s.perSecond = append(s.perSecond, Second{Second: len(s.perSecond)})
+	c.SessionNs += total
+	for _, cc := range []*Counts{&c.Counts, &r.totals} {
+		cc.add(o.kind)
 	}
 	switch o.kind {
 	case kCompleted:
-		s.perSecond[sec].Completed++
-	case kInjectedFail:
-		s.perSecond[sec].Injected++
-	case kAborted, kParked:
+		recordUs(r.cur.hists[tagSession], latency)
+		if r.onSample != nil {
+			r.onSample(latency)
+		}
+	case kServerFail, kInjectedFail:
+		c.addFailLine(o.line)
+	case kUnfinished:
+		c.addUnfinished(phaseNames[min(o.at, numPhases-1)])
+	case kParked:
 	default:
-		s.perSecond[sec].Failed++
-	}
-	switch o.kind {
-	case kCompleted:
-		s.counts.Completed++
-		us := latency.Microseconds()
-		if us < histMin {
-			us = histMin
-		}
-		if us > histMax {
-			us = histMax
-		}
-		_ = s.hist.RecordValue(us) // in range by construction
-	case kServerFail:
-		s.counts.ServerFail++
-		s.failLines[o.line]++
-	case kInjectedFail:
-		s.counts.InjectedFail++
-		s.failLines[o.line]++
-	case kTLS:
-		s.counts.TLSErrors++
-		s.sample("tls", o.line)
-	case kTimeout:
-		s.counts.Timeouts++
-		s.sample("timeout", o.line)
-	case kConnect:
-		s.counts.ConnectErrors++
-		s.sample("connect", o.line)
-	case kProtocol:
-		s.counts.ProtocolErrors++
-		s.sample("protocol", o.line)
-	case kAborted:
-		s.counts.Aborted++
+		c.addError(kindNames[o.kind], normalizeError(o.line))
 	}
 }
 
-func (s *stats) sample(class, msg string) {
-	if _, ok := s.samples[class]; !ok && msg != "" {
-		s.samples[class] = msg
-	}
+// snapshot returns the running totals, for the progress line.
+func (r *recorder) snapshot() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.totals
 }
 
-// snapshot returns counts for the progress line.
-func (s *stats) snapshot() Counts {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.counts
+// sampleInflight keeps the interval's peak of sessions in flight.
+func (r *recorder) sampleInflight() {
+	n := r.inflight()
+	r.mu.Lock()
+	r.cur.PeakInflight = max(r.cur.PeakInflight, n)
+	r.mu.Unlock()
 }
 
-// fill copies the collected data into sum.
-func (s *stats) fill(sum *Summary, elapsed time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sum.Counts = s.counts
-	sum.Resumed = s.resumed
-	sum.FailLines = make(map[string]uint64, len(s.failLines))
-	for k, v := range s.failLines {
-		sum.FailLines[k] = v
+// roll closes the current interval if now is past its end (or always,
+// when final) and passes it to the sink. Only one goroutine rolls at a
+// time: the run's ticker, then the final flush after it stopped.
+func (r *recorder) roll(now time.Time, final bool) {
+	r.sampleInflight()
+	r.mu.Lock()
+	if !final && now.Before(r.cur.end()) {
+		r.mu.Unlock()
+		return
 	}
-	if len(s.samples) > 0 {
-		sum.ErrorSamples = make(map[string]string, len(s.samples))
-		for k, v := range s.samples {
-			sum.ErrorSamples[k] = v
-		}
+	done := r.cur
+	until := done.end()
+	if final && now.Before(until) {
+		until = now // the last interval covers only up to now
 	}
-	sum.PerSecond = append([]Second{}, s.perSecond...)
-	sum.DurationSeconds = elapsed.Seconds()
-	sum.Sessions = s.counts.Total()
-	if elapsed > 0 {
-		sum.SessionsPerSecond = float64(sum.Sessions) / elapsed.Seconds()
-		sum.CompletedPerSecond = float64(s.counts.Completed) / elapsed.Seconds()
+	done.CoveredMs = max(until.Sub(done.from).Milliseconds(), 1)
+	next := r.spare
+	r.spare = nil
+	start := done.end()
+	if !now.Before(start.Add(r.length)) {
+		start = now.Truncate(r.length) // skipped intervals had nothing
 	}
-	h := s.hist
-	if n := h.TotalCount(); n > 0 {
-		toMs := func(us int64) float64 { return float64(us) / 1000 }
-		sum.Latency = Latency{
-			Count: uint64(n),
-			Min:   toMs(h.Min()),
-			Mean:  h.Mean() / 1000,
-			P50:   toMs(h.ValueAtQuantile(50)),
-			P90:   toMs(h.ValueAtQuantile(90)),
-			P99:   toMs(h.ValueAtQuantile(99)),
-			P999:  toMs(h.ValueAtQuantile(99.9)),
-			Max:   toMs(h.Max()),
-		}
-		sum.Spectrum = spectrum(h)
-	}
-}
+	next.reset(start, r.length)
+	r.cur = next
+	r.mu.Unlock()
 
-func spectrum(h *hdrhistogram.Histogram) []SpectrumPoint {
-	// Denser toward the tail, where the interesting behaviour is.
-	spectrumPercentiles := [...]float64{0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 98, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100}
-	pts := make([]SpectrumPoint, 0, len(spectrumPercentiles))
-	for _, p := range spectrumPercentiles {
-		v := h.ValueAtQuantile(p)
-		if p == 0 {
-			v = h.Min()
-		}
-		pts = append(pts, SpectrumPoint{Percentile: p, Ms: float64(v) / 1000})
+	r.sinkMu.Lock()
+	if err := r.sink(done); err != nil && r.err == nil {
+		r.err = err
 	}
-	return pts
+	r.sinkMu.Unlock()
+	r.mu.Lock()
+	r.spare = done
+	r.mu.Unlock()
 }

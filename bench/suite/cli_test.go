@@ -197,7 +197,7 @@ func TestErrorSample(t *testing.T) {
 	}{
 		{"only injected", loadgen.Summary{FailLines: map[string]uint64{"FAIL LGTk": 9}}, ""},
 		{"server fail", loadgen.Summary{FailLines: map[string]uint64{"FAIL LGTk": 9, "FAIL Invalid checksum received.": 1}}, "FAIL Invalid checksum received."},
-		{"transport error", loadgen.Summary{ErrorSamples: map[string]string{"tls": "bad certificate"}}, "tls: bad certificate"},
+		{"transport error", loadgen.Summary{Errors: []loadgen.ErrorCount{{Outcome: "TLS error", Message: "bad certificate", Count: 2}}}, "TLS error: bad certificate"},
 		{"nothing", loadgen.Summary{}, ""},
 	}
 	for _, tc := range tests {

@@ -313,7 +313,7 @@ func (r *runner) point(ctx context.Context, s *server) (Point, error) {
 func (r *runner) loadConfig(s *server) loadgen.Config {
 	return loadgen.Config{
 		Host: "127.0.0.1", Port: s.port, TLS: r.client,
-		NBits: r.opt.NBits, SourceIPs: r.opt.SourceIPs,
+		SourceIPs: r.opt.SourceIPs,
 		// The suite's own descriptors and the children's pipes are few;
 		// loadgen's reserve covers them.
 	}
@@ -452,8 +452,8 @@ func errorSample(sum loadgen.Summary) string {
 			return line
 		}
 	}
-	for class, msg := range sum.ErrorSamples {
-		return class + ": " + msg
+	if len(sum.Errors) > 0 {
+		return sum.Errors[0].Outcome + ": " + sum.Errors[0].Message
 	}
 	return ""
 }
@@ -563,7 +563,7 @@ func (r *runner) parkOne(ctx context.Context, k serverKind) (ParkRow, error) {
 	row.Parked = res.sum.Park.Parked
 	row.Dropped = res.sum.Park.Dropped
 	row.OpenSeconds = res.sum.Park.OpenSeconds
-	row.Failed = res.sum.Counts.Total() - res.sum.Counts.Aborted
+	row.Failed = res.sum.Counts.Total() - res.sum.Counts.Unfinished
 	if res.sum.Capped {
 		r.note("%s park test: the load generator capped %d sessions to %d by RLIMIT_NOFILE", s.name, r.opt.Park, res.sum.Concurrency)
 	}
