@@ -232,7 +232,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.BoolVar(&cfg.MetricsPprof, "metrics-pprof", cfg.MetricsPprof, "serve /debug/pprof/ on --metrics-addr even when it is not a loopback address")
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most concurrent connections; more are closed at once")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
-	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes in flight at once (0: a default per core)")
+	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes computing at once; one waiting for its peer holds no slot (0: one per core)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: GOMAXPROCS, which Go derives from the cores or the container's CPU limit)")
 

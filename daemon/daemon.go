@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"tlslpd/config"
@@ -238,7 +239,19 @@ func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
 func (d *Daemon) registerTLSMetrics() {
 	stats := d.tlsCtx.Stats
 	d.met.GaugeFunc("tlslpd_tls_handshakes_in_flight", "TLS handshakes running now.", func() float64 { return float64(stats().HandshakesInFlight) })
-	d.met.GaugeFunc("tlslpd_tls_handshake_runners_idle", "Handshake coroutines kept idle for the next handshakes.", func() float64 { return float64(stats().IdleRunners) })
+	d.met.GaugeFunc("tlslpd_tls_handshake_runners_idle", "Handshake coroutines kept idle for the next handshakes.", func() float64 { return float64(stats().IdleCoroutines) })
+	d.met.GaugeFunc("tlslpd_tls_handshakes_computing", "TLS handshakes holding a --max-handshakes slot now.", func() float64 { return float64(stats().HandshakesComputing) })
+	d.met.GaugeFunc("tlslpd_tls_handshakes_suspended", "TLS handshakes waiting for their peer's bytes now.", func() float64 { return float64(stats().HandshakesSuspended) })
+	for reason, n := range map[string]func(tlsbridge.Stats) int64{
+		"stalled":       func(s tlsbridge.Stats) int64 { return s.HandshakesShedStalled },
+		"address_share": func(s tlsbridge.Stats) int64 { return s.HandshakesShedAddrShare },
+	} {
+		d.met.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "tlslpd_tls_handshakes_shed_total",
+			Help:        "Suspended TLS handshakes ended to make room, by reason: stalled (the suspended bound was reached and it had waited longest), address_share (its source address held more than its share).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(n(stats())) }))
+	}
 	d.met.GaugeFunc("tlslpd_tls_handshakes_queued", "TLS handshakes waiting for a slot now.", func() float64 { return float64(stats().HandshakesQueued) })
 	d.met.CounterFunc("tlslpd_tls_handshakes_waited_total", "TLS handshakes that had to wait for a slot.", func() float64 { return float64(stats().HandshakesWaited) })
 	d.met.CounterFunc("tlslpd_tls_resumed_total", "TLS handshakes that resumed a session.", func() float64 { return float64(stats().Resumed) })
@@ -340,7 +353,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	err = srv.Run(ctx)
-	d.tlsCtx.Close() // every connection is gone: end the idle handshake runners
+	d.tlsCtx.Close() // every connection is gone: end the idle handshake coroutines
 	stopAux()
 	if d.admin != nil {
 		d.admin.SetReady(false)

@@ -444,9 +444,9 @@ func TestThousandConcurrentSessions(t *testing.T) {
 	assert.Zero(t, h.armedTimers(), "every session's timer is cancelled")
 	// Idle handshake runners stay for the next handshakes; nothing else may.
 	require.Eventually(t, func() bool {
-		return runtime.NumGoroutine() <= goroutinesBefore+5+int(h.tls.Stats().IdleRunners)
+		return runtime.NumGoroutine() <= goroutinesBefore+5+int(h.tls.Stats().IdleCoroutines)
 	}, ioBound, 20*time.Millisecond,
-		"goroutines: before %d, now %d, idle runners %d", goroutinesBefore, runtime.NumGoroutine(), h.tls.Stats().IdleRunners)
+		"goroutines: before %d, now %d, idle runners %d", goroutinesBefore, runtime.NumGoroutine(), h.tls.Stats().IdleCoroutines)
 }
 
 // quietSession is playSession reporting failure as an error, for use from

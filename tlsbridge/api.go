@@ -52,6 +52,10 @@ var (
 	// ErrPeerAlert: an established session received a fatal alert from the
 	// peer (anything but close_notify).
 	ErrPeerAlert = errors.New("tlsbridge: peer sent an alert")
+	// ErrShed: the handshake waited for its peer while the suspended
+	// handshakes were at a bound, and was ended to make room (see
+	// Config.MaxSuspendedHandshakes).
+	ErrShed = errors.New("tlsbridge: handshake shed")
 )
 
 // Peer summarises the authenticated peer for logs and session records.
@@ -71,23 +75,44 @@ type Config struct {
 	ClientCAs *x509.CertPool
 	// Insecure: do not request a client certificate.
 	Insecure bool
-	// MaxHandshakes caps handshakes in flight (each holds a coroutine);
-	// excess engines wait in FIFO order (counted in Stats). 0 means a
-	// default.
+	// MaxHandshakes caps handshakes computing at once: a handshake holds
+	// one of these slots only while crypto/tls works on bytes it has, never
+	// while it waits for its peer. Excess handshakes wait in FIFO order
+	// (counted in Stats). An owner computes one handshake at a time, so a
+	// cap at or above the number of owner goroutines never makes one wait;
+	// set it lower to keep cores for established sessions. 0 means one per
+	// core.
 	MaxHandshakes int
+	// MaxSuspendedHandshakes bounds handshakes waiting for their peer's
+	// bytes, each holding its coroutine and crypto/tls's state; past it
+	// the one that has waited longest without progress is shed (ErrShed).
+	// 0 means 2048.
+	MaxSuspendedHandshakes int
+	// MaxSuspendedPerAddr bounds the suspended handshakes of one source
+	// address (IPv6: one /64); past it that address's longest waiting one
+	// is shed. 0 means an eighth of MaxSuspendedHandshakes.
+	MaxSuspendedPerAddr int
 }
 
 // Stats are cumulative counters and gauges of a Server, safe to read from
 // any goroutine.
 type Stats struct {
-	HandshakesInFlight int64
-	HandshakesQueued   int64 // waiting for a slot right now
-	HandshakesWaited   int64 // total that ever had to wait for a slot
-	HandshakesOK       int64
-	HandshakesFailed   int64
-	HandshakesCanceled int64 // ended by the owner's Close/Release mid-handshake
-	Resumed            int64
-	IdleRunners        int64 // handshake runners kept for the next handshakes
+	HandshakesInFlight  int64 // begun and not ended, in any stage
+	HandshakesComputing int64 // holding a slot (MaxHandshakes) right now
+	HandshakesSuspended int64 // waiting for their peer's bytes right now
+	HandshakesQueued    int64 // waiting for a slot right now
+	HandshakesWaited    int64 // total that ever had to wait for a slot
+	HandshakesOK        int64
+	HandshakesFailed    int64
+	HandshakesCanceled  int64 // ended by the owner's Close/Release mid-handshake
+	// Suspended handshakes shed (ErrShed) because MaxSuspendedHandshakes
+	// was reached and they had waited longest.
+	HandshakesShedStalled int64
+	// Suspended handshakes shed because their source address was over
+	// MaxSuspendedPerAddr.
+	HandshakesShedAddrShare int64
+	Resumed                 int64
+	IdleCoroutines          int64 // handshake coroutines kept for the next handshakes
 }
 
 // Engine is one connection's TLS endpoint: ciphertext in, plaintext out,

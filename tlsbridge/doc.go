@@ -5,31 +5,40 @@
 // It owns: the server's TLS policy (mutual TLS with CA verification unless
 // Insecure, TLS 1.2 minimum with ECDHE+AEAD suites only, TLS 1.3 preferred,
 // session tickets with crypto/tls's rotating keys), hot reload of that
-// policy, the handshake slots that cap concurrent handshakes (a FIFO wait
-// queue), per-engine buffers (pooled per Server, returned when empty), and
-// a minimal TLS 1.3 record layer.
+// policy, handshake admission (slots for handshakes computing, a bound on
+// those waiting for their peers), per-engine buffers (pooled per Server,
+// returned when empty), and a minimal TLS 1.3 record layer.
 //
-// How: crypto/tls performs every handshake over an in-memory net.Conn. Its
-// handshake is written as blocking code, so it runs in a coroutine
-// (iter.Pull): it starts once the first complete TLS record is buffered
-// and a slot is free, runs on the owner's goroutine whenever the owner
-// feeds bytes, and yields back when it needs more. It ends with the
-// handshake, on Close/Release, or after Config.HandshakeTimeout. The
-// coroutine (a runner) then waits in a bounded pool for the next
-// handshake, so its
-// stack, grown deep by crypto/tls, is not grown and copied again for every
-// handshake; Server.Close ends the idle ones. Switching to and from a
-// coroutine is a direct hand-off on the same thread, so unlike a
-// goroutine per handshake it costs no scheduler wake-ups and needs no
-// locks. The transport hands crypto/tls at most one record at a time, so
-// records that follow the client's Finished stay buffered for the engine.
+// How: crypto/tls performs every handshake over an in-memory net.Conn (the
+// transport). Its handshake is written as blocking code, so it runs in a
+// coroutine (iter.Pull) on the owner's goroutine: it starts once the first
+// complete TLS record is buffered, runs whenever the owner feeds bytes,
+// and yields back when it needs more. Switching to and from a coroutine is
+// a direct hand-off on the same thread: no scheduler wake-ups, no locks.
+// Coroutines wait in a bounded pool between handshakes, so their stacks,
+// grown deep by crypto/tls, are reused. The transport hands crypto/tls at
+// most one record at a time, so records that follow the client's Finished
+// stay buffered for the engine. The engine keeps no clock: the owner's
+// deadline ends a handshake by Close.
+//
+// Admission (admissions): a handshake holds a slot only while crypto/tls
+// computes; one that waits for its peer holds memory, not anyone's turn.
+// Those suspended handshakes are bounded overall and per source address;
+// past a bound the one that has waited longest is shed (ErrShed) — by its
+// owner, woken for it, since everything of an engine happens on its
+// owner's goroutine. Other goroutines only wake an owner: its slot came
+// free, or its handshake was shed.
+//
 // After a TLS 1.3 handshake the engine drops the tls.Conn and runs its own
 // record layer from the traffic secrets captured through a per-connection
-// key log, so an idle session keeps two AEAD states instead of a whole
-// tls.Conn; TLS 1.2 sessions keep the tls.Conn, driven without blocking.
-// Engine.Park additionally drops the AEAD key schedules of an idle TLS 1.3
-// session. Everything runs on the owner's goroutine; other goroutines only
-// report (through the wake function) that a slot came free.
+// key log (keyLog), so an idle session keeps two AEAD states instead of a
+// whole tls.Conn; TLS 1.2 sessions keep the tls.Conn, driven without
+// blocking. Engine.Park additionally drops the AEAD key schedules of an
+// idle TLS 1.3 session.
+//
+// Reading order: api.go (the contract), engine.go (Feed to Read/Write),
+// handshake.go and transport.go (the coroutine and its net.Conn),
+// admission.go, keylog.go and record13.go.
 //
 // It must not touch: sockets, gnet, the owner's timers, logging, metric
 // registries or the line protocol; those belong to the server. Stats are

@@ -14,7 +14,7 @@ import (
 //
 // Concurrency: every field is the owner's. The handshake coroutine runs on
 // the owner's goroutine too, only while the owner resumes it; other
-// goroutines touch nothing but hsConn's atomic flag.
+// goroutines touch nothing but the handshake's admission.
 type engine struct {
 	srv    *Server
 	wakeFn func()
@@ -22,8 +22,8 @@ type engine struct {
 
 	in          *[]byte // pooled; unread ciphertext is (*in)[inOff:]
 	inOff       int
-	out         *[]byte // pooled; ciphertext waiting to be sent
-	hs          *hsConn // from the first complete record until adoption
+	out         *[]byte    // pooled; ciphertext waiting to be sent
+	hs          *handshake // from the first complete record until it ends
 	ownerClosed bool
 	released    bool
 
@@ -107,41 +107,74 @@ func (e *engine) appendOut(b []byte) {
 // --- owner-side state ---
 
 // advanceHandshake runs the handshake as far as the buffered bytes allow:
-// it starts it once the slot is ours, resumes it where it waits for bytes
-// it now has, and takes its result once it has ended.
+// with a slot (admissions), it starts it or resumes it where it waits for
+// bytes it now has, and takes its result once it has ended. A handshake
+// the admissions shed ends here, on its owner's goroutine.
 func (e *engine) advanceHandshake() {
 	h := e.hs
-	if e.state != Handshaking || h == nil {
+	if h == nil {
 		return
 	}
-	switch {
-	case !h.started:
-		if !h.admitted.Load() {
-			return
-		}
-		h.start()
-	case h.waiting && h.deliverable() > 0:
-		h.resume()
+	if reason := h.adm.shedReason(); reason != notShed {
+		e.endHandshake(shedErr(reason))
+		return
 	}
+	if !h.needsCPU() {
+		return
+	}
+	if !e.srv.adm.acquire(&h.adm) {
+		if reason := h.adm.shedReason(); reason != notShed {
+			e.endHandshake(shedErr(reason))
+		}
+		return // queued: the wake function says when the slot is ours
+	}
+	h.run()
 	if !h.done {
+		e.srv.adm.suspend(&h.adm)
 		return
 	}
-	res := h.res
-	h.res = hsResult{}
+	e.srv.adm.leave(&h.adm)
 	e.hs = nil
-
-	if res.err != nil {
-		if errors.Is(res.err, ErrClosed) {
-			e.state = Closed
-			return
-		}
+	e.srv.inFlightN.Add(-1)
+	res := h.res
+	switch {
+	case res.err != nil:
+		e.srv.failedN.Add(1)
 		e.state, e.err = Failed, res.err
+	default:
+		e.srv.okN.Add(1)
+		if res.peer.Resumed {
+			e.srv.resumedN.Add(1)
+		}
+		e.state = Established
+		e.peer = res.peer
+		e.conn = res.conn
+		e.rl = res.rl
+	}
+}
+
+// endHandshake ends the handshake in any stage, for the owner (err wraps
+// ErrClosed: the engine is Closed) or because admissions shed it (err
+// wraps ErrShed: the engine Failed). The coroutine, slot and queue places
+// are given back before it returns.
+func (e *engine) endHandshake(err error) {
+	h := e.hs
+	if h == nil {
 		return
 	}
-	e.state = Established
-	e.peer = res.peer
-	e.conn = res.conn
-	e.rl = res.rl
+	e.hs = nil
+	h.end(err)
+	e.srv.adm.leave(&h.adm)
+	e.srv.inFlightN.Add(-1)
+	shed := h.adm.shedReason() != notShed // counted by reason when it was shed
+	if errors.Is(err, ErrClosed) {
+		if !shed {
+			e.srv.canceledN.Add(1)
+		}
+		e.state = Closed
+		return
+	}
+	e.fail(err)
 }
 
 func (e *engine) fail(err error) {
@@ -213,8 +246,8 @@ func (e *engine) Feed(b []byte) error {
 	return nil
 }
 
-// bufferHandshakeInput keeps b for the handshake. Once the first record is
-// complete the handshake gets its place: a slot, or the queue for one.
+// bufferHandshakeInput keeps b for the handshake, and begins the handshake
+// once the first record is complete.
 func (e *engine) bufferHandshakeInput(b []byte) error {
 	if e.inLen()+len(b) > maxHandshakeInput {
 		e.Close()
@@ -232,11 +265,11 @@ func (e *engine) bufferHandshakeInput(b []byte) error {
 		e.srv.failedN.Add(1)
 		return err
 	}
-	// Only a complete first record earns a handshake slot and coroutine,
-	// so a peer that trickles or stalls its ClientHello holds neither.
+	// Only a complete first record earns a handshake, so a peer that
+	// trickles or stalls its ClientHello holds only its bytes.
 	if n > 0 && e.inLen() >= n {
-		e.hs = newHSConn(e)
-		e.srv.schedule(e.hs)
+		e.hs = newHandshake(e)
+		e.srv.inFlightN.Add(1)
 	}
 	return nil
 }
@@ -449,7 +482,7 @@ func (e *engine) Close() {
 	e.ownerClosed = true
 	switch e.state {
 	case Handshaking:
-		e.cancelHandshake()
+		e.endHandshake(errOwnerClosed)
 		e.state = Closed
 		e.releaseIn()
 	case Established, Closed:
@@ -465,27 +498,6 @@ func (e *engine) Close() {
 		}
 		e.rl, e.conn = nil, nil
 		e.releaseIn()
-	}
-}
-
-// cancelHandshake ends a handshake in any stage: a running coroutine is
-// stopped (it frees its slot and counts itself as canceled), a queued one
-// leaves the queue, and an admitted one that never started gives its slot
-// back.
-func (e *engine) cancelHandshake() {
-	h := e.hs
-	if h == nil {
-		return
-	}
-	e.hs = nil
-	switch {
-	case h.started:
-		h.resume() // Read sees ownerClosed and fails the handshake
-	case e.srv.dequeue(h):
-		e.srv.canceledN.Add(1)
-	default:
-		e.srv.canceledN.Add(1)
-		e.srv.finish()
 	}
 }
 
@@ -511,7 +523,7 @@ func (e *engine) Release() {
 	e.released = true
 	e.ownerClosed = true
 	if e.state == Handshaking {
-		e.cancelHandshake()
+		e.endHandshake(errOwnerClosed)
 	}
 	if e.in != nil {
 		e.srv.putBuf(e.in)
@@ -524,39 +536,4 @@ func (e *engine) Release() {
 		e.state = Closed
 	}
 	e.rl, e.conn = nil, nil
-}
-
-// hsStarted reports whether the engine has a handshake coroutine or a
-// queue place (tests).
-func (e *engine) hsStarted() bool {
-	return e.hs != nil || e.state != Handshaking
-}
-
-// queuedNow reports whether the engine waits for a handshake slot (tests).
-func (e *engine) queuedNow() bool {
-	h := e.hs
-	if h == nil {
-		return false
-	}
-	e.srv.mu.Lock()
-	defer e.srv.mu.Unlock()
-	return h.queued
-}
-
-// requestKeyUpdate sends a KeyUpdate asking the peer to update too and
-// switches to the next sending key (TLS 1.3 record layer only). The server
-// never needs this on its own; it exists to exercise the peer's answer.
-func (e *engine) requestKeyUpdate() error {
-	if e.rl == nil {
-		return ErrNotEstablished
-	}
-	if err := e.unpark(); err != nil {
-		return err
-	}
-	out := e.outBuf()
-	*out = e.rl.seal(*out, recordTypeHandshake, []byte{handshakeTypeKeyUpdate, 0, 0, 1, 1})
-	if err := e.rl.out.update(e.rl.suite); err != nil {
-		return fmt.Errorf("key update: %w", err)
-	}
-	return nil
 }

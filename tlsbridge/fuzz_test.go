@@ -8,15 +8,16 @@ import (
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 // settled reports whether the engine has nothing left to do without more
-// input: terminal, waiting for more of the first record, queued, or its
-// handshake suspended with nothing buffered that it could read yet (a
-// partial record header does not count). Feed runs the handshake
-// synchronously, so an engine is always settled when Feed returns.
+// input: terminal, waiting for more of the first record, queued for a
+// slot, or its handshake suspended with nothing buffered that it could
+// read yet (a partial record header does not count). Feed runs the
+// handshake synchronously, so an engine is always settled when Feed
+// returns.
 func (e *engine) settled() bool {
 	if e.State() != Handshaking || e.hs == nil {
 		return true
 	}
-	return !e.hs.started || (e.hs.waiting && e.hs.deliverable() == 0)
+	return !e.hs.needsCPU() || e.queuedNow()
 }
 
 func FuzzEngineFeed(f *testing.F) {

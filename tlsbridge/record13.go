@@ -8,7 +8,6 @@ import (
 	"crypto/sha512"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 	"slices"
@@ -187,25 +186,6 @@ type recordLayer struct {
 	hs      [4 + 1]byte
 	hsLen   uint8
 	useless uint8
-}
-
-func newRecordLayer(suiteID uint16, clientSecret, serverSecret []byte, serverSeq uint64) (*recordLayer, error) {
-	s := suite13ByID(suiteID)
-	if s == nil {
-		return nil, fmt.Errorf("tls 1.3 suite %#04x not supported by the record layer", suiteID)
-	}
-	if len(clientSecret) != s.hash().Size() || len(serverSecret) != s.hash().Size() {
-		return nil, errors.New("traffic secret length does not match the suite hash")
-	}
-	rl := &recordLayer{suite: s}
-	if err := rl.in.setSecret(s, clientSecret); err != nil {
-		return nil, fmt.Errorf("client traffic keys: %w", err)
-	}
-	if err := rl.out.setSecret(s, serverSecret); err != nil {
-		return nil, fmt.Errorf("server traffic keys: %w", err)
-	}
-	rl.out.seq = serverSeq
-	return rl, nil
 }
 
 // park drops both AEAD states (for AES-GCM about 1.5 KiB of key schedule

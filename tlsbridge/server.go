@@ -25,18 +25,6 @@ const (
 // from growing memory without bound.
 const maxHandshakeInput = 256 << 10
 
-// defaultMaxHandshakes returns the default cap on handshakes in flight.
-//
-// A handshake is CPU-bound for ~1 ms of work spread over one or two round
-// trips, so most in-flight handshakes are suspended waiting for the peer,
-// not burning CPU; the cap therefore exists to bound memory (coroutine
-// stack plus crypto/tls state, roughly 30-60 KiB each), not to match
-// cores. 32 per core (at least 64) keeps slow peers from starving the
-// queue while capping handshake memory at a few MiB per core.
-func defaultMaxHandshakes() int {
-	return max(64, 32*runtime.GOMAXPROCS(0))
-}
-
 // TLS 1.2 policy: forward-secret AEAD suites only. TLS 1.3 suites are not
 // configurable in crypto/tls and are all AEAD.
 var tls12Suites = []uint16{
@@ -59,29 +47,18 @@ type Server struct {
 	cur   atomic.Pointer[policy]
 	bufs  sync.Pool
 
-	// keepConn13 keeps tls.Conn for TLS 1.3 sessions instead of switching
-	// to the package's record layer; only tests and benchmarks set it, to
-	// compare the two.
-	keepConn13 bool
+	adm admissions
 
-	mu       sync.Mutex
-	max      int
-	inFlight int
-	qHead    *hsConn
-	qTail    *hsConn
-
-	// Idle handshake runners (see hsRunner), at most maxIdleRunners,
-	// oldest first; trimTimer ends those idle for runnerIdleTimeout.
-	runnersMu         sync.Mutex
-	idleRunners       []*hsRunner
-	maxIdleRunners    int
-	runnerIdleTimeout time.Duration
-	trimTimer         *time.Timer
-	runnersClosed     bool
+	// Idle handshake coroutines, at most maxIdleCoroutines, oldest first;
+	// trimTimer ends those idle for coroutineIdleTimeout.
+	coroutinesMu         sync.Mutex
+	idleCoroutines       []*coroutine
+	maxIdleCoroutines    int
+	coroutineIdleTimeout time.Duration
+	trimTimer            *time.Timer
+	coroutinesClosed     bool
 
 	inFlightN atomic.Int64
-	queuedN   atomic.Int64
-	waitedN   atomic.Int64
 	okN       atomic.Int64
 	failedN   atomic.Int64
 	canceledN atomic.Int64
@@ -95,10 +72,11 @@ func NewServer(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("tlsbridge: new context: %w", err)
 	}
 	c := &Server{
-		max:               maxHandshakes(cfg),
-		maxIdleRunners:    defaultMaxIdleRunners(),
-		runnerIdleTimeout: runnerIdleTimeout,
+		maxIdleCoroutines:    defaultMaxIdleCoroutines(),
+		coroutineIdleTimeout: coroutineIdleTimeout,
 	}
+	c.adm.init()
+	c.adm.setLimits(cfg)
 	c.outer = &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		GetConfigForClient: c.configForClient,
@@ -111,19 +89,12 @@ func NewServer(cfg Config) (*Server, error) {
 	return c, nil
 }
 
-// defaultMaxIdleRunners bounds the handshake runners kept between
+// defaultMaxIdleCoroutines bounds the handshake coroutines kept between
 // handshakes: enough for the handshakes a busy core has in flight at
 // once, each idle one costing a suspended goroutine whose stack the GC
 // shrinks while it waits.
-func defaultMaxIdleRunners() int {
+func defaultMaxIdleCoroutines() int {
 	return 8 * runtime.GOMAXPROCS(0)
-}
-
-func maxHandshakes(cfg Config) int {
-	if cfg.MaxHandshakes > 0 {
-		return cfg.MaxHandshakes
-	}
-	return defaultMaxHandshakes()
 }
 
 // Reload swaps in a new certificate / CA / policy for handshakes that start
@@ -135,25 +106,25 @@ func (c *Server) Reload(cfg Config) error {
 		return fmt.Errorf("tlsbridge: reload: %w", err)
 	}
 	c.cur.Store(inner)
-	c.mu.Lock()
-	c.max = maxHandshakes(cfg)
-	admitted := c.admitLocked()
-	c.mu.Unlock()
-	wakeAdmitted(admitted)
+	c.adm.setLimits(cfg)
 	return nil
 }
 
 // Stats returns a snapshot of the counters; safe from any goroutine.
 func (c *Server) Stats() Stats {
 	return Stats{
-		HandshakesInFlight: c.inFlightN.Load(),
-		HandshakesQueued:   c.queuedN.Load(),
-		HandshakesWaited:   c.waitedN.Load(),
-		HandshakesOK:       c.okN.Load(),
-		HandshakesFailed:   c.failedN.Load(),
-		HandshakesCanceled: c.canceledN.Load(),
-		Resumed:            c.resumedN.Load(),
-		IdleRunners:        int64(c.idleRunnerCount()),
+		HandshakesInFlight:      c.inFlightN.Load(),
+		HandshakesComputing:     c.adm.computingN.Load(),
+		HandshakesSuspended:     c.adm.suspendedN.Load(),
+		HandshakesQueued:        c.adm.waitingN.Load(),
+		HandshakesWaited:        c.adm.waitedN.Load(),
+		HandshakesOK:            c.okN.Load(),
+		HandshakesFailed:        c.failedN.Load(),
+		HandshakesCanceled:      c.canceledN.Load(),
+		HandshakesShedStalled:   c.adm.shedStalledN.Load(),
+		HandshakesShedAddrShare: c.adm.shedAddrN.Load(),
+		Resumed:                 c.resumedN.Load(),
+		IdleCoroutines:          int64(c.idleCoroutineCount()),
 	}
 }
 
@@ -183,8 +154,8 @@ func buildTLSConfig(cfg Config) (*tls.Config, *chainCache, error) {
 			return nil, nil, fmt.Errorf("server certificate does not parse: %w", err)
 		}
 	}
-	if cfg.MaxHandshakes < 0 {
-		return nil, nil, fmt.Errorf("MaxHandshakes %d is negative", cfg.MaxHandshakes)
+	if cfg.MaxHandshakes < 0 || cfg.MaxSuspendedHandshakes < 0 || cfg.MaxSuspendedPerAddr < 0 {
+		return nil, nil, errors.New("handshake bounds must not be negative")
 	}
 	t := &tls.Config{
 		Certificates: []tls.Certificate{cfg.Certificate},
@@ -218,96 +189,13 @@ func buildTLSConfig(cfg Config) (*tls.Config, *chainCache, error) {
 // traffic secrets it needs to run the record layer itself afterwards.
 func (c *Server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 	cur := c.cur.Load().tls
-	h, ok := hello.Conn.(*hsConn)
-	if !ok || c.keepConn13 || !slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
+	t, ok := hello.Conn.(*transport)
+	if !ok || !slices.Contains(hello.SupportedVersions, tls.VersionTLS13) {
 		return cur, nil
 	}
 	per := cur.Clone()
-	per.KeyLogWriter = (*keyLogger)(h)
+	per.KeyLogWriter = &t.hs.keys
 	return per, nil
-}
-
-// schedule takes a handshake slot for h (setting h.admitted), or queues h
-// (FIFO) to be admitted later by admitLocked.
-func (c *Server) schedule(h *hsConn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.qHead == nil && c.inFlight < c.max {
-		c.inFlight++
-		c.inFlightN.Store(int64(c.inFlight))
-		h.admitted.Store(true)
-		return
-	}
-	h.queued = true
-	if c.qTail == nil {
-		c.qHead = h
-	} else {
-		c.qTail.qNext = h
-		h.qPrev = c.qTail
-	}
-	c.qTail = h
-	c.queuedN.Add(1)
-	c.waitedN.Add(1)
-}
-
-// admitLocked gives free slots to queued handshakes and returns them; the
-// caller wakes their owners (which start them) once c.mu is released.
-func (c *Server) admitLocked() []*hsConn {
-	var admitted []*hsConn
-	for c.qHead != nil && c.inFlight < c.max {
-		h := c.qHead
-		c.unlinkLocked(h)
-		c.inFlight++
-		h.admitted.Store(true)
-		admitted = append(admitted, h)
-	}
-	c.inFlightN.Store(int64(c.inFlight))
-	return admitted
-}
-
-// wakeAdmitted tells the owners of newly admitted handshakes to start them
-// on their own goroutines.
-func wakeAdmitted(admitted []*hsConn) {
-	for _, h := range admitted {
-		h.e.wake()
-	}
-}
-
-func (c *Server) unlinkLocked(h *hsConn) {
-	if h.qPrev != nil {
-		h.qPrev.qNext = h.qNext
-	} else {
-		c.qHead = h.qNext
-	}
-	if h.qNext != nil {
-		h.qNext.qPrev = h.qPrev
-	} else {
-		c.qTail = h.qPrev
-	}
-	h.qPrev, h.qNext = nil, nil
-	h.queued = false
-	c.queuedN.Add(-1)
-}
-
-// finish frees a slot and hands it to the next queued handshake.
-func (c *Server) finish() {
-	c.mu.Lock()
-	c.inFlight--
-	admitted := c.admitLocked()
-	c.mu.Unlock()
-	wakeAdmitted(admitted)
-}
-
-// dequeue removes h from the wait queue if it is still there; it reports
-// whether it was (so it never got, and never will get, a slot).
-func (c *Server) dequeue(h *hsConn) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !h.queued {
-		return false
-	}
-	c.unlinkLocked(h)
-	return true
 }
 
 func (c *Server) getBuf() *[]byte {

@@ -18,7 +18,7 @@ func startedHandshake(t *testing.T, ts *Server, f *fixture) *harness {
 	go func() { _ = h.client.Handshake() }()
 	h.pumpUntil("server flight", func() bool {
 		e := h.eng.(*engine)
-		return e.hs != nil && e.hs.runner != nil && e.hs.waiting
+		return e.hs != nil && e.hs.co != nil && e.hs.waiting
 	})
 	return h
 }
@@ -37,14 +37,14 @@ func burstOfHandshakes(t *testing.T, ts *Server, f *fixture, n int) {
 	}
 }
 
-func TestRunnerPool(t *testing.T) {
+func TestCoroutinePool(t *testing.T) {
 	f := newFixture(t)
 
 	t.Run("sequential handshakes reuse one runner", func(t *testing.T) {
 		ts := f.newServer(t, nil)
 		for range 5 {
 			established(t, ts, f.clientConfig(tls.VersionTLS13))
-			assert.Equal(t, 1, ts.idleRunnerCount())
+			assert.Equal(t, 1, ts.idleCoroutineCount())
 		}
 	})
 
@@ -53,13 +53,13 @@ func TestRunnerPool(t *testing.T) {
 			t.Run(how, func(t *testing.T) {
 				ts := f.newServer(t, nil)
 				h := startedHandshake(t, ts, f)
-				assert.Zero(t, ts.idleRunnerCount(), "the runner is busy")
+				assert.Zero(t, ts.idleCoroutineCount(), "the runner is busy")
 				if how == "close" {
 					h.eng.Close()
 				} else {
 					h.eng.Release()
 				}
-				assert.Equal(t, 1, ts.idleRunnerCount())
+				assert.Equal(t, 1, ts.idleCoroutineCount())
 				assert.Equal(t, int64(1), ts.Stats().HandshakesCanceled)
 				assert.Zero(t, ts.Stats().HandshakesInFlight)
 			})
@@ -68,19 +68,19 @@ func TestRunnerPool(t *testing.T) {
 
 	t.Run("the pool is bounded and Close empties it", func(t *testing.T) {
 		ts := f.newServer(t, nil)
-		ts.maxIdleRunners = 2
+		ts.maxIdleCoroutines = 2
 		before := runtime.NumGoroutine()
 		burstOfHandshakes(t, ts, f, 4)
-		assert.Equal(t, 2, ts.idleRunnerCount())
+		assert.Equal(t, 2, ts.idleCoroutineCount())
 		waitGoroutines(t, ts, before)
 
 		ts.Close()
-		assert.Zero(t, ts.idleRunnerCount())
+		assert.Zero(t, ts.idleCoroutineCount())
 		waitGoroutines(t, ts, before)
 
 		// Engines still work after Close; their runners are not kept.
 		established(t, ts, f.clientConfig(tls.VersionTLS13))
-		assert.Zero(t, ts.idleRunnerCount())
+		assert.Zero(t, ts.idleCoroutineCount())
 		waitGoroutines(t, ts, before)
 	})
 
@@ -89,36 +89,36 @@ func TestRunnerPool(t *testing.T) {
 		// by backdating idleSince and trims by hand, so a slow machine
 		// cannot change the outcome.
 		ts := f.newServer(t, nil)
-		ts.runnerIdleTimeout = time.Hour
+		ts.coroutineIdleTimeout = time.Hour
 		before := runtime.NumGoroutine()
 		burstOfHandshakes(t, ts, f, 3)
-		require.Equal(t, 3, ts.idleRunnerCount())
-		ts.runnersMu.Lock()
+		require.Equal(t, 3, ts.idleCoroutineCount())
+		ts.coroutinesMu.Lock()
 		require.NotNil(t, ts.trimTimer, "idle runners arm the trim timer")
-		for _, r := range ts.idleRunners[:2] { // the two oldest
+		for _, r := range ts.idleCoroutines[:2] { // the two oldest
 			r.idleSince = r.idleSince.Add(-2 * time.Hour)
 		}
-		ts.runnersMu.Unlock()
-		ts.trimIdleRunners()
-		assert.Equal(t, 1, ts.idleRunnerCount())
-		ts.runnersMu.Lock()
+		ts.coroutinesMu.Unlock()
+		ts.trimIdleCoroutines()
+		assert.Equal(t, 1, ts.idleCoroutineCount())
+		ts.coroutinesMu.Lock()
 		assert.NotNil(t, ts.trimTimer, "re-armed for the one left")
-		ts.idleRunners[0].idleSince = ts.idleRunners[0].idleSince.Add(-2 * time.Hour)
-		ts.runnersMu.Unlock()
-		ts.trimIdleRunners()
-		assert.Zero(t, ts.idleRunnerCount())
-		ts.runnersMu.Lock()
+		ts.idleCoroutines[0].idleSince = ts.idleCoroutines[0].idleSince.Add(-2 * time.Hour)
+		ts.coroutinesMu.Unlock()
+		ts.trimIdleCoroutines()
+		assert.Zero(t, ts.idleCoroutineCount())
+		ts.coroutinesMu.Lock()
 		assert.Nil(t, ts.trimTimer, "nothing idle, no timer")
-		ts.runnersMu.Unlock()
+		ts.coroutinesMu.Unlock()
 		waitGoroutines(t, ts, before)
 	})
 
 	t.Run("the trim timer fires by itself", func(t *testing.T) {
 		ts := f.newServer(t, nil)
-		ts.runnerIdleTimeout = 20 * time.Millisecond
+		ts.coroutineIdleTimeout = 20 * time.Millisecond
 		before := runtime.NumGoroutine()
 		burstOfHandshakes(t, ts, f, 3)
-		require.Eventually(t, func() bool { return ts.idleRunnerCount() == 0 }, waitLimit, 5*time.Millisecond)
+		require.Eventually(t, func() bool { return ts.idleCoroutineCount() == 0 }, waitLimit, 5*time.Millisecond)
 		waitGoroutines(t, ts, before)
 	})
 
@@ -129,8 +129,8 @@ func TestRunnerPool(t *testing.T) {
 		h := newHarness(t, ts, cc)
 		_ = h.handshake()
 		require.Equal(t, Failed, h.eng.State())
-		assert.Equal(t, 1, ts.idleRunnerCount())
+		assert.Equal(t, 1, ts.idleCoroutineCount())
 		established(t, ts, f.clientConfig(tls.VersionTLS13))
-		assert.Equal(t, 1, ts.idleRunnerCount())
+		assert.Equal(t, 1, ts.idleCoroutineCount())
 	})
 }
