@@ -3,6 +3,7 @@ package certs
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"testing"
@@ -115,4 +116,20 @@ func verifyLeaf(t *testing.T, caPath, certPath string, usage x509.ExtKeyUsage) *
 	_, err = chain[0].Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{usage}})
 	require.NoError(t, err)
 	return chain[0]
+}
+
+// A CA made elsewhere (openssl writes PKCS#8 "PRIVATE KEY") signs clients
+// as well as our own.
+func TestLoadCAWithPKCS8Key(t *testing.T) {
+	ca, pair, err := NewCA(Options{})
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(ca.Key)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	files := FilesIn(dir)
+	require.NoError(t, os.WriteFile(files.CACert, pair.CertPEM, 0o644))
+	require.NoError(t, os.WriteFile(files.CAKey, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600))
+	cert, _, err := IssueClientFiles(dir, "carol", false, Options{})
+	require.NoError(t, err)
+	verifyLeaf(t, files.CACert, cert, x509.ExtKeyUsageClientAuth)
 }

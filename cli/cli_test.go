@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -162,4 +164,50 @@ func TestParsePrefixes(t *testing.T) {
 	assert.Equal(t, "true", fs.Lookup("insecure").Value.String())
 	fs, _ = newRef()
 	require.ErrorIs(t, Parse(fs, []string{"--hel"}), flag.ErrHelp)
+}
+
+// DecimalString agrees with strconv on what it accepts and never yields
+// anything but a canonical decimal.
+func FuzzDecimalString(f *testing.F) {
+	for _, s := range []string{"010", "0x10", "1_000", " -7 ", "+", "1__0", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := DecimalString(s)
+		if err != nil {
+			return
+		}
+		n, perr := strconv.ParseInt(d, 10, 64)
+		if perr == nil {
+			require.Equal(t, strconv.FormatInt(n, 10), d, "canonical form of %q", s)
+		}
+		require.NotContains(t, d, "_")
+	})
+}
+
+// Prefix expansion never panics, keeps the argument count, and leaves
+// every argument it does not expand as it was.
+func FuzzExpandPrefixes(f *testing.F) {
+	f.Add("--tut\x00--n_b\x008")
+	f.Add("--token\x00--tut\x00--\x00--x")
+	f.Add("-=\x00---\x00--h")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.String("token", "", "")
+		fs.Int("n_bits", 0, "")
+		fs.Bool("tutorial", false, "")
+		fs.Bool("tls", false, "")
+		out, err := expandPrefixes(fs, args)
+		if err != nil {
+			require.Contains(t, err.Error(), "ambiguous option")
+			return
+		}
+		require.Len(t, out, len(args))
+		for i := range args {
+			if out[i] != args[i] {
+				require.True(t, strings.HasPrefix(args[i], "-"), "only flags are rewritten")
+			}
+		}
+	})
 }

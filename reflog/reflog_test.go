@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -186,3 +187,20 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // ServerSteps is what the event loop calls.
 var _ eventloop.StepObserver = (*ServerSteps)(nil)
+
+// Whatever a peer sends, a quoted value stays on one line, between its
+// quotes, in valid UTF-8.
+func FuzzRepr(f *testing.F) {
+	for _, s := range []string{"OK", "it's", `a"b'c`, "\n\r\t\x00", "\xff\xfe", "東京\u200b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Repr(s)
+		require.GreaterOrEqual(t, len(r), 2)
+		require.Equal(t, r[0], r[len(r)-1])
+		require.Contains(t, []byte{'\'', '"'}, r[0])
+		require.NotContains(t, r, "\n")
+		require.NotContains(t, r, "\r")
+		require.True(t, utf8.ValidString(r))
+	})
+}
