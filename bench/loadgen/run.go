@@ -75,6 +75,11 @@ type Config struct {
 	Args  []string
 	Flags map[string]string
 
+	// OnParked, when set, is called once in park mode when the sessions
+	// are open, before the hold: the signal for a caller that measures the
+	// server while they are held.
+	OnParked func(parked, requested int)
+
 	onSample func(time.Duration) // test hook (export_test.go)
 }
 
@@ -458,6 +463,9 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, rec *reco
 	p.Parked = len(conns)
 	fmt.Fprintf(cfg.Notices, "tlslpd bench load: parked %d of %d sessions at WORK in %.2fs; holding for %s\n",
 		p.Parked, n, p.OpenSeconds, cfg.Hold)
+	if cfg.OnParked != nil {
+		cfg.OnParked(p.Parked, n)
+	}
 	holdStart := time.Now()
 	t := time.NewTimer(cfg.Hold)
 	select {

@@ -230,9 +230,17 @@ func TestRunPark(t *testing.T) {
 			var notices bytes.Buffer
 			cfg := baseConfig(env, port)
 			cfg.Park, cfg.Hold, cfg.Notices = 50, tc.hold, &notices
+			var calls [][2]int
+			var parkedAt time.Time
+			cfg.OnParked = func(parked, requested int) {
+				calls = append(calls, [2]int{parked, requested})
+				parkedAt = time.Now()
+			}
 			start := time.Now()
 			sum, err := Run(context.Background(), cfg)
 			require.NoError(t, err)
+			assert.Equal(t, [][2]int{{50, 50}}, calls, "OnParked once, with the counts")
+			assert.GreaterOrEqual(t, time.Since(parkedAt), tc.hold, "OnParked comes before the hold")
 			require.NotNil(t, sum.Park)
 			assert.Equal(t, "park", sum.Mode)
 			assert.Equal(t, 50, sum.Park.Requested)

@@ -15,6 +15,12 @@
 // lands on every server alike; the targets are judged at a load that keeps
 // the machine busy, with a lighter load shown beside it.
 //
+// One file per section (sessions.go, park.go, pow.go, timers.go,
+// handshake.go) beside the shared runner (suite.go) and server start-up
+// (servers.go). BENCHMARKS.md's prose is the template
+// templates/benchmarks.md.tmpl; markdown.go only computes its cells. The
+// package must not import testing: it is linked into the daemon's binary.
+//
 // The pure parts (/proc parsing, the Prometheus text scrape, ratios and the
 // Markdown rendering) are unit-tested, and `make test` runs the sessions
 // test once with tiny windows to prove the plumbing; the measurement itself

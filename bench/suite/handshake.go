@@ -100,3 +100,82 @@ func (h handshakeLoad) once(ctx context.Context, d *net.Dialer, addr string) err
 	}
 	return nil
 }
+
+// handshakes: the same handshake-only load against each server. The
+// client offers X25519 only: nginx's OpenSSL may lack the post-quantum
+// hybrid Go prefers, and all three must do identical key exchanges.
+func (r *runner) handshakes(ctx context.Context) error {
+	kinds := []serverKind{kindTlslpd, kindBaseline}
+	if r.opt.Nginx.Bin != "" {
+		kinds = append(kinds, kindNginx)
+	} else {
+		r.report.Skipped = append(r.report.Skipped, "handshake: nginx row skipped: nginx (with the stream module) is not installed; `make bench-deps` installs it")
+	}
+	rows := map[serverKind]*HandshakeRow{}
+	nginxFailed := false
+	for round := range r.opt.Rounds {
+		for _, k := range roundOrder(round, kinds...) {
+			if k == kindNginx && nginxFailed {
+				continue
+			}
+			row, err := r.handshakeOne(ctx, k)
+			if err != nil {
+				if k == kindNginx && ctx.Err() == nil {
+					r.report.Skipped = append(r.report.Skipped, fmt.Sprintf("handshake: nginx row failed: %v", err))
+					r.logf("nginx failed: %v", err)
+					nginxFailed = true
+					delete(rows, k)
+					continue
+				}
+				return fmt.Errorf("%s round %d: %w", k, round+1, err)
+			}
+			r.logf("round %d %s: %d handshakes (%d errors) in %.1fs = %.0f/s, server CPU %.2fs = %.3f ms/handshake",
+				round+1, row.Server, row.OK, row.Errors, row.Seconds, row.PerSecond(), row.CPUSeconds, row.CPUPerHandshake())
+			if acc := rows[k]; acc != nil {
+				acc.add(row)
+			} else {
+				row.RoundRates = []float64{row.PerSecond()}
+				rows[k] = &row
+			}
+		}
+	}
+	for _, k := range kinds {
+		if row := rows[k]; row != nil {
+			r.report.Handshakes = append(r.report.Handshakes, *row)
+		}
+	}
+	return nil
+}
+
+func (r *runner) handshakeOne(ctx context.Context, k serverKind) (HandshakeRow, error) {
+	s, err := r.start(ctx, k, 60)
+	if err != nil {
+		return HandshakeRow{}, err
+	}
+	defer s.stop()
+	tc := r.client.Clone()
+	tc.CurvePreferences = []tls.CurveID{tls.X25519}
+	load := handshakeLoad{host: "127.0.0.1", port: s.port, tls: tc, workers: r.opt.HandshakeWorkers,
+		duration: r.opt.Warmup, sourceIPs: r.opt.SourceIPs, timeout: 10 * time.Second}
+	if w := load.run(ctx); w.OK == 0 {
+		return HandshakeRow{}, fmt.Errorf("warm-up: no handshake succeeded (%d errors, e.g. %s); log: %s", w.Errors, w.ErrSample, s.c.logTail())
+	}
+	before, err := r.sample(s)
+	if err != nil {
+		return HandshakeRow{}, err
+	}
+	load.duration = r.opt.HandshakeDuration
+	got := load.run(ctx)
+	after, err := r.sample(s)
+	if err != nil {
+		return HandshakeRow{}, err
+	}
+	if ctx.Err() != nil {
+		return HandshakeRow{}, ctx.Err()
+	}
+	if got.Errors > 0 {
+		r.note("%s handshake test: %d errors (e.g. %s)", s.name, got.Errors, got.ErrSample)
+	}
+	return HandshakeRow{Server: s.name, OK: got.OK, Errors: got.Errors, Seconds: got.Seconds,
+		CPUSeconds: after.CPUSeconds - before.CPUSeconds, ErrSample: got.ErrSample}, nil
+}
