@@ -124,3 +124,61 @@ func TestPostHandshakeFloodsAreClosed(t *testing.T) {
 		})
 	}
 }
+
+// Stalled handshakes (a complete ClientHello, then silence) from many
+// addresses, or many from one address, cost the server memory but never
+// the honest client's turn: its session completes while every stalled
+// connection is still held, well inside a handshake deadline the stalled
+// ones could otherwise sit out.
+func TestStalledHandshakes(t *testing.T) {
+	tests := []struct {
+		name           string
+		conns, sources int
+	}{
+		{"500 from 30 addresses", 500, 30},
+		{"200 from one address", 200, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// A 60 s handshake deadline: on a server whose stalled
+			// handshakes hold its CPU slots, the honest session (15 s
+			// patience) could only get in after they time out.
+			s := startServer(t, "--handshake-timeout", "60s")
+			ctx := attackCtx(t)
+			run, err := Stall{Target: s.target, Sources: Sources(2, tc.sources), Conns: tc.conns, Hold: true}.Start(ctx)
+			require.NoError(t, err)
+			defer run.Stop()
+			_, err = run.WaitSent(ctx, int64(tc.conns), 30*time.Second)
+			require.NoError(t, err)
+
+			// The server holds them as suspended handshakes: memory, not
+			// CPU slots.
+			s.waitMetric("stalled handshakes suspended", 30*time.Second, func(m map[string]float64) bool {
+				return sum(m, "tlslpd_tls_handshakes_suspended") >= float64(tc.conns*9/10)
+			})
+			res := probeOK(t, ctx, s)
+			st := run.Stats()
+			t.Logf("honest handshake wait %v, session %v; attack %+v", res.HandshakeWait, res.Total, st)
+			assert.GreaterOrEqual(t, st.Stalled, int64(tc.conns*9/10), "the attack was held while the honest session ran")
+			assert.Zero(t, st.ClosedByServer, "below the bounds, nothing is shed")
+		})
+	}
+}
+
+// One address holding more stalled handshakes than its share of the
+// suspended bound (1/8 of 2,048 by default) loses its oldest ones, not the
+// newcomers, and its attack costs no one else their turn.
+func TestStalledBeyondAddressShare(t *testing.T) {
+	s := startServer(t, "--handshake-timeout", "60s")
+	ctx := attackCtx(t)
+	const conns, share = 400, 2048 / 8
+	run, err := Stall{Target: s.target, Sources: Sources(2, 1), Conns: conns, Hold: true}.Start(ctx)
+	require.NoError(t, err)
+	defer run.Stop()
+	require.Eventually(t, func() bool { return run.Stats().ClosedByServer >= conns-share },
+		30*time.Second, 50*time.Millisecond, "the address's oldest handshakes are shed: %+v", run.Stats())
+	probeOK(t, ctx, s)
+	m := s.scrape()
+	assert.LessOrEqual(t, sum(m, "tlslpd_tls_handshakes_suspended"), float64(share), "one address holds at most its share")
+	t.Logf("attack %+v; suspended %v", run.Stats(), sum(m, "tlslpd_tls_handshakes_suspended"))
+}

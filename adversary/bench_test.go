@@ -122,7 +122,10 @@ func BenchmarkOverload3x(b *testing.B) {
 	host, portS, _ := net.SplitHostPort(s.target.Addr)
 	port, _ := strconv.Atoi(portS)
 	base := loadgen.Config{Host: host, Port: port, TLS: s.target.TLS, SourceIPs: 16,
-		OtherTimeout: 10 * time.Second, WorkTimeout: 10 * time.Second}
+		OtherTimeout: 10 * time.Second, WorkTimeout: 10 * time.Second,
+		// Sessions in flight when the arrivals stop may run into the
+		// client's timeout; cutting them sooner would hide that.
+		Grace: 15 * time.Second}
 
 	closed := base
 	closed.Workers = 64
