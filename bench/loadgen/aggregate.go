@@ -158,6 +158,7 @@ func (a *aggregator) summary(metas []RunMeta) Summary {
 		}
 	}
 	s.Mode, s.Target = joinKeys(modes), joinKeys(targets)
+	s.mixed = len(modes) > 1
 	if !end.IsZero() {
 		s.DurationSeconds = end.Sub(s.StartTime).Seconds()
 	}
@@ -236,7 +237,7 @@ func warnings(s *Summary) []string {
 		msg += ". Lower the server's --n_bits to load the server, or spread the load over more machines (deploy/loadgen-job.yaml)."
 		w = append(w, msg)
 	}
-	if s.Rate > 0 && s.LoadSeconds > 0 && s.Park == nil {
+	if s.Rate > 0 && s.LoadSeconds > 0 && s.Park == nil && !s.mixed {
 		offered := s.Rate
 		if s.StartedPerSecond < 0.95*offered {
 			w = append(w, fmt.Sprintf("the offered rate was not reached: offered %s, started %s; arrivals waited for one of the --max-inflight %d slots, and that wait counts in their latency",

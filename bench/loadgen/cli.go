@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -84,7 +85,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.StringVar(&o.cert, "client-cert", protocol.DefaultClientCert, "client certificate (PEM)")
 	fs.StringVar(&o.key, "private-key", protocol.DefaultClientKey, "client private key (PEM)")
 	fs.StringVar(&o.ca, "ca-cert", protocol.DefaultCACert, "CA certificate (PEM)")
-	fs.BoolVar(&o.insecure, "insecure", false, "present no client certificate")
+	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate, as the client's --insecure (loopback hosts only); the client certificate is still sent when its files exist")
 	fs.IntVar(&c.Workers, "workers", 0, "closed model: N workers running sessions back to back (default 8 when no mode is given)")
 	fs.Float64Var(&c.Rate, "rate", 0, "open model: R session arrivals per second")
 	fs.IntVar(&c.MaxInflight, "max-inflight", 10000, "open model: cap on sessions in flight; arrivals beyond it wait, and the wait counts as latency")
@@ -124,6 +125,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		return nil, fs, errors.New("--interval must be at least 1ms")
 	case c.Port < 1 || c.Port > 65535:
 		return nil, fs, fmt.Errorf("--port %d out of range", c.Port)
+	case o.insecure && !isLoopbackHost(c.Host):
+		return nil, fs, fmt.Errorf("--insecure skips verifying the server, so it is refused for non-loopback host %q", c.Host)
 	}
 	if modes == 0 {
 		c.Workers = 8
@@ -145,6 +148,14 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		c.Flags["threshold"] += t.Expr
 	}
 	return o, fs, nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // isTerminal reports whether w is a terminal, so the progress line (which

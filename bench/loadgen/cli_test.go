@@ -37,6 +37,7 @@ func TestMainFlagErrors(t *testing.T) {
 		{"bad threshold", []string{"--threshold", "p99<fast"}, "not a duration"},
 		{"tiny interval", []string{"--interval", "10us"}, "interval"},
 		{"positional", []string{"now"}, "now"},
+		{"insecure off loopback", []string{"--insecure", "--host", "example.com"}, "non-loopback"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

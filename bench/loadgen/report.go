@@ -11,6 +11,8 @@ import (
 	"time"
 
 	_ "embed"
+
+	"tlslpd/protocol"
 )
 
 // Chart geometry, in SVG user units.
@@ -82,7 +84,11 @@ func WriteReport(w io.Writer, s *Summary) error {
 	}
 	failLines := make([]ErrorCount, 0, len(s.FailLines))
 	for l, n := range s.FailLines {
-		failLines = append(failLines, ErrorCount{Message: l, Count: n})
+		kind := kindNames[kServerFail]
+		if !protocol.IsFixedFail(l) {
+			kind = kindNames[kInjectedFail] + " (normal)"
+		}
+		failLines = append(failLines, ErrorCount{Outcome: kind, Message: l, Count: n})
 	}
 	sort.Slice(failLines, func(i, j int) bool {
 		if failLines[i].Count != failLines[j].Count {
@@ -172,18 +178,18 @@ func yTicks(b *strings.Builder, top float64, unit string, label func(float64) st
 		padT+plotH/2, padT+plotH/2, html.EscapeString(unit))
 }
 
-// timeAxis labels the x axis in seconds since the run's start; x maps an
-// interval index to its left edge.
+// timeAxis labels the x axis in seconds since the first interval's
+// start; x maps an interval index to its position.
 func timeAxis(b *strings.Builder, s *Summary, x func(i int) float64) {
 	n := len(s.Intervals)
 	step := max(1, int(math.Ceil(float64(n)/12)))
-	start := s.StartTime.UnixMilli()
+	first := s.Intervals[0].StartMs
 	for i := 0; i < n; i += step {
-		t := float64(s.Intervals[i].StartMs-start) / 1000
-		fmt.Fprintf(b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%s</text>`, x(i), padT+plotH+16, sig3(math.Max(t, 0)))
+		t := float64(s.Intervals[i].StartMs-first) / 1000
+		fmt.Fprintf(b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%s</text>`, x(i), padT+plotH+16, sig3(t))
 	}
-	fmt.Fprintf(b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">seconds since the start (intervals of %s)</text>`,
-		padL+plotW/2, padT+plotH+36, html.EscapeString(HumanMs(intervalMs(s))))
+	fmt.Fprintf(b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">seconds since %s UTC (intervals of %s)</text>`,
+		padL+plotW/2, padT+plotH+36, time.UnixMilli(first).UTC().Format("15:04:05"), html.EscapeString(HumanMs(intervalMs(s))))
 }
 
 func intervalMs(s *Summary) float64 {

@@ -38,7 +38,8 @@ func runGenerators(t *testing.T, n int) []*generatorRun {
 		g := &generatorRun{}
 		runs[i] = g
 		cfg := baseConfig(env, port)
-		cfg.Workers, cfg.Sessions, cfg.Interval, cfg.Out = 2, 40, 200*time.Millisecond, &g.out
+		// tlslpd injects FAIL in about 90% of sessions: 100 leave ~10 completed.
+		cfg.Workers, cfg.Sessions, cfg.Interval, cfg.Out = 2, 100, 200*time.Millisecond, &g.out
 		var mu sync.Mutex
 		WithSampleHook(&cfg, func(d time.Duration) {
 			mu.Lock()
@@ -86,9 +87,10 @@ func TestMergeMatchesCombinedRun(t *testing.T) {
 		raw = append(raw, g.samples...)
 	}
 	assert.Equal(t, want, merged.Counts)
-	assert.Equal(t, uint64(80), merged.Started)
+	assert.Equal(t, uint64(200), merged.Started)
 	assert.Equal(t, started, merged.Started)
-	assert.Equal(t, uint64(80), merged.Counts.Total())
+	assert.Equal(t, uint64(200), merged.Counts.Total())
+	require.NotEmpty(t, raw, "some sessions completed")
 	require.Len(t, merged.Generators, 2)
 
 	// Percentiles are those of every session together: equal to one

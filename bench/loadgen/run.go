@@ -483,40 +483,62 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, rec *reco
 	return p
 }
 
-// startTicker closes intervals on time and writes the progress line.
+// startTicker closes each interval at its wall-clock end (a timer per
+// boundary, so sessions land in the interval they finished in) and writes
+// the progress line.
 func startTicker(cfg Config, rec *recorder, r *sessionRunner, start time.Time) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		tk := time.NewTicker(min(cfg.Interval/4, 100*time.Millisecond))
-		defer tk.Stop()
+		nextRoll := start.Truncate(cfg.Interval).Add(cfg.Interval)
 		nextProgress := start.Add(cfg.ProgressInterval)
+		// In-flight peaks are sampled between boundaries too.
+		sample := min(cfg.Interval/4, 100*time.Millisecond)
+		nextSample := start.Add(sample)
+		timer := time.NewTimer(0)
+		defer timer.Stop()
 		var last uint64
 		lastAt := start
 		for {
+			wake := nextRoll
+			if nextSample.Before(wake) {
+				wake = nextSample
+			}
+			if cfg.Progress != nil && nextProgress.Before(wake) {
+				wake = nextProgress
+			}
+			timer.Reset(time.Until(wake))
+			var now time.Time
 			select {
 			case <-done:
 				if cfg.Progress != nil && cfg.ProgressLive {
 					fmt.Fprint(cfg.Progress, "\r\033[K")
 				}
 				return
-			case now := <-tk.C:
+			case now = <-timer.C:
+			}
+			if !now.Before(nextSample) {
+				rec.sampleInflight()
+				nextSample = now.Add(sample)
+			}
+			if !now.Before(nextRoll) {
 				rec.roll(now, false)
-				if cfg.Progress == nil || now.Before(nextProgress) {
-					continue
-				}
-				nextProgress = nextProgress.Add(cfg.ProgressInterval)
-				c := rec.snapshot()
-				total := c.Total()
-				rate := float64(total-last) / now.Sub(lastAt).Seconds()
-				last, lastAt = total, now
-				line := progressLine(now.Sub(start), c, rate, r)
-				if cfg.ProgressLive {
-					fmt.Fprintf(cfg.Progress, "\r\033[K%s", line)
-				} else {
-					fmt.Fprintf(cfg.Progress, "tlslpd bench load: %s\n", line)
-				}
+				nextRoll = now.Truncate(cfg.Interval).Add(cfg.Interval)
+			}
+			if cfg.Progress == nil || now.Before(nextProgress) {
+				continue
+			}
+			nextProgress = nextProgress.Add(cfg.ProgressInterval)
+			c := rec.snapshot()
+			total := c.Total()
+			rate := float64(total-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = total, now
+			line := progressLine(now.Sub(start), c, rate, r)
+			if cfg.ProgressLive {
+				fmt.Fprintf(cfg.Progress, "\r\033[K%s", line)
+			} else {
+				fmt.Fprintf(cfg.Progress, "tlslpd bench load: %s\n", line)
 			}
 		}
 	}()

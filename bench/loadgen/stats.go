@@ -161,7 +161,6 @@ func (r *recorder) sampleInflight() {
 // when final) and passes it to the sink. Only one goroutine rolls at a
 // time: the run's ticker, then the final flush after it stopped.
 func (r *recorder) roll(now time.Time, final bool) {
-	r.sampleInflight()
 	r.mu.Lock()
 	if !final && now.Before(r.cur.end()) {
 		r.mu.Unlock()

@@ -156,6 +156,8 @@ type Summary struct {
 	Warnings           []string          `json:"warnings"`
 	Thresholds         []ThresholdResult `json:"thresholds,omitempty"`
 	Park               *Park             `json:"park,omitempty"`
+
+	mixed bool // generators of different models were merged
 }
 
 // outcomeRows are the outcome table's rows, in the order people read them.
@@ -192,6 +194,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "target %s, %s model%s", s.Target, s.Mode, gens)
 	switch {
+	case s.mixed:
+		fmt.Fprintf(&b, ", %d workers and %s offered by the open-model generators", s.Workers, humanRate(s.Rate))
 	case s.Park != nil:
 		fmt.Fprintf(&b, ", park %d", s.RequestedConcurrency)
 	case s.Rate > 0:
@@ -217,7 +221,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			s.Park.Parked, s.Park.Requested, sig3(s.Park.OpenSeconds), sig3(s.Park.HoldSeconds), s.Park.Dropped)
 	} else {
 		fmt.Fprintf(&b, "sessions: %d started (%s", s.Started, humanRate(s.StartedPerSecond))
-		if s.Rate > 0 {
+		if s.Rate > 0 && !s.mixed {
 			fmt.Fprintf(&b, " of %s offered", humanRate(s.Rate))
 		}
 		fmt.Fprintf(&b, "), %d completed (%s)\n", s.Counts.Completed, humanRate(s.CompletedPerSecond))

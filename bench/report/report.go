@@ -38,11 +38,14 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	fs.StringVar(&o.html, "html", "", "write a self-contained HTML report to FILE")
 	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion, repeatable (as for bench load); a violated one exits 3")
 	// Flags may come before, between or after the files.
+	fs.SetOutput(io.Discard)
 	for {
-		if err := cli.Parse(fs, args); err == nil {
+		if err := fs.Parse(args); err != nil {
+			// cli.Parse words the same error as every other subcommand.
+			return nil, fs, cli.Parse(fs, args)
+		}
+		if fs.NArg() == 0 {
 			break
-		} else if fs.NArg() == 0 {
-			return nil, fs, err
 		}
 		o.files = append(o.files, fs.Arg(0))
 		args = fs.Args()[1:]

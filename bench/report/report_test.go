@@ -1,0 +1,137 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/bench/loadgen"
+	"tlslpd/internal/testenv"
+)
+
+// loadRuns runs two `tlslpd bench load` side by side against one
+// in-process tlslpd, one closed and one open model, with --out files.
+func loadRuns(t *testing.T) (dir string, files []string, sums []loadgen.Summary) {
+	t.Helper()
+	env := testenv.New(t)
+	port := env.StartTlslpd(t, "--n_bits", "8")
+	certs := env.Files(t)
+	dir = t.TempDir()
+	common := []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--client-cert", certs.ClientCert,
+		"--private-key", certs.ClientKey, "--ca-cert", certs.CACert, "--quiet", "--json", "--interval", "250ms"}
+	// tlslpd injects FAIL in about 90% of sessions (the reference's
+	// draw): 150 sessions each leave plenty completed in every interval.
+	modes := [][]string{{"--workers", "2", "--sessions", "150"}, {"--rate", "200", "--duration", "750ms"}}
+	files = make([]string, len(modes))
+	sums = make([]loadgen.Summary, len(modes))
+	var wg sync.WaitGroup
+	for i, m := range modes {
+		files[i] = filepath.Join(dir, "gen"+strconv.Itoa(i)+".hlog")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out, errb bytes.Buffer
+			code := loadgen.Main(append(append([]string{"--out", files[i]}, m...), common...), &out, &errb)
+			assert.Equal(t, loadgen.ExitOK, code, errb.String())
+			assert.NoError(t, json.Unmarshal(out.Bytes(), &sums[i]))
+		}()
+	}
+	wg.Wait()
+	return dir, files, sums
+}
+
+func TestReportMergesRuns(t *testing.T) {
+	dir, files, sums := loadRuns(t)
+	html := filepath.Join(dir, "merged.html")
+
+	var jsonOut, errb bytes.Buffer
+	code := Main(append([]string{"--json", "--html", html, "--threshold", "p99<1h"}, files...), &jsonOut, &errb)
+	require.Equal(t, loadgen.ExitOK, code, errb.String())
+	assert.Contains(t, errb.String(), "wrote report to "+html)
+	var merged loadgen.Summary
+	require.NoError(t, json.Unmarshal(jsonOut.Bytes(), &merged))
+	assert.Len(t, merged.Generators, 2)
+	assert.Equal(t, sums[0].Counts.Completed+sums[1].Counts.Completed, merged.Counts.Completed)
+	assert.Equal(t, sums[0].Counts.Total()+sums[1].Counts.Total(), merged.Counts.Total())
+	assert.Equal(t, sums[0].Started+sums[1].Started, merged.Started)
+	assert.Equal(t, "closed, open", merged.Mode)
+	assert.LessOrEqual(t, merged.Latency.P50, merged.Latency.P99)
+	require.Len(t, merged.Thresholds, 1)
+	assert.True(t, merged.Thresholds[0].OK)
+
+	// The text summary says the same numbers as the JSON.
+	var text bytes.Buffer
+	require.Equal(t, loadgen.ExitOK, Main(files, &text, &errb))
+	l := merged.Latency
+	assert.Contains(t, text.String(), "latency of "+strconv.FormatUint(l.Count, 10)+" completed sessions: p50 "+loadgen.HumanMs(l.P50)+"  p90 "+loadgen.HumanMs(l.P90)+
+		"  p99 "+loadgen.HumanMs(l.P99)+"  p99.9 "+loadgen.HumanMs(l.P999)+"  max "+loadgen.HumanMs(l.Max))
+	assert.Regexp(t, regexp.MustCompile(`completed +`+strconv.FormatUint(merged.Counts.Completed, 10)+` `), text.String())
+	assert.Contains(t, text.String(), strconv.FormatUint(merged.Started, 10)+" started")
+	for _, p := range merged.Phases {
+		assert.Regexp(t, regexp.QuoteMeta(p.Title)+` +`+strconv.FormatUint(p.Latency.Count, 10)+` +`+regexp.QuoteMeta(loadgen.HumanMs(p.Latency.P50)), text.String())
+	}
+	assert.Contains(t, text.String(), "(2 load generators merged)")
+
+	// The HTML report has every part, self-contained.
+	data, err := os.ReadFile(html)
+	require.NoError(t, err)
+	page := string(data)
+	for _, part := range []string{
+		`<table id="parameters">`, `<table id="outcomes">`, `<table id="thresholds">`, `<table id="latency">`, `<table id="phases">`,
+		`<svg id="latency-over-time"`, `<polyline class="p50"`, `<polyline class="p90"`, `<polyline class="p99"`,
+		`<svg id="throughput"`, `<rect class="completed"`, `<polyline class="started"`, `<line class="offered"`,
+		`<svg id="latency-spectrum"`, `<polyline class="spectrum"`,
+		`class="legend"`, "2 load generators merged", "TLS handshake", "WORK verify (server round trip)",
+	} {
+		assert.True(t, strings.Contains(page, part), "the report has %s", part)
+	}
+	assert.Equal(t, 2, strings.Count(page, "<code>tlslpd bench load --out "), "each generator's command line")
+	for _, remote := range []string{"<script", `src="http`, `href="http`, "@import", "url("} {
+		assert.False(t, strings.Contains(page, remote), "self-contained, yet it has %s", remote)
+	}
+}
+
+func TestReportThresholdExitCode(t *testing.T) {
+	_, files, _ := loadRuns(t)
+	var out, errb bytes.Buffer
+	code := Main(append(files, "--threshold", "p50<1us", "--threshold", "errors<1%"), &out, &errb)
+	assert.Equal(t, loadgen.ExitThreshold, code)
+	assert.Contains(t, out.String(), "threshold p50<1us: VIOLATED")
+	assert.Contains(t, out.String(), "threshold errors<1%: ok")
+}
+
+func TestReportErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.hlog")
+	require.NoError(t, os.WriteFile(bad, []byte("not a results file\n"), 0o644))
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no files", nil, loadgen.ExitUsage, "no results files"},
+		{"bad flag", []string{"--bogus", "x"}, loadgen.ExitUsage, "bogus"},
+		{"bad threshold", []string{"--threshold", "p99<soon", "x"}, loadgen.ExitUsage, "not a duration"},
+		{"missing file", []string{filepath.Join(dir, "nope.hlog")}, loadgen.ExitFailed, "nope.hlog"},
+		{"not a results file", []string{bad}, loadgen.ExitFailed, "not a tlslpd bench load results file"},
+		{"html path checked first", []string{"--html", filepath.Join(dir, "no", "x.html"), bad}, loadgen.ExitFailed, "--html"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			assert.Equal(t, tc.code, Main(tc.args, &out, &errb))
+			assert.Equal(t, 1, strings.Count(errb.String(), "\n"), errb.String())
+			assert.Contains(t, errb.String(), tc.want)
+		})
+	}
+}
