@@ -154,13 +154,13 @@ type Engine interface {
 	// Peer is valid once State() has been Established.
 	Peer() Peer
 	// Close queues close_notify (if established) and stops any handshake
-	// in flight; that handshake has ended, and its runner is back in the
-	// pool, when Close returns.
+	// in flight; that handshake has ended, and its coroutine is back in
+	// the pool, when Close returns.
 	Close()
 	// Park tells an established engine that its session is about to sit
 	// idle (e.g. waiting minutes for a WORK reply): it drops cipher state
-	// that can be rebuilt (TLS 1.3 AES-GCM key schedules, ~1.5 KiB), and
-	// the next Read/Write rebuilds it at the cost of two allocations. A
+	// that can be rebuilt (TLS 1.3 AEAD key schedules), and the next
+	// Read/Write rebuilds it at the cost of two allocations. A
 	// no-op in other states and for TLS 1.2.
 	Park()
 	// Release frees everything the engine holds; the engine must not be

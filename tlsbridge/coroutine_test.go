@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// startedHandshake returns an engine whose handshake holds a runner,
+// startedHandshake returns an engine whose handshake holds a coroutine,
 // suspended waiting for the client's second flight.
 func startedHandshake(t *testing.T, ts *Server, f *fixture) *harness {
 	t.Helper()
@@ -23,8 +23,8 @@ func startedHandshake(t *testing.T, ts *Server, f *fixture) *harness {
 	return h
 }
 
-// burstOfHandshakes has n handshakes hold a runner at once, then cancels
-// them all, so n runners go back to the pool together.
+// burstOfHandshakes has n handshakes hold a coroutine at once, then cancels
+// them all, so n coroutines go back to the pool together.
 func burstOfHandshakes(t *testing.T, ts *Server, f *fixture, n int) {
 	t.Helper()
 	hs := make([]*harness, n)
@@ -40,7 +40,7 @@ func burstOfHandshakes(t *testing.T, ts *Server, f *fixture, n int) {
 func TestCoroutinePool(t *testing.T) {
 	f := newFixture(t)
 
-	t.Run("sequential handshakes reuse one runner", func(t *testing.T) {
+	t.Run("sequential handshakes reuse one coroutine", func(t *testing.T) {
 		ts := f.newServer(t, nil)
 		for range 5 {
 			established(t, ts, f.clientConfig(tls.VersionTLS13))
@@ -48,12 +48,12 @@ func TestCoroutinePool(t *testing.T) {
 		}
 	})
 
-	t.Run("a canceled handshake returns its runner", func(t *testing.T) {
+	t.Run("a canceled handshake returns its coroutine", func(t *testing.T) {
 		for _, how := range []string{"close", "release"} {
 			t.Run(how, func(t *testing.T) {
 				ts := f.newServer(t, nil)
 				h := startedHandshake(t, ts, f)
-				assert.Zero(t, ts.idleCoroutineCount(), "the runner is busy")
+				assert.Zero(t, ts.idleCoroutineCount(), "the coroutine is busy")
 				if how == "close" {
 					h.eng.Close()
 				} else {
@@ -78,13 +78,13 @@ func TestCoroutinePool(t *testing.T) {
 		assert.Zero(t, ts.idleCoroutineCount())
 		waitGoroutines(t, ts, before)
 
-		// Engines still work after Close; their runners are not kept.
+		// Engines still work after Close; their coroutines are not kept.
 		established(t, ts, f.clientConfig(tls.VersionTLS13))
 		assert.Zero(t, ts.idleCoroutineCount())
 		waitGoroutines(t, ts, before)
 	})
 
-	t.Run("only runners idle past the timeout are ended", func(t *testing.T) {
+	t.Run("only coroutines idle past the timeout are ended", func(t *testing.T) {
 		// The timer never fires on its own here; the test moves the clock
 		// by backdating idleSince and trims by hand, so a slow machine
 		// cannot change the outcome.
@@ -94,7 +94,7 @@ func TestCoroutinePool(t *testing.T) {
 		burstOfHandshakes(t, ts, f, 3)
 		require.Equal(t, 3, ts.idleCoroutineCount())
 		ts.coroutinesMu.Lock()
-		require.NotNil(t, ts.trimTimer, "idle runners arm the trim timer")
+		require.NotNil(t, ts.trimTimer, "idle coroutines arm the trim timer")
 		for _, r := range ts.idleCoroutines[:2] { // the two oldest
 			r.idleSince = r.idleSince.Add(-2 * time.Hour)
 		}
@@ -122,7 +122,7 @@ func TestCoroutinePool(t *testing.T) {
 		waitGoroutines(t, ts, before)
 	})
 
-	t.Run("a runner survives a failed handshake", func(t *testing.T) {
+	t.Run("a coroutine survives a failed handshake", func(t *testing.T) {
 		ts := f.newServer(t, nil)
 		cc := f.clientConfig(tls.VersionTLS13)
 		cc.Certificates = nil

@@ -375,14 +375,14 @@ func (h *harness) clientWrite(p []byte, want int) error {
 }
 
 // waitGoroutines waits until the goroutine count drops to at most n plus
-// the handshake runners idle in ts's pool.
+// the handshake coroutines idle in ts's pool.
 func waitGoroutines(t testing.TB, ts *Server, n int) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for runtime.NumGoroutine() > n+ts.idleCoroutineCount() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d > %d + %d idle runners\n%s", runtime.NumGoroutine(), n, ts.idleCoroutineCount(), buf[:runtime.Stack(buf, true)])
+			t.Fatalf("goroutines: %d > %d + %d idle coroutines\n%s", runtime.NumGoroutine(), n, ts.idleCoroutineCount(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

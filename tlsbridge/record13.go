@@ -188,8 +188,9 @@ type recordLayer struct {
 	useless uint8
 }
 
-// park drops both AEAD states (for AES-GCM about 1.5 KiB of key schedule
-// and GHASH tables); they are rebuilt from the keys on next use.
+// park drops both AEAD states (for AES-GCM the key schedule and GHASH
+// tables, most of an idle session's memory); they are rebuilt from the
+// keys on next use.
 func (rl *recordLayer) park() {
 	rl.in.aead, rl.out.aead = nil, nil
 }
