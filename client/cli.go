@@ -143,6 +143,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return cli.Exit(fs, err, stdout, stderr)
 	}
 	level, _ := config.ParseLevel(o.logLevel) // validated in parseFlags
+	if !o.quiet && level <= zerolog.InfoLevel {
+		o.cfg.Progress, o.cfg.ProgressEvery = stderr, progressGap
+	}
 	var logOut io.Writer = zerolog.ConsoleWriter{Out: stderr, NoColor: true, TimeFormat: time.RFC3339}
 	if o.refLog {
 		refLevel, _ := reflog.ParseLevel(o.logLevel)
@@ -165,9 +168,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	logger := zerolog.New(logOut).Level(level).With().Timestamp().Logger()
 	o.cfg.Logger = &logger
-	if !o.quiet && level <= zerolog.InfoLevel {
-		o.cfg.Progress, o.cfg.ProgressEvery = stderr, progressGap
-	}
 
 	tcfg, err := LoadTLS(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {

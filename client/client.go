@@ -340,7 +340,11 @@ func (s *session) run() error {
 			res.Outcome = OutcomeServerFail
 			res.FailLine = req.Line
 			res.Injected = step == "body" && !protocol.IsFixedFail(req.Line)
-			s.log.Warn().Str("line", req.Line).Str("step", step).Msg("server sent FAIL")
+			ev := s.log.Warn()
+			if res.Injected {
+				ev = s.log.Info() // the protocol working, not a problem
+			}
+			ev.Str("line", req.Line).Str("step", step).Msg("server sent FAIL")
 			return &ServerFailError{Line: req.Line, Injected: res.Injected}
 		case KindHello:
 			if step != "HELLO" {
