@@ -30,31 +30,43 @@ func probeOK(t *testing.T, ctx context.Context, s *server) ProbeResult {
 	return res
 }
 
-// A trickling peer (one byte of its ClientHello at a time) holds nothing
-// the honest client needs, and the handshake deadline, counted from
-// accept, ends it however steadily it trickles.
+// A trickling peer (its ClientHello, or its second flight after a whole
+// ClientHello, one byte at a time) holds nothing the honest client needs,
+// and the handshake deadline, counted from accept, ends it however
+// steadily it makes progress.
 func TestTricklingHandshakes(t *testing.T) {
-	s := startServer(t, "--handshake-timeout", "3s")
-	ctx := attackCtx(t)
-	before := s.scrape()
-	run, err := Stall{Target: s.target, Sources: Sources(2, 20), Conns: 200, Trickle: 300 * time.Millisecond}.Start(ctx)
-	require.NoError(t, err)
-	defer run.Stop()
-	_, err = run.WaitOpen(ctx, 200, 20*time.Second)
-	require.NoError(t, err)
+	for _, afterHello := range []bool{false, true} {
+		name := "client hello"
+		if afterHello {
+			name = "second flight"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := startServer(t, "--handshake-timeout", "3s")
+			ctx := attackCtx(t)
+			before := s.scrape()
+			const conns = 200
+			run, err := Stall{Target: s.target, Sources: Sources(2, 20), Conns: conns,
+				Trickle: 300 * time.Millisecond, TrickleAfterHello: afterHello}.Start(ctx)
+			require.NoError(t, err)
+			defer run.Stop()
+			_, err = run.WaitOpen(ctx, conns, 20*time.Second)
+			require.NoError(t, err)
 
-	probeOK(t, ctx, s)
-	assert.Zero(t, run.Stats().HelloSent, "the trickle must still be going for this test to mean anything")
-
-	// Each trickler is closed by the deadline, long before its ClientHello
-	// (hundreds of bytes at 3 a second) could be complete.
-	require.Eventually(t, func() bool { return run.Stats().ClosedByServer == 200 }, 30*time.Second, 50*time.Millisecond,
-		"tricklers closed by the server: %+v", run.Stats())
-	assert.Zero(t, run.Stats().HelloSent)
-	after := s.waitMetric("handshake timeouts counted", 10*time.Second, func(m map[string]float64) bool {
-		return sum(m, "tlslpd_tls_handshakes_total", `result="timeout"`) >= sum(before, "tlslpd_tls_handshakes_total", `result="timeout"`)+200
-	})
-	assert.Zero(t, sum(after, "tlslpd_connections_open")-sum(before, "tlslpd_connections_open"), "no connection left behind")
+			probeOK(t, ctx, s)
+			// Each trickler is closed by the deadline, long before what it
+			// trickles (over a thousand bytes at 3 a second) is complete.
+			require.Eventually(t, func() bool { return run.Stats().ClosedByServer == conns }, 30*time.Second, 50*time.Millisecond,
+				"tricklers closed by the server: %+v", run.Stats())
+			if !afterHello {
+				assert.Zero(t, run.Stats().HelloSent, "no ClientHello was complete")
+			}
+			after := s.waitMetric("handshake timeouts counted", 10*time.Second, func(m map[string]float64) bool {
+				return sum(m, "tlslpd_tls_handshakes_total", `result="timeout"`) >= sum(before, "tlslpd_tls_handshakes_total", `result="timeout"`)+conns
+			})
+			assert.Zero(t, sum(after, "tlslpd_connections_open")-sum(before, "tlslpd_connections_open"), "no connection left behind")
+			assert.Zero(t, sum(after, "tlslpd_tls_handshakes_suspended"), "no handshake left behind")
+		})
+	}
 }
 
 // A client that pipelines a whole session's replies and then megabytes

@@ -25,6 +25,11 @@ type Stall struct {
 	Conns   int
 	// Trickle, when positive, is the pause between single bytes.
 	Trickle time.Duration
+	// TrickleAfterHello (with Trickle) sends the ClientHello at once and
+	// only the client's second flight (certificate, CertificateVerify,
+	// Finished) one byte per Trickle: a handshake that keeps making a
+	// little progress.
+	TrickleAfterHello bool
 	// Silent connections send nothing at all: not even a ClientHello, so
 	// the server has no handshake to bound, only a connection.
 	Silent bool
@@ -167,7 +172,17 @@ func (r *StallRun) once(ctx context.Context, src netip.Addr) bool {
 
 	buf := make([]byte, 512)
 	pending := r.hello
-	if r.cfg.Silent {
+	helloDone := false
+	if r.cfg.TrickleAfterHello && r.cfg.Trickle > 0 {
+		flight, err := r.bufferedHandshake(ctx, c)
+		if err != nil {
+			return r.serverClosed(ctx)
+		}
+		pending, helloDone = flight, true
+		r.helloSent.Add(1)
+		r.stalled.Add(1)
+		defer r.stalled.Add(-1)
+	} else if r.cfg.Silent {
 		pending = nil
 		r.stalled.Add(1)
 		defer r.stalled.Add(-1)
@@ -185,7 +200,7 @@ func (r *StallRun) once(ctx context.Context, src netip.Addr) bool {
 			if _, err := c.Write(pending[:1]); err != nil {
 				return r.serverClosed(ctx)
 			}
-			if pending = pending[1:]; len(pending) == 0 {
+			if pending = pending[1:]; len(pending) == 0 && !helloDone {
 				r.helloSent.Add(1)
 				r.stalled.Add(1)
 				defer r.stalled.Add(-1)
@@ -202,6 +217,39 @@ func (r *StallRun) once(ctx context.Context, src netip.Addr) bool {
 			return r.serverClosed(ctx)
 		}
 	}
+}
+
+// bufferedHandshake runs crypto/tls's client handshake over c, except that
+// everything after the ClientHello is kept instead of sent; it returns
+// those bytes (the client's second flight) once the client is done.
+func (r *StallRun) bufferedHandshake(ctx context.Context, c *net.TCPConn) ([]byte, error) {
+	cc := r.cfg.Target.TLS.Clone()
+	if cc.ServerName == "" {
+		cc.ServerName = "localhost"
+	}
+	hc := &holdConn{TCPConn: c}
+	_ = c.SetDeadline(time.Now().Add(dialTimeout))
+	defer c.SetDeadline(time.Time{})
+	if err := tls.Client(hc, cc).HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return hc.held, nil
+}
+
+// holdConn sends its first write and keeps the rest.
+type holdConn struct {
+	*net.TCPConn
+	sent bool
+	held []byte
+}
+
+func (h *holdConn) Write(b []byte) (int, error) {
+	if !h.sent {
+		h.sent = true
+		return h.TCPConn.Write(b)
+	}
+	h.held = append(h.held, b...)
+	return len(b), nil
 }
 
 func (r *StallRun) serverClosed(ctx context.Context) bool {
