@@ -106,7 +106,6 @@ func Defaults() Server {
 		LogLevel:          protocol.DefaultLogLevel,
 		MaxConns:          15000,
 		HandshakeTimeout:  10 * time.Second,
-		LogFormat:         "json",
 		DrainTimeout:      30 * time.Second,
 		MaxBufferedBytes:  256 << 10,
 		RecordsMaxBytes:   100 << 20,
@@ -233,7 +232,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most concurrent connections; more are closed at once")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes computing at once; one waiting for its peer holds no slot (0: one per core)")
-	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console (default: console on a terminal, json otherwise; colour only on a terminal)")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: GOMAXPROCS, which Go derives from the cores or the container's CPU limit)")
 
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "YAML file holding any of these flags by name; flags given here override it")
@@ -315,7 +314,7 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --max-handshakes must not be negative", ErrUsage)
 	case c.Loops < 0:
 		return fmt.Errorf("%w: --loops must not be negative", ErrUsage)
-	case c.LogFormat != "json" && c.LogFormat != "console":
+	case c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "console":
 		return fmt.Errorf("%w: --log-format %q: want json or console", ErrUsage, c.LogFormat)
 	}
 	if _, err := ParseLevel(c.LogLevel); err != nil {

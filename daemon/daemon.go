@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -21,6 +23,7 @@ import (
 	"tlslpd/logsink"
 	"tlslpd/metrics"
 	"tlslpd/records"
+	"tlslpd/statemachine"
 	"tlslpd/tlsbridge"
 	"tlslpd/version"
 )
@@ -63,7 +66,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		defer ref.close()
 		logger, err = ref.zerolog(cfg)
 	} else {
-		logger, err = NewLogger(cfg, logs)
+		term := isTerminal(stderr)
+		logger, err = NewLogger(cfg, logs, term, term && os.Getenv("NO_COLOR") == "")
 	}
 	if err != nil {
 		return fail(2, trimUsage(err))
@@ -153,16 +157,26 @@ func trimUsage(err error) string {
 	return s
 }
 
-// NewLogger builds the zerolog logger the flags ask for.
-func NewLogger(cfg config.Server, w io.Writer) (zerolog.Logger, error) {
+// NewLogger builds the zerolog logger the flags ask for. terminal says
+// whether w ends at a terminal: then the default --log-format is console,
+// otherwise JSON, for machines. Colour codes are written only with color,
+// which the caller sets only for a terminal (and not under NO_COLOR).
+func NewLogger(cfg config.Server, w io.Writer, terminal, color bool) (zerolog.Logger, error) {
 	level, err := config.ParseLevel(cfg.LogLevel)
 	if err != nil {
 		return zerolog.Nop(), err
 	}
-	if cfg.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	if cfg.LogFormat == "console" || (cfg.LogFormat == "" && terminal) {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !color}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// isTerminal reports whether w is a terminal; /dev/null, files and pipes
+// are not.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd())
 }
 
 // Hooks let tests observe a running daemon; all fields are optional.
@@ -425,23 +439,36 @@ func (d *Daemon) status(ctx context.Context) {
 			d.notify.watchdog()
 		case now := <-statusC:
 			cur := d.met.Snapshot()
-			secs := now.Sub(lastAt).Seconds()
-			ev := d.log.Info().Float64("connections", cur.Open)
-			for state, n := range cur.Active {
-				ev = ev.Float64("sessions_"+state, n)
-			}
-			ev = ev.Float64("handshakes_per_s", (cur.Handshakes-last.Handshakes)/secs).
-				Float64("pow_checks_per_s", (cur.PoWChecks-last.PoWChecks)/secs).
-				Float64("sessions_finished_per_s", (cur.Finished-last.Finished)/secs)
-			if d.records != nil {
-				ev = ev.Uint64("records_written", d.records.Written()).Uint64("records_dropped", d.records.Dropped())
-			}
-			if d.logs != nil && d.logs.Dropped() > 0 {
-				ev = ev.Uint64("log_lines_dropped", d.logs.Dropped())
-			}
+			ev := d.log.Info()
+			d.statusFields(ev, last, cur, now.Sub(lastAt))
 			ev.Msg("status")
 			last, lastAt = cur, now
 		}
+	}
+}
+
+// statusFields writes the status line: the same fields in the same order
+// on every line, named after the metrics they come from; gauges and counts
+// are integers, rates per second over the interval with one decimal.
+func (d *Daemon) statusFields(e *zerolog.Event, last, cur metrics.Snapshot, interval time.Duration) {
+	rate := func(delta float64) float64 {
+		if interval <= 0 {
+			return 0
+		}
+		return math.Round(10*delta/interval.Seconds()) / 10
+	}
+	e.Int64("connections_open", int64(cur.Open))
+	for _, st := range []statemachine.State{statemachine.StateHello, statemachine.StateWork, statemachine.StateBody, statemachine.StateDone} {
+		e.Int64("sessions_active_"+st.String(), int64(cur.Active[st.String()]))
+	}
+	e.Float64("tls_handshakes_per_second", rate(cur.Handshakes-last.Handshakes)).
+		Float64("pow_checks_per_second", rate(cur.PoWChecks-last.PoWChecks)).
+		Float64("sessions_finished_per_second", rate(cur.Finished-last.Finished))
+	if d.records != nil {
+		e.Uint64("records_written", d.records.Written()).Uint64("records_dropped", d.records.Dropped())
+	}
+	if d.logs != nil {
+		e.Uint64("log_lines_dropped", d.logs.Dropped())
 	}
 }
 

@@ -692,14 +692,14 @@ func TestStatusLine(t *testing.T) {
 		p.mu.Lock()
 		var found map[string]any
 		for _, m := range p.logs {
-			if m["message"] == "status" && m["sessions_work"] == 1.0 {
+			if m["message"] == "status" && m["sessions_active_work"] == 1.0 {
 				found = m
 			}
 		}
 		p.mu.Unlock()
 		if found != nil {
-			assert.Equal(t, 1.0, found["connections"])
-			for _, k := range []string{"handshakes_per_s", "pow_checks_per_s", "sessions_finished_per_s", "sessions_hello", "sessions_body"} {
+			assert.Equal(t, 1.0, found["connections_open"])
+			for _, k := range []string{"tls_handshakes_per_second", "pow_checks_per_second", "sessions_finished_per_second", "sessions_active_hello", "sessions_active_body", "log_lines_dropped"} {
 				assert.Contains(t, found, k)
 			}
 			return

@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/certs"
+	"tlslpd/config"
+	"tlslpd/metrics"
+)
+
+func TestLogFormat(t *testing.T) {
+	tests := []struct {
+		name            string
+		flag            string
+		terminal, color bool
+		wantJSON        bool
+		wantColor       bool
+	}{
+		{"default on a terminal: console, coloured", "", true, true, false, true},
+		{"default elsewhere: JSON", "", false, false, true, false},
+		{"console into a file: no colour codes", "console", false, false, false, false},
+		{"console on a terminal under NO_COLOR", "console", true, false, false, false},
+		{"json on a terminal", "json", true, true, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			l, err := NewLogger(config.Server{LogFormat: tc.flag, LogLevel: "INFO"}, &out, tc.terminal, tc.color)
+			require.NoError(t, err)
+			l.Warn().Str("remote", "127.0.0.1:1").Msg("hello")
+			line := out.String()
+			assert.Equal(t, tc.wantJSON, json.Valid([]byte(line)), line)
+			assert.Equal(t, tc.wantColor, strings.Contains(line, "\x1b["), "%q", line)
+			assert.Contains(t, line, "hello")
+		})
+	}
+}
+
+// The binary writes no colour codes with --log-format console when its
+// stderr is a file.
+func TestConsoleLogIntoAFileHasNoColour(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	logPath := filepath.Join(dir, "stderr.log")
+	f, err := os.Create(logPath)
+	require.NoError(t, err)
+	defer f.Close()
+	cmd := exec.Command(binary, "--log-format", "console", "--listen", "127.0.0.1:0", "--status-interval", "0", "--n_bits", "4")
+	cmd.Dir = dir
+	cmd.Stderr = f
+	require.NoError(t, cmd.Start())
+	deadline := time.Now().Add(bound)
+	var data []byte
+	for time.Now().Before(deadline) {
+		data, _ = os.ReadFile(logPath)
+		if bytes.Contains(data, []byte("serving")) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	data, _ = os.ReadFile(logPath)
+	require.Contains(t, string(data), "serving", "console log lines: %s", data)
+	assert.NotContains(t, string(data), "\x1b[", "colour codes in a file")
+	assert.False(t, json.Valid(bytes.SplitN(data, []byte("\n"), 2)[0]), "console format, not JSON")
+}
+
+func TestStatusLineFieldsAndRounding(t *testing.T) {
+	var out bytes.Buffer
+	d := &Daemon{}
+	last := metrics.Snapshot{Handshakes: 10, PoWChecks: 0, Finished: 3}
+	cur := metrics.Snapshot{Open: 5, Active: map[string]float64{"work": 2, "hello": 1}, Handshakes: 10 + 982.0001, PoWChecks: 1, Finished: 3 + 100.0/3}
+	for range 2 {
+		l := zerolog.New(&out)
+		ev := l.Info()
+		d.statusFields(ev, last, cur, 10*time.Second)
+		ev.Msg("status")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2)
+	assert.Equal(t, lines[0], lines[1], "same fields, same order")
+	assert.Equal(t, `{"level":"info","connections_open":5,"sessions_active_hello":1,"sessions_active_work":2,"sessions_active_body":0,"sessions_active_done":0,`+
+		`"tls_handshakes_per_second":98.2,"pow_checks_per_second":0.1,"sessions_finished_per_second":3.3,"message":"status"}`, lines[0])
+}
