@@ -120,6 +120,22 @@ func (l *Logger) Log(level Level, msg string) {
 	l.pool.Put(bp)
 }
 
+// LogRepr writes prefix followed by Repr(value), without building the
+// message first: the per-step lines allocate nothing.
+func (l *Logger) LogRepr(level Level, prefix, value string) {
+	if !l.Enabled(level) {
+		return
+	}
+	bp := l.pool.Get().(*[]byte)
+	b := l.AppendHeader((*bp)[:0], level)
+	b = append(b, prefix...)
+	b = AppendRepr(b, value)
+	b = append(b, '\n')
+	l.write(level, b)
+	*bp = b
+	l.pool.Put(bp)
+}
+
 // Logf is Log with fmt formatting.
 func (l *Logger) Logf(level Level, format string, args ...any) {
 	if l.Enabled(level) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
@@ -18,11 +19,12 @@ type ServerSteps struct{ l *Logger }
 // NewServerSteps logs through l.
 func NewServerSteps(l *Logger) *ServerSteps { return &ServerSteps{l: l} }
 
-// lowerCommands are the body commands as the reference names its steps.
-var lowerCommands = func() map[string]string {
+// stepLines are the reference's step messages per body command:
+// "Step: 'full_name'".
+var stepLines = func() map[string]string {
 	m := make(map[string]string, len(protocol.BodyCommands))
 	for _, c := range protocol.BodyCommands {
-		m[c] = Repr(strings.ToLower(c))
+		m[c] = "Step: " + Repr(strings.ToLower(c))
 	}
 	return m
 }()
@@ -30,48 +32,48 @@ var lowerCommands = func() map[string]string {
 // Started: a session's TLS handshake is done (the reference logs the
 // connection and then its handshake step).
 func (s *ServerSteps) Started(ip netip.Addr) {
-	s.l.Log(Info, "Connection from address: "+Repr(ip.Unmap().String()))
+	s.l.LogRepr(Info, "Connection from address: ", ip.Unmap().String())
 	s.l.Log(Info, "Step: handshake")
 }
 
 // Step: the state machine handled ev in state from, and sent sent
-// (one line with its '\n', or nil).
+// (one line with its '\n', or nil). It allocates nothing.
 func (s *ServerSteps) Step(m *statemachine.Machine, ev statemachine.Event, from statemachine.State, sent []byte) {
 	if ev.Kind == statemachine.EventLine {
 		switch from {
 		case statemachine.StateBody:
 			if m.Outcome() != statemachine.OutcomeBadChecksum {
 				_, value, _ := bytes.Cut(ev.Line, []byte{' '})
-				s.l.Log(Info, "Received "+Repr(string(value)))
+				s.l.LogRepr(Info, "Received ", view(value))
 			}
 		case statemachine.StateDone:
-			s.l.Log(Info, "Received "+Repr(string(ev.Line)))
+			s.l.LogRepr(Info, "Received ", view(ev.Line))
 		default:
-			if s.l.Enabled(Debug) {
-				s.l.Log(Debug, "Received "+Repr(string(ev.Line)))
-			}
+			s.l.LogRepr(Debug, "Received ", view(ev.Line))
 		}
 	}
 	if len(sent) == 0 {
 		return
 	}
-	line := string(sent[:len(sent)-1])
-	word, _, _ := strings.Cut(line, " ")
+	line := sent[:len(sent)-1]
+	word, _, _ := bytes.Cut(line, []byte{' '})
 	switch {
-	case lowerCommands[word] != "":
-		s.l.Log(Info, "Step: "+lowerCommands[word])
-	case line == protocol.Done:
+	case stepLines[string(word)] != "":
+		s.l.Log(Info, stepLines[string(word)])
+	case string(line) == protocol.Done:
 		s.l.Log(Info, "Step: done")
 	case m.Outcome() == statemachine.OutcomeInjectedFail:
 		s.l.Log(Info, "Step: 'fail'")
-	case word == protocol.Fail:
-		s.l.Log(Info, "Sending to client: "+Repr(string(sent)))
+	case string(word) == protocol.Fail:
+		s.l.LogRepr(Info, "Sending to client: ", view(sent))
 	default: // HELLO, WORK
-		if s.l.Enabled(Debug) {
-			s.l.Log(Debug, "Sending to client: "+Repr(string(sent)))
-		}
+		s.l.LogRepr(Debug, "Sending to client: ", view(sent))
 	}
 }
+
+// view reads b as a string without copying it; the result must not
+// outlive the call it is passed to (LogRepr copies what it writes).
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // Ended: the session is over.
 func (s *ServerSteps) Ended(*statemachine.Machine) { s.l.Log(Info, "Connection closed") }
