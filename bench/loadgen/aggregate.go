@@ -234,7 +234,7 @@ func warnings(s *Summary) []string {
 		if sv.CPUShare > 0 {
 			msg += fmt.Sprintf("; solving kept %s of %d CPUs busy", percentF(sv.CPUShare), s.CPUs)
 		}
-		msg += ". Lower the server's --n_bits to load the server, or spread the load over more machines (deploy/loadgen-job.yaml)."
+		msg += ". Lower the server's --n_bits to load the server, or spread the load over more machines (deploy/kubernetes/loadgen-job.yaml)."
 		w = append(w, msg)
 	}
 	if s.Rate > 0 && s.LoadSeconds > 0 && s.Park == nil && !s.mixed {

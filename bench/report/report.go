@@ -1,11 +1,15 @@
 package report
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"time"
 
 	"tlslpd/bench/loadgen"
 	"tlslpd/cli"
@@ -25,10 +29,13 @@ func (t thresholdFlag) Set(s string) error {
 }
 
 type options struct {
-	jsonOut    bool
-	html       string
-	thresholds []loadgen.Threshold
-	files      []string
+	jsonOut     bool
+	html        string
+	jsonFile    string
+	wait        int
+	waitTimeout time.Duration
+	thresholds  []loadgen.Threshold
+	files       []string
 }
 
 func parse(args []string) (*options, *flag.FlagSet, error) {
@@ -36,7 +43,10 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("tlslpd bench report", flag.ContinueOnError)
 	fs.BoolVar(&o.jsonOut, "json", false, "print the merged summary as JSON")
 	fs.StringVar(&o.html, "html", "", "write a self-contained HTML report to FILE")
+	fs.StringVar(&o.jsonFile, "json-out", "", "also write the merged summary as JSON to FILE")
 	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion, repeatable (as for bench load); a violated one exits 3")
+	fs.IntVar(&o.wait, "wait", 0, "wait until N finished results files are there (a Job merging its load generators' files)")
+	fs.DurationVar(&o.waitTimeout, "wait-timeout", 10*time.Minute, "give up --wait after D")
 	// Flags may come before, between or after the files.
 	fs.SetOutput(io.Discard)
 	for {
@@ -51,7 +61,10 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 		args = fs.Args()[1:]
 	}
 	if len(o.files) == 0 {
-		return nil, fs, errors.New("no results files: give the --out files of tlslpd bench load")
+		return nil, fs, errors.New("no results files: give the --out files of tlslpd bench load, or directories holding them")
+	}
+	if o.wait < 0 || o.waitTimeout <= 0 {
+		return nil, fs, errors.New("--wait must not be negative and --wait-timeout must be positive")
 	}
 	return o, fs, nil
 }
@@ -68,15 +81,28 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench report: %s\n", err)
 		return loadgen.ExitFailed
 	}
-	var htmlFile *os.File
+	var htmlFile, jsonFile *os.File
 	if o.html != "" {
 		if htmlFile, err = os.Create(o.html); err != nil {
 			return fail(fmt.Errorf("--html: %w", err))
 		}
 		defer htmlFile.Close()
 	}
-	readers := make([]*loadgen.ResultsReader, 0, len(o.files))
-	for _, name := range o.files {
+	if o.jsonFile != "" {
+		if jsonFile, err = os.Create(o.jsonFile); err != nil {
+			return fail(fmt.Errorf("--json-out: %w", err))
+		}
+		defer jsonFile.Close()
+	}
+	names, err := resultsFiles(o.files)
+	if o.wait > 0 {
+		names, err = waitFor(o.files, o.wait, o.waitTimeout, stderr)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	readers := make([]*loadgen.ResultsReader, 0, len(names))
+	for _, name := range names {
 		f, err := os.Open(name)
 		if err != nil {
 			return fail(err)
@@ -96,6 +122,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err := loadgen.Emit(&sum, o.jsonOut, stdout); err != nil {
 		return fail(err)
 	}
+	if jsonFile != nil {
+		err := loadgen.Emit(&sum, true, jsonFile)
+		if cerr := jsonFile.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fail(fmt.Errorf("--json-out %s: %w", o.jsonFile, err))
+		}
+	}
 	if htmlFile != nil {
 		if err := loadgen.WriteReport(htmlFile, &sum); err != nil {
 			return fail(err)
@@ -110,4 +145,79 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return loadgen.ExitFailed
 	}
 	return code
+}
+
+// resultsExt is what a directory's results files are called.
+const resultsExt = ".hlog"
+
+// resultsFiles expands directories into the results files they hold.
+func resultsFiles(args []string) ([]string, error) {
+	var names []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			names = append(names, a)
+			continue
+		}
+		found, err := filepath.Glob(filepath.Join(a, "*"+resultsExt))
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, fmt.Errorf("%s holds no *%s results files", a, resultsExt)
+		}
+		sort.Strings(found)
+		names = append(names, found...)
+	}
+	return names, nil
+}
+
+// finished reports whether a results file has its end record: its load
+// generator is done with it.
+func finished(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	// The end record is the last line and well under 64 KiB.
+	off := max(st.Size()-64<<10, 0)
+	tail := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
+		return false
+	}
+	return bytes.Contains(tail, []byte("\n#tlslpd-end "))
+}
+
+// waitFor waits until args name at least n finished results files.
+func waitFor(args []string, n int, timeout time.Duration, stderr io.Writer) ([]string, error) {
+	deadline := time.Now().Add(timeout)
+	said := -1
+	for {
+		names, _ := resultsFiles(args)
+		done := 0
+		for _, name := range names {
+			if finished(name) {
+				done++
+			}
+		}
+		if done >= n {
+			return names, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("--wait: %d of %d results files finished after %s", done, n, timeout)
+		}
+		if done != said {
+			fmt.Fprintf(stderr, "tlslpd bench report: waiting: %d of %d results files finished\n", done, n)
+			said = done
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"tlslpd/bench/loadgen"
 	"tlslpd/internal/testenv"
@@ -134,4 +135,57 @@ func TestReportErrors(t *testing.T) {
 			assert.Contains(t, errb.String(), tc.want)
 		})
 	}
+}
+
+func TestReportDirectoryWaitAndJSONFile(t *testing.T) {
+	dir, files, sums := loadRuns(t)
+	jsonPath := filepath.Join(t.TempDir(), "merged.json")
+	var out, errb bytes.Buffer
+	// A directory stands for its *.hlog files; --wait 2 finds both done.
+	code := Main([]string{"--wait", "2", "--wait-timeout", "5s", "--json-out", jsonPath, dir}, &out, &errb)
+	require.Equal(t, loadgen.ExitOK, code, errb.String())
+	data, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	var merged loadgen.Summary
+	require.NoError(t, json.Unmarshal(data, &merged))
+	assert.Equal(t, sums[0].Counts.Total()+sums[1].Counts.Total(), merged.Counts.Total())
+	assert.Contains(t, out.String(), "(2 load generators merged)")
+
+	// A file without its end record is not finished: --wait gives up.
+	text, err := os.ReadFile(files[0])
+	require.NoError(t, err)
+	cut := string(text[:bytes.LastIndex(text, []byte("#tlslpd-end "))])
+	require.NoError(t, os.WriteFile(files[0], []byte(cut), 0o644))
+	errb.Reset()
+	code = Main([]string{"--wait", "2", "--wait-timeout", "1500ms", dir}, &out, &errb)
+	assert.Equal(t, loadgen.ExitFailed, code)
+	assert.Contains(t, errb.String(), "waiting: 1 of 2 results files finished")
+	assert.Contains(t, errb.String(), "--wait: 1 of 2 results files finished after 1.5s")
+}
+
+// TestKubernetesReportJob: the merge Job's command line is one bench
+// report accepts.
+func TestKubernetesReportJob(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "loadgen-job.yaml"))
+	require.NoError(t, err)
+	docs := strings.Split(string(data), "\n---\n")
+	last := docs[len(docs)-1]
+	require.Contains(t, last, "name: tlslpd-loadgen-report")
+	var job struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct{ Args []string }
+				}
+			}
+		}
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(last), &job))
+	args := job.Spec.Template.Spec.Containers[0].Args
+	require.Equal(t, []string{"bench", "report"}, args[:2])
+	o, _, err := parse(args[2:])
+	require.NoError(t, err)
+	assert.Equal(t, 4, o.wait, "waits for every index of the load Job (completions: 4)")
+	assert.Contains(t, string(data), "completions: 4")
+	assert.Equal(t, []string{"/results"}, o.files)
 }
