@@ -343,7 +343,7 @@ func (c *Server) Validate() error {
 		if err != nil {
 			return fmt.Errorf("%w: --listen %q: want host:port", ErrUsage, l)
 		}
-		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		if n, err := cli.ParseInt(port); err != nil || n < 0 || n > 65535 {
 			return fmt.Errorf("%w: --listen %q: port outside 0..65535", ErrUsage, l)
 		}
 		if c.Insecure && !IsLoopbackHost(host) {
@@ -393,7 +393,8 @@ func (c *Server) ListenAddrs() []string {
 	out := make([]string, 0, len(c.Listen))
 	for _, l := range c.Listen {
 		host, port, _ := net.SplitHostPort(l) // validated
-		out = append(out, gnetAddr(host, port))
+		n, _ := cli.ParseInt(port)            // decimal, like every number
+		out = append(out, gnetAddr(host, strconv.Itoa(n)))
 	}
 	return out
 }

@@ -254,3 +254,11 @@ func TestReferenceLogDefaultsOnInTutorial(t *testing.T) {
 		assert.Equal(t, tc.want, cfg.ReferenceLog, tc.args)
 	}
 }
+
+func TestListenPortsAreDecimal(t *testing.T) {
+	cfg, err := Parse("tlslpd", []string{"--listen", "127.0.0.1:01234"}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"tcp://127.0.0.1:1234"}, cfg.ListenAddrs())
+	_, err = Parse("tlslpd", []string{"--listen", "127.0.0.1:0x10"}, nil)
+	require.ErrorIs(t, err, ErrUsage)
+}
