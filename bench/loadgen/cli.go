@@ -128,6 +128,29 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	case o.insecure && !isLoopbackHost(c.Host):
 		return nil, fs, fmt.Errorf("--insecure skips verifying the server, so it is refused for non-loopback host %q", c.Host)
 	}
+	// A flag that cannot act in the chosen mode is an error, not a no-op.
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name, needs := range map[string]bool{
+		"max-inflight": c.Rate > 0,
+		"hold":         c.Park > 0,
+		"grace":        c.Park == 0 && (c.Duration > 0 || c.Sessions == 0),
+		"duration":     c.Park == 0,
+		"sessions":     c.Park == 0,
+	} {
+		if set[name] && !needs {
+			return nil, fs, fmt.Errorf("--%s does nothing here: %s", name, map[string]string{
+				"max-inflight": "it caps the open model (--rate)",
+				"hold":         "it is park mode's (--park)",
+				"grace":        "it follows --duration",
+				"duration":     "park mode holds for --hold",
+				"sessions":     "park mode opens --park sessions",
+			}[name])
+		}
+	}
+	if set["source-ips"] && c.SourceIPs > 1 && len(SourceAddrs(c.Host, c.SourceIPs)) == 0 {
+		return nil, fs, fmt.Errorf("--source-ips spreads connections over 127.0.0.x, so it needs an IPv4 loopback --host, not %q", c.Host)
+	}
 	if modes == 0 {
 		c.Workers = 8
 	}

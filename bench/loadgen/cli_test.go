@@ -38,6 +38,11 @@ func TestMainFlagErrors(t *testing.T) {
 		{"tiny interval", []string{"--interval", "10us"}, "interval"},
 		{"positional", []string{"now"}, "now"},
 		{"insecure off loopback", []string{"--insecure", "--host", "example.com"}, "non-loopback"},
+		{"max-inflight in the closed model", []string{"--workers", "4", "--max-inflight", "10"}, "--max-inflight does nothing here"},
+		{"hold without park", []string{"--hold", "5s"}, "--hold does nothing here"},
+		{"grace without duration", []string{"--sessions", "5", "--grace", "1s"}, "--grace does nothing here"},
+		{"duration in park mode", []string{"--park", "5", "--duration", "1s"}, "--duration does nothing here"},
+		{"source-ips off loopback", []string{"--host", "example.com", "--source-ips", "4"}, "IPv4 loopback"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

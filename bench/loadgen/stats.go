@@ -107,6 +107,10 @@ func (r *recorder) started() {
 }
 
 func (r *recorder) record(o outcome, latency time.Duration) {
+	var msg string
+	if o.kind != kCompleted && o.kind != kServerFail && o.kind != kInjectedFail && o.kind != kUnfinished && o.kind != kParked {
+		msg = normalizeError(o.line) // outside the lock: it runs regexps
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := &r.cur.IntervalCounts
@@ -138,7 +142,7 @@ func (r *recorder) record(o outcome, latency time.Duration) {
 		c.addUnfinished(phaseNames[min(o.at, numPhases-1)])
 	case kParked:
 	default:
-		c.addError(kindNames[o.kind], normalizeError(o.line))
+		c.addError(kindNames[o.kind], msg)
 	}
 }
 
