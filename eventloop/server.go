@@ -95,14 +95,14 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// DefaultLoops is one loop per core but one, at least one. All of a
-// session's work, the TLS handshake's crypto included, runs on its loop;
-// the spare P is for the rest of the process (GC workers, the log
-// flusher, timers), and its being idle keeps the runtime from taking a
-// loop's P away every time the loop sleeps in epoll_wait (sysmon retakes
-// a P in a syscall only when no other P is idle), which costs CPU per
-// session.
-func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)-1) }
+// DefaultLoops is one loop per P (GOMAXPROCS, which Go derives from the
+// cores or the container's CPU limit). All of a session's work, the TLS
+// handshake's crypto included, runs on its loop, so a core without a loop
+// is capacity left idle. A loop more costs some CPU per session on a
+// small machine (fewer events per epoll_wait wake-up, and the runtime
+// retaking a P parked in epoll_wait when no other P is idle); README's
+// operations section has the measurements and what was tried.
+func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)) }
 
 // Server runs the gnet engine. Create with New, start with Run.
 type Server struct {
