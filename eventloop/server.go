@@ -289,11 +289,11 @@ func probeListen(hostPort string) (int, error) {
 func (s *Server) drain(signalled bool) {
 	s.draining.Store(true)
 	if signalled && s.cfg.DrainTimeout > 0 && s.conns.Load() > 0 {
-		s.log.Info().Int64("connections", s.conns.Load()).Stringer("drain_timeout", s.cfg.DrainTimeout).Msg("draining")
+		s.log.Info().Int64("connections_open", s.conns.Load()).Stringer("drain_timeout", s.cfg.DrainTimeout).Msg("draining")
 		s.waitConns(s.cfg.DrainTimeout)
 	}
 	if n := s.conns.Load(); n > 0 {
-		s.log.Info().Int64("connections", n).Msg("ending sessions still in flight")
+		s.log.Info().Int64("connections_open", n).Msg("ending sessions still in flight")
 		for _, lp := range s.loopList() {
 			_ = lp.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 				lp.shutdownAll()
