@@ -335,6 +335,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		MaxConnsPerIP:    d.cfg.MaxConnsPerIP,
 		MaxBufferedBytes: d.cfg.MaxBufferedBytes,
 		DrainTimeout:     d.cfg.DrainTimeout,
+		ShedDelay:        d.cfg.ShedDelay,
 		ReusePort:        d.cfg.ReusePort,
 		ProxyFrom:        d.cfg.ProxyProtocolFrom,
 		Logger:           d.log,

@@ -84,6 +84,7 @@ func startServer(t *testing.T, mutate func(*Config)) *harness {
 		OtherTimeout:     5 * time.Second,
 		HandshakeTimeout: 5 * time.Second,
 		MaxConns:         5000,
+		ShedDelay:        -1, // tests under -race on a busy machine wait long; shedding tests opt in
 		Tick:             10 * time.Millisecond,
 		Logger:           zerolog.Nop(),
 		Metrics:          h.met,

@@ -36,7 +36,10 @@ type loop struct {
 
 	sessions sessionList // every open session of this loop, for shutdown
 
+	shed shedder // whether OnOpen sheds new connections
+
 	tickPending atomic.Bool
+	tickQueued  atomic.Int64      // when the ticker queued the pending advance, Unix ns
 	advance     gnet.RunnableFunc // made once: the tick allocates nothing per loop
 	fire        func(*timerwheel.Timer[*session])
 }
@@ -62,11 +65,14 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		plain: make([]byte, plainScratch),
 		out:   make([]byte, 0, outScratch),
 		line:  make([]byte, 0, lineScratch),
+		shed:  newShedder(s.shedTarget, time.Now()),
 	}
 	lp.fire = func(t *timerwheel.Timer[*session]) { t.Value.onDeadline() }
 	lp.advance = func(context.Context) error {
 		lp.tickPending.Store(false)
-		lp.wheel.Advance(time.Now(), lp.fire)
+		now := time.Now()
+		lp.shed.tick(now, now.Sub(time.Unix(0, lp.tickQueued.Load())))
+		lp.wheel.Advance(now, lp.fire)
 		return nil
 	}
 	return lp

@@ -49,6 +49,11 @@ type Config struct {
 	// MaxBufferedBytes caps ciphertext waiting in a connection's outbound
 	// buffer (a peer that does not read); 0 = no cap.
 	MaxBufferedBytes int
+	// ShedDelay is the handshake wait past which new connections are shed
+	// at accept (closed at once, counted as overload) until the handshakes
+	// already accepted catch up: a client learns at once instead of timing
+	// out in a queue. 0 means HandshakeTimeout/10; negative: never shed.
+	ShedDelay time.Duration
 	// DrainTimeout is how long Run lets sessions in flight finish after
 	// its context ends, before sending them the shutdown FAIL line.
 	DrainTimeout time.Duration
@@ -108,12 +113,13 @@ func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)) }
 type Server struct {
 	gnet.BuiltinEventEngine
 
-	cfg      Config
-	tick     time.Duration
-	log      zerolog.Logger
-	met      *metrics.Metrics
-	conns    atomic.Int64
-	draining atomic.Bool
+	cfg        Config
+	tick       time.Duration
+	shedTarget time.Duration // ShedDelay resolved; 0: never shed
+	log        zerolog.Logger
+	met        *metrics.Metrics
+	conns      atomic.Int64
+	draining   atomic.Bool
 
 	ipMu  sync.Mutex
 	perIP map[netip.Addr]int32
@@ -144,15 +150,23 @@ func New(cfg Config) (*Server, error) {
 	if tick <= 0 {
 		tick = timerwheel.DefaultTick
 	}
+	shedTarget := cfg.ShedDelay
+	switch {
+	case shedTarget == 0:
+		shedTarget = cfg.HandshakeTimeout / 10
+	case shedTarget < 0:
+		shedTarget = 0
+	}
 	return &Server{
-		cfg:      cfg,
-		tick:     tick,
-		log:      cfg.Logger,
-		met:      cfg.Metrics,
-		loops:    map[gnet.EventLoop]*loop{},
-		perIP:    map[netip.Addr]int32{},
-		ready:    make(chan struct{}),
-		finished: make(chan struct{}),
+		cfg:        cfg,
+		tick:       tick,
+		shedTarget: shedTarget,
+		log:        cfg.Logger,
+		met:        cfg.Metrics,
+		loops:      map[gnet.EventLoop]*loop{},
+		perIP:      map[netip.Addr]int32{},
+		ready:      make(chan struct{}),
+		finished:   make(chan struct{}),
 	}, nil
 }
 
@@ -381,6 +395,7 @@ func (s *Server) runTicker(ctx context.Context) {
 			if lp.tickPending.CompareAndSwap(false, true) {
 				// A loop busy enough to miss a tick gets one queued
 				// advance, not a growing backlog.
+				lp.tickQueued.Store(time.Now().UnixNano())
 				_ = lp.el.Execute(ctx, lp.advance)
 			}
 		}
@@ -391,6 +406,15 @@ func (s *Server) runTicker(ctx context.Context) {
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	if s.draining.Load() {
 		return s.refuse(metrics.RefusedDraining)
+	}
+	lp := s.loopFor(c.EventLoop())
+	if lp.shed.shedding {
+		// Closing now costs an accept and a close; admitting would cost a
+		// handshake that completes too late, or never, for its client.
+		if s.met != nil {
+			s.met.Shed(metrics.ShedOverload)
+		}
+		return nil, gnet.Close
 	}
 	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
 		s.conns.Add(-1)
@@ -408,7 +432,6 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.met.ConnectionsAccepted.Inc()
 		s.met.ConnectionsOpen.Inc()
 	}
-	lp := s.loopFor(c.EventLoop())
 	sess := newSession(s, lp, c, ip)
 	sess.addr, sess.proxy = addr, stage
 	c.SetContext(sess)
