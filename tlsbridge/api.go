@@ -63,6 +63,7 @@ type Peer struct {
 	Subject     string   // client certificate subject, "" when none
 	Fingerprint [32]byte // SHA-256 of the client certificate DER, zero when none
 	HasCert     bool
+	ServerName  string // the server name the client asked for (SNI), lowercased; "" when none
 	Version     uint16 // tls.VersionTLS12 / tls.VersionTLS13
 	CipherSuite uint16
 	Resumed     bool
@@ -71,10 +72,25 @@ type Peer struct {
 // Config is the per-server TLS policy.
 type Config struct {
 	Certificate tls.Certificate
-	// ClientCAs verifies client certificates; required unless Insecure.
+	// ClientCAs verifies client certificates; required in the verify and
+	// optional client-auth modes.
 	ClientCAs *x509.CertPool
-	// Insecure: do not request a client certificate.
+	// Insecure: do not request a client certificate (the reference's
+	// spelling of ClientAuthNone).
 	Insecure bool
+	// ClientAuth is the client-certificate policy; the zero value is
+	// ClientAuthVerify.
+	ClientAuth ClientAuth
+	// SNI are further certificates, each served to clients asking for its
+	// name; Certificate serves names that match none, and clients that
+	// send none.
+	SNI []SNICertificate
+	// Identity, when set, judges every handshake's client certificate
+	// (leaf nil: none presented) once the client-auth mode has accepted
+	// it, resumed sessions included; an error refuses the handshake with
+	// a bad_certificate alert (wrapped in ErrIdentityRefused). Called on
+	// the owner's goroutine; it must not block.
+	Identity func(leaf *x509.Certificate) error
 	// MaxHandshakes caps handshakes computing at once: a handshake holds
 	// one of these slots only while crypto/tls works on bytes it has, never
 	// while it waits for its peer. Excess handshakes wait in FIFO order

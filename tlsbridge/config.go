@@ -7,31 +7,96 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 )
 
 // LoadConfig reads the server certificate, its key and (unless insecure)
 // the CA that signs client certificates from PEM files. Errors name the
 // file and what is wrong with it.
 func LoadConfig(certFile, keyFile, caFile string, insecure bool) (Config, error) {
-	certPEM, err := readPEM("server certificate", certFile, "CERTIFICATE")
+	mode := ClientAuthVerify
+	if insecure {
+		mode = ClientAuthNone
+	}
+	cfg, err := Load(Files{Cert: certFile, Key: keyFile, CA: caFile, ClientAuth: mode})
+	cfg.Insecure = insecure
+	return cfg, err
+}
+
+// Files names the PEM files of a TLS policy.
+type Files struct {
+	Cert, Key string // the default server certificate and its key
+	// CA signs client certificates; read only when ClientAuth verifies
+	// chains (verify, optional).
+	CA         string
+	ClientAuth ClientAuth
+	SNI        []SNIFiles
+}
+
+// SNIFiles are the files of one SNI certificate.
+type SNIFiles struct {
+	Name      string // a host name or *.domain
+	Cert, Key string
+}
+
+// ParseSNI reads NAME=CERT,KEY (the --sni flag's form).
+func ParseSNI(s string) (SNIFiles, error) {
+	name, files, ok := strings.Cut(s, "=")
+	cert, key, ok2 := strings.Cut(files, ",")
+	if !ok || !ok2 || name == "" || cert == "" || key == "" || strings.Contains(key, ",") {
+		return SNIFiles{}, fmt.Errorf("want NAME=CERT,KEY, e.g. a.example.com=a-cert.pem,a-key.pem")
+	}
+	name = NormalizeServerName(name)
+	if err := checkSNIName(name); err != nil {
+		return SNIFiles{}, fmt.Errorf("name %q: %w", name, err)
+	}
+	return SNIFiles{Name: name, Cert: cert, Key: key}, nil
+}
+
+// Load reads every file f names into a Config. Errors name the file and
+// what is wrong with it.
+func Load(f Files) (Config, error) {
+	cert, err := loadKeyPair("server", f.Cert, f.Key)
 	if err != nil {
 		return Config{}, err
 	}
-	keyPEM, err := readPEM("server key", keyFile, "")
-	if err != nil {
+	cfg := Config{Certificate: cert, ClientAuth: f.ClientAuth}
+	for _, s := range f.SNI {
+		c, err := loadKeyPair("SNI "+s.Name, s.Cert, s.Key)
+		if err != nil {
+			return Config{}, err
+		}
+		cfg.SNI = append(cfg.SNI, SNICertificate{Name: s.Name, Certificate: c})
+	}
+	if !f.ClientAuth.needsCAs() {
+		return cfg, nil
+	}
+	if cfg.ClientCAs, err = loadCAs(f.CA); err != nil {
 		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func loadKeyPair(what, certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := readPEM(what+" certificate", certFile, "CERTIFICATE")
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := readPEM(what+" key", keyFile, "")
+	if err != nil {
+		return tls.Certificate{}, err
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return Config{}, fmt.Errorf("tlsbridge: server key %s does not match certificate %s: %w", keyFile, certFile, err)
+		return tls.Certificate{}, fmt.Errorf("tlsbridge: %s key %s does not match certificate %s: %w", what, keyFile, certFile, err)
 	}
-	cfg := Config{Certificate: cert, Insecure: insecure}
-	if insecure {
-		return cfg, nil
-	}
+	return cert, nil
+}
+
+func loadCAs(caFile string) (*x509.CertPool, error) {
 	caPEM, err := readPEM("CA certificate", caFile, "CERTIFICATE")
 	if err != nil {
-		return Config{}, err
+		return nil, err
 	}
 	pool := x509.NewCertPool()
 	n := 0
@@ -46,16 +111,15 @@ func LoadConfig(certFile, keyFile, caFile string, insecure bool) (Config, error)
 		}
 		c, err := x509.ParseCertificate(b.Bytes)
 		if err != nil {
-			return Config{}, fmt.Errorf("tlsbridge: CA certificate %s: certificate %d does not parse: %w", caFile, n+1, err)
+			return nil, fmt.Errorf("tlsbridge: CA certificate %s: certificate %d does not parse: %w", caFile, n+1, err)
 		}
 		pool.AddCert(c)
 		n++
 	}
 	if n == 0 {
-		return Config{}, fmt.Errorf("tlsbridge: CA certificate %s has no certificates", caFile)
+		return nil, fmt.Errorf("tlsbridge: CA certificate %s has no certificates", caFile)
 	}
-	cfg.ClientCAs = pool
-	return cfg, nil
+	return pool, nil
 }
 
 // readPEM reads a file and checks it holds PEM, and, when wantType is not

@@ -66,3 +66,48 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestLoadModesAndSNI(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	files, err := pki.Write(dir, false)
+	require.NoError(t, err)
+	aPair, err := pki.Authority().IssueServer(certs.Options{Hosts: []string{"a.example"}})
+	require.NoError(t, err)
+	aCert, aKey := filepath.Join(dir, "a.pem"), filepath.Join(dir, "a-key.pem")
+	require.NoError(t, os.WriteFile(aCert, aPair.CertPEM, 0o600))
+	require.NoError(t, os.WriteFile(aKey, aPair.KeyPEM, 0o600))
+	missing := filepath.Join(dir, "missing.pem")
+
+	for _, tc := range []struct {
+		name    string
+		f       Files
+		wantCAs bool
+		wantErr string
+	}{
+		{name: "verify reads the CA", f: Files{ClientAuth: ClientAuthVerify, CA: files.CACert}, wantCAs: true},
+		{name: "optional reads the CA", f: Files{ClientAuth: ClientAuthOptional, CA: files.CACert}, wantCAs: true},
+		{name: "any ignores the CA", f: Files{ClientAuth: ClientAuthAny, CA: missing}},
+		{name: "none ignores the CA", f: Files{ClientAuth: ClientAuthNone, CA: missing}},
+		{name: "optional needs the CA", f: Files{ClientAuth: ClientAuthOptional, CA: missing}, wantErr: "is missing"},
+		{name: "SNI", f: Files{ClientAuth: ClientAuthAny, SNI: []SNIFiles{{Name: "a.example", Cert: aCert, Key: aKey}}}},
+		{name: "SNI key missing", f: Files{ClientAuth: ClientAuthAny, SNI: []SNIFiles{{Name: "a.example", Cert: aCert, Key: missing}}}, wantErr: "SNI a.example key " + missing + " is missing"},
+		{name: "SNI key mismatch", f: Files{ClientAuth: ClientAuthAny, SNI: []SNIFiles{{Name: "a.example", Cert: aCert, Key: files.ServerKey}}}, wantErr: "does not match"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.f.Cert, tc.f.Key = files.ServerCert, files.ServerKey
+			cfg, err := Load(tc.f)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantCAs, cfg.ClientCAs != nil)
+			assert.Equal(t, len(tc.f.SNI), len(cfg.SNI))
+			_, err = NewServer(cfg)
+			assert.NoError(t, err)
+		})
+	}
+}

@@ -135,7 +135,7 @@ func (h *handshake) result(conn *tls.Conn, err error) hsResult {
 }
 
 func peerOf(st *tls.ConnectionState) Peer {
-	p := Peer{Version: st.Version, CipherSuite: st.CipherSuite, Resumed: st.DidResume}
+	p := Peer{Version: st.Version, CipherSuite: st.CipherSuite, Resumed: st.DidResume, ServerName: NormalizeServerName(st.ServerName)}
 	if len(st.PeerCertificates) > 0 {
 		c := st.PeerCertificates[0]
 		p.HasCert = true

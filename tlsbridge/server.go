@@ -163,22 +163,12 @@ func buildTLSConfig(cfg Config) (*tls.Config, *chainCache, error) {
 		CipherSuites: slices.Clone(tls12Suites),
 		ClientCAs:    cfg.ClientCAs,
 	}
-	if cfg.Insecure {
-		t.ClientAuth = tls.NoClientCert
-		t.ClientCAs = nil
-		return t, nil, nil
+	if err := applySNI(t, cfg); err != nil {
+		return nil, nil, err
 	}
-	if cfg.ClientCAs == nil {
-		return nil, nil, errors.New("ClientCAs is required unless Insecure is set")
-	}
-	// A certificate is required and its chain verified — by chainCache in
-	// VerifyConnection instead of crypto/tls, so a repeated certificate is
-	// not re-verified (see chainCache). VerifyConnection also runs on
-	// resumed sessions, so resumption is checked against the current CAs.
-	chains := newChainCache(cfg.ClientCAs, defaultChainCacheSize)
-	t.ClientAuth = tls.RequireAnyClientCert
-	t.VerifyConnection = func(cs tls.ConnectionState) error {
-		return chains.verify(cs.PeerCertificates, time.Now())
+	chains, err := applyClientAuth(t, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	return t, chains, nil
 }
