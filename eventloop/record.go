@@ -22,8 +22,9 @@ import (
 // as in the Prometheus metrics.
 type Record struct {
 	Remote       string
-	Subject      string // client certificate subject; empty without one
-	Fingerprint  string // hex SHA-256 of the client certificate
+	Subject      string // client certificate subject; may be empty even with one
+	Fingerprint  string // hex SHA-256 of the client certificate; empty without one
+	ServerName   string // the server name the client asked for (SNI), which chose the certificate
 	TLSVersion   string
 	Resumed      bool
 	Outcome      string // the tlslpd_sessions_finished_total outcome label
@@ -41,8 +42,13 @@ type Record struct {
 func (r *Record) MarshalZerologObject(e *zerolog.Event) {
 	var buf [64]byte
 	e.Str("remote", r.Remote)
-	if r.Subject != "" {
+	if r.Fingerprint != "" {
+		// The fingerprint is the identity; the subject is what the
+		// client says about itself (often empty in a transient one).
 		e.Str("subject", r.Subject).Str("fingerprint", r.Fingerprint)
+	}
+	if r.ServerName != "" {
+		e.Str("server_name", r.ServerName)
 	}
 	if r.TLSVersion != "" {
 		e.Str("tls_version", r.TLSVersion)

@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 
+	"tlslpd/identity"
 	"tlslpd/metrics"
 	"tlslpd/statemachine"
 	"tlslpd/timerwheel"
@@ -77,6 +78,9 @@ type Config struct {
 	// Steps, if set, sees every session's protocol steps on its loop
 	// (the reference log mode); it must not block.
 	Steps StepObserver
+	// Identities, if set, caps each client certificate's concurrent
+	// sessions (--max-conns-per-identity); see identity.go.
+	Identities *identity.Rules
 }
 
 func (c *Config) validate() error {

@@ -54,6 +54,9 @@ type session struct {
 	socketGone bool
 	// parkAfterFlush asks the engine to shed memory once WORK is sent.
 	parkAfterFlush bool
+	// identityHeld: the session counts against its certificate's
+	// --max-conns-per-identity until it ends.
+	identityHeld bool
 }
 
 func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
@@ -128,6 +131,9 @@ func (s *session) start() {
 			srv.met.Refused(metrics.RefusedTutorialBusy)
 		}
 		s.finish(ending{})
+		return
+	}
+	if !s.acquireIdentity() {
 		return
 	}
 	token, err := srv.cfg.Session.SessionToken(srv.cfg.Entropy)
@@ -287,6 +293,7 @@ func isBadCertificate(err error) bool {
 		invalid   x509.CertificateInvalidError
 	)
 	return errors.As(err, &verify) || errors.As(err, &authority) || errors.As(err, &invalid) ||
+		errors.Is(err, tlsbridge.ErrIdentityRefused) ||
 		strings.Contains(err.Error(), "client didn't provide a certificate")
 }
 
@@ -300,6 +307,10 @@ func (s *session) finish(e ending) {
 	}
 	s.ended = true
 	s.lp.wheel.Cancel(&s.timer)
+	if s.identityHeld {
+		s.identityHeld = false
+		s.srv.cfg.Identities.Release(s.peer.Fingerprint)
+	}
 	if s.m != nil {
 		s.record(e.outcome)
 	} else if e.handshake != "" {
@@ -366,6 +377,7 @@ func (s *session) record(o statemachine.Outcome) {
 		rec.Subject = s.peer.Subject
 		rec.Fingerprint = fingerprintHex(s.peer.Fingerprint)
 	}
+	rec.ServerName = s.peer.ServerName
 	if s.peer.Version != 0 {
 		rec.TLSVersion = tls.VersionName(s.peer.Version)
 	}

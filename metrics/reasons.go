@@ -8,6 +8,9 @@ const (
 	RefusedMaxConns      = "max_conns"        // --max-conns reached
 	RefusedMaxConnsPerIP = "max_conns_per_ip" // --max-conns-per-ip reached
 	RefusedTutorialBusy  = "tutorial_busy"    // the one tutorial session is taken
+	// --max-conns-per-identity reached (after the handshake: the identity
+	// is the client certificate's fingerprint).
+	RefusedMaxConnsPerIdentity = "max_conns_per_identity"
 
 	// Sheds: the connection is closed to protect the server.
 	ShedOverload    = "overload"     // handshakes queue longer than a client waits
@@ -26,7 +29,7 @@ const (
 // RefusedReasons, ShedReasons and HandshakeResults list every label value,
 // so each series exists from startup.
 func RefusedReasons() []string {
-	return []string{RefusedDraining, RefusedMaxConns, RefusedMaxConnsPerIP, RefusedTutorialBusy,
+	return []string{RefusedDraining, RefusedMaxConns, RefusedMaxConnsPerIP, RefusedTutorialBusy, RefusedMaxConnsPerIdentity,
 		RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
 }
 
