@@ -250,7 +250,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	if sum.Counts.Completed == 0 && (sum.Park == nil || sum.Park.Parked == 0) {
-		fmt.Fprintf(stderr, "tlslpd bench load: no session succeeded (%d finished)\n", sum.Sessions)
+		fmt.Fprintf(stderr, "tlslpd bench load: no session succeeded (%d sessions)\n", sum.Sessions)
 		return ExitFailed
 	}
 	return code

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -186,7 +187,7 @@ func timeAxis(b *strings.Builder, s *Summary, x func(i int) float64) {
 	first := s.Intervals[0].StartMs
 	for i := 0; i < n; i += step {
 		t := float64(s.Intervals[i].StartMs-first) / 1000
-		fmt.Fprintf(b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%s</text>`, x(i), padT+plotH+16, sig3(t))
+		fmt.Fprintf(b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle">%s</text>`, x(i), padT+plotH+16, strconv.FormatFloat(t, 'f', -1, 64))
 	}
 	fmt.Fprintf(b, `<text x="%g" y="%g" font-size="12" text-anchor="middle">seconds since %s UTC (intervals of %s)</text>`,
 		padL+plotW/2, padT+plotH+36, time.UnixMilli(first).UTC().Format("15:04:05"), html.EscapeString(HumanMs(intervalMs(s))))

@@ -297,10 +297,15 @@ func (is *issuer) stop(t time.Time) {
 func (is *issuer) loadEnd(interrupted time.Time) time.Time {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if is.stopped.IsZero() || interrupted.Before(is.stopped) {
-		return interrupted
+	end := interrupted
+	if !is.stopped.IsZero() && is.stopped.Before(end) {
+		end = is.stopped
 	}
-	return is.stopped
+	// Workers busy past the deadline never asked again; it still ended then.
+	if !is.deadline.IsZero() && is.deadline.Before(end) {
+		end = is.deadline
+	}
+	return end
 }
 
 // Connect retries back off while connects keep failing, so a server that

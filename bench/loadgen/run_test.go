@@ -287,6 +287,21 @@ func TestRunCancelled(t *testing.T) {
 	assert.Contains(t, progress.String(), "completed")
 }
 
+func TestRunProgressOnATerminal(t *testing.T) {
+	env := testenv.New(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	cfg := baseConfig(env, port)
+	cfg.Workers, cfg.Duration = 1, 300*time.Millisecond
+	progress := &syncWriter{}
+	cfg.Progress, cfg.ProgressLive, cfg.ProgressInterval = progress, true, 50*time.Millisecond
+	_, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	out := progress.String()
+	assert.Contains(t, out, "\r\033[K", "the line is rewritten in place")
+	assert.NotContains(t, out, "\n", "a terminal gets no scrolling lines")
+	assert.True(t, strings.HasSuffix(out, "\r\033[K"), "the line is cleared before the summary")
+}
+
 func TestRunConfigErrors(t *testing.T) {
 	env := testenv.New(t)
 	ok := baseConfig(env, 1234)

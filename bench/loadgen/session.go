@@ -47,7 +47,10 @@ type outcome struct {
 	// the durations of the phases it completed.
 	at     phase
 	phases [numPhases]int64 // nanoseconds
-	hashes uint64           // hashes computed to solve WORK
+	// partial is the time spent in phase at when the session ended there
+	// (an unfinished session cut while solving WORK still cost that time).
+	partial int64
+	hashes  uint64 // hashes computed to solve WORK, found or not
 }
 
 // sessionRunner holds what every session of a run shares.
@@ -132,6 +135,7 @@ func (st *sessionState) next() {
 func (st *sessionState) end(k kind, line string) outcome {
 	if st.o.at < numPhases {
 		st.r.inflight[st.o.at].Add(-1)
+		st.o.partial = int64(time.Since(st.since))
 	}
 	st.o.kind, st.o.line = k, line
 	return st.o
@@ -212,6 +216,7 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 			sctx, cancel := context.WithTimeout(ctx, r.workTimeout)
 			sol, err := pow.Solve(sctx, req.Token, req.NBits, 1)
 			cancel()
+			st.o.hashes = sol.Hashes // set whether or not it found one
 			if err != nil {
 				if ctx.Err() != nil {
 					return st.end(kUnfinished, ""), nil
@@ -221,7 +226,6 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 				}
 				return st.end(kProtocol, err.Error()), nil
 			}
-			st.o.hashes = sol.Hashes
 			out = append(out, sol.Suffix...)
 			step = 2
 		case req.Kind == client.KindBody && step == 2:

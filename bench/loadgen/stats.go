@@ -126,6 +126,12 @@ func (r *recorder) record(o outcome, latency time.Duration) {
 			c.SolveNs += o.phases[p]
 		}
 	}
+	// Time in the phase a session ended in counts too: a session cut while
+	// solving spent that time solving.
+	total += o.partial
+	if o.at == phSolve {
+		c.SolveNs += o.partial
+	}
 	c.SessionNs += total
 	for _, cc := range []*Counts{&c.Counts, &r.totals} {
 		cc.add(o.kind)

@@ -141,7 +141,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench report: wrote report to %s\n", o.html)
 	}
 	if sum.Counts.Completed == 0 && (sum.Park == nil || sum.Park.Parked == 0) {
-		fmt.Fprintf(stderr, "tlslpd bench report: no session succeeded (%d finished)\n", sum.Sessions)
+		fmt.Fprintf(stderr, "tlslpd bench report: no session succeeded (%d sessions)\n", sum.Sessions)
 		return loadgen.ExitFailed
 	}
 	return code
