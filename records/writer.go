@@ -3,6 +3,7 @@ package records
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -54,10 +55,13 @@ type Options struct {
 // Writer appends records to the records file. Its methods are safe for
 // concurrent use.
 type Writer struct {
-	file   *file
-	sink   *logsink.Sink
-	enc    zerolog.Logger
-	closed atomic.Bool
+	file *file
+	sink *logsink.Sink
+	enc  zerolog.Logger
+	// closing is held shared by Append and exclusively by Close, so that
+	// no append slips past Close into a closed file.
+	closing sync.RWMutex
+	closed  atomic.Bool
 }
 
 // Open opens or creates the records file in append mode. The caller must
@@ -104,6 +108,8 @@ func cmp[T comparable](v, def T) T {
 // Append queues v as one JSON line without doing I/O: a full buffer drops
 // the record and counts it in Dropped. It returns ErrClosed after Close.
 func (w *Writer) Append(v zerolog.LogObjectMarshaler) error {
+	w.closing.RLock()
+	defer w.closing.RUnlock()
 	if w.closed.Load() {
 		return ErrClosed
 	}
@@ -142,7 +148,10 @@ func (w *Writer) Reopen() error {
 // hangs it gives up after CloseTimeout (logsink.ErrStuck), leaving the
 // file open. Later calls return nil.
 func (w *Writer) Close() error {
-	if w.closed.Swap(true) {
+	w.closing.Lock()
+	already := w.closed.Swap(true)
+	w.closing.Unlock()
+	if already {
 		return nil
 	}
 	err := w.sink.Close()

@@ -329,3 +329,30 @@ func TestCreatedFileMode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o644), st.Mode().Perm())
 }
+
+// Appends racing Close: each one either returns ErrClosed or ends up in
+// the file; none is lost after reporting success.
+func TestAppendsRacingCloseAreWrittenOrRefused(t *testing.T) {
+	w, path := openTest(t, Options{FlushInterval: time.Millisecond}, nil)
+	var accepted sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for g := range 4 {
+		accepted.Go(func() {
+			for i := 0; ; i++ {
+				if err := w.Append(&rec{ID: i, Worker: g}); err != nil {
+					assert.ErrorIs(t, err, ErrClosed)
+					return
+				}
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(20 * time.Millisecond)
+	require.NoError(t, w.Close())
+	accepted.Wait()
+	assert.Len(t, readRecords(t, path), ok)
+	assert.Zero(t, w.Dropped())
+}
