@@ -32,6 +32,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	bin := fs.String("bin", "", "tlslpd binary to run as server and baseline (default: this executable)")
 	nginx := fs.String("nginx", "", "nginx binary (default: search PATH and /usr/sbin)")
 	noNginx := fs.Bool("no-nginx", false, "skip the nginx row")
+	noPin := fs.Bool("no-pin", false, "do not split the CPUs between the servers and the load generator (done where there are at least 4)")
 	only := fs.String("only", strings.Join(sectionNames, ","), "comma-separated sections to run: "+strings.Join(sectionNames, ", "))
 	fs.IntVar(&p.Workers, "workers", p.Workers, "closed-model workers in the sessions test; the targets are judged here")
 	fs.IntVar(&p.LightWorkers, "light-workers", p.LightWorkers, "a lighter closed-model load shown beside it (0 skips it)")
@@ -57,7 +58,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "tlslpd bench suite: counts and durations must be positive")
 		return 2
 	}
-	opt := Options{Params: p, Sections: sections, Log: stderr, Bin: *bin}
+	opt := Options{Params: p, Sections: sections, Log: stderr, Bin: *bin, NoPin: *noPin}
 	if opt.Bin == "" {
 		if opt.Bin, err = os.Executable(); err != nil {
 			fmt.Fprintf(stderr, "tlslpd bench suite: locate own binary: %v\n", err)

@@ -72,6 +72,7 @@ func (r *runner) start(ctx context.Context, k serverKind, workTimeout int) (*ser
 		argv = []string{r.opt.Nginx.Bin, "-e", filepath.Join(filepath.Dir(conf), "error.log"),
 			"-p", filepath.Dir(conf), "-c", conf, "-g", "daemon off;"}
 	}
+	argv = r.cpus.wrap(argv)
 	r.recordCommand(argv)
 	s.c, err = startChild(s.name, argv, r.dir)
 	if err != nil {

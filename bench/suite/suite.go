@@ -81,6 +81,9 @@ type Options struct {
 	Sections map[string]bool
 	// Log gets progress lines.
 	Log io.Writer
+	// NoPin keeps the servers and the load generator on the same CPUs even
+	// where there are enough to split (pin.go).
+	NoPin bool
 }
 
 // runner holds what every measurement shares.
@@ -93,6 +96,7 @@ type runner struct {
 	scrape *http.Client
 	report *Report
 	logMu  sync.Mutex
+	cpus   cpuPlan // which CPUs servers and load generator use
 }
 
 func (r *runner) logf(format string, args ...any) {
@@ -140,6 +144,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 		scrape: newScrapeClient(),
 		report: &Report{Date: time.Now().UTC(), Machine: machineInfo(), Params: opt.Params, Nginx: opt.Nginx.Version},
 	}
+	r.setupPinning()
 	for _, s := range sectionNames {
 		if !opt.Sections[s] {
 			continue
