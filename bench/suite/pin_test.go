@@ -1,10 +1,12 @@
 package suite
 
 import (
+	"io"
 	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestPlanCPUs(t *testing.T) {
@@ -33,4 +35,20 @@ func TestAllowedCPUsMatchesTheRuntime(t *testing.T) {
 	cpus, err := allowedCPUs()
 	assert.NoError(t, err)
 	assert.Len(t, cpus, runtime.NumCPU())
+}
+
+// The report says what was pinned, or why nothing was.
+func TestSetupPinningSaysWhy(t *testing.T) {
+	r := &runner{opt: Options{Log: io.Discard}, report: &Report{}}
+	if runtime.NumCPU() >= minPinCPUs {
+		// Pinning for real would move this test process's threads.
+		r.opt.NoPin = true
+		r.setupPinning()
+		assert.Equal(t, []string{"not pinned (--no-pin): the servers and the load generator share the CPUs"}, r.report.Notes)
+		return
+	}
+	r.setupPinning()
+	require.Len(t, r.report.Notes, 1)
+	assert.Contains(t, r.report.Notes[0], "could not pin: ")
+	assert.False(t, r.cpus.pinned())
 }
