@@ -34,6 +34,15 @@ func TestCommandLineConventions(t *testing.T) {
 			assert.Contains(t, stdout.String(), "\n  -", "the flags are listed")
 			assert.Empty(t, stderr.String())
 
+			// A prefix of a flag stands for it, as with argparse: every
+			// subcommand parses through cli.Parse (which also makes every
+			// integer flag decimal).
+			stdout.Reset()
+			stderr.Reset()
+			code = run(append(append([]string{}, cmd...), "--hel"), &stdout, &stderr)
+			assert.Equal(t, 0, code, stderr.String())
+			assert.True(t, strings.HasPrefix(stdout.String(), "usage: tlslpd"), stdout.String())
+
 			stdout.Reset()
 			stderr.Reset()
 			code = run(append(append([]string{}, cmd...), "stray"), &stdout, &stderr)
