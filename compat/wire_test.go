@@ -169,6 +169,17 @@ func TestEveryFailLine(t *testing.T) {
 	c.send("NOT OK\n")
 	c.expectFail("FAIL Invalid reply to DONE: expected OK.\n")
 
+	tut = h.startServer(t, "--n_bits", "4", "--tutorial", "--other-timeout", "1")
+	c = tut.dial(t)
+	token, bits = c.work()
+	c.solve(token, bits)
+	for _, cmd := range bodyCommands {
+		c.expect(cmd + " LGTk\n")
+		c.send(cksum + " v\n")
+	}
+	c.expect("DONE\n")
+	c.expectFail("FAIL Timed out waiting for OK (--other-timeout).\n")
+
 	stop := h.startServer(t, "--n_bits", "30", "--drain-timeout", "0s")
 	c = stop.dial(t)
 	c.work()
