@@ -112,3 +112,14 @@ func TestCertsRerun(t *testing.T) {
 	_, err = os.Stat(filepath.Join(h.dir, "certificates", "bob_cert.pem"))
 	require.NoError(t, err)
 }
+
+// --insecure on both sides: the server asks for no certificate, the client
+// checks none and needs no files.
+func TestInsecureBothSides(t *testing.T) {
+	h := newHome(t)
+	s := h.startServer(t, "--insecure", "--n_bits", "4", "--tutorial")
+	code, stdout, stderr := h.run(t, "client", "--insecure", "--host", "127.0.0.1", "--ports", itoa(s.port),
+		"--client-cert", "absent.pem", "--private-key", "absent.pem", "--ca-cert", "absent.pem", "--quiet")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "session completed")
+}
