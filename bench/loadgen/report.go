@@ -110,7 +110,7 @@ func WriteReport(w io.Writer, s *Summary) error {
 		Phases: phases, FailLines: failLines,
 	}
 	// The SVG is built from numbers and escaped text only.
-	for _, svg := range []string{latencyOverTimeSVG(s), throughputSVG(s), errorsSVG(s), latencySVG(s)} {
+	for _, svg := range []string{latencyOverTimeSVG(s), throughputSVG(s), errorsSVG(s), inflightSVG(s), latencySVG(s)} {
 		if svg != "" {
 			data.Charts = append(data.Charts, template.HTML(svg)) //nolint:gosec // see above
 		}
@@ -205,7 +205,14 @@ func noData(b *strings.Builder, msg string) string {
 	return b.String()
 }
 
-func fmtCount(v float64) string { return sig3(v) }
+// fmtCount labels a count axis: three significant digits, no trailing zeros.
+func fmtCount(v float64) string {
+	r, err := strconv.ParseFloat(sig3(v), 64)
+	if err != nil {
+		return sig3(v)
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
+}
 
 func latencyOverTimeSVG(s *Summary) string {
 	var b strings.Builder
@@ -354,6 +361,33 @@ func errorsSVG(s *Summary) string {
 		}
 		fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
 	}
+	b.WriteString(`</svg>`)
+	return b.String()
+}
+
+// inflightSVG charts the peak of sessions in flight per interval: the
+// build-up an overload shows before its timeouts fire.
+func inflightSVG(s *Summary) string {
+	var peak int64
+	for _, iv := range s.Intervals {
+		peak = max(peak, iv.PeakInflight)
+	}
+	if peak == 0 || s.Park != nil {
+		return ""
+	}
+	var b strings.Builder
+	svgOpen(&b, "inflight", "Sessions in flight over time")
+	top := niceMax(float64(peak))
+	legend(&b, []legendItem{{colour: colourP90, label: "peak in flight"}})
+	yTicks(&b, top, "sessions", fmtCount)
+	n := len(s.Intervals)
+	x := func(i int) float64 { return padL + plotW*(float64(i)+0.5)/float64(n) }
+	timeAxis(&b, s, x)
+	var pts []string
+	for i, iv := range s.Intervals {
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), padT+plotH-plotH*float64(iv.PeakInflight)/top))
+	}
+	fmt.Fprintf(&b, `<polyline class="inflight" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, colourP90, strings.Join(pts, " "))
 	b.WriteString(`</svg>`)
 	return b.String()
 }

@@ -90,7 +90,7 @@ func TestReportMergesRuns(t *testing.T) {
 		`<table id="parameters">`, `<table id="outcomes">`, `<table id="thresholds">`, `<table id="latency">`, `<table id="phases">`,
 		`<svg id="latency-over-time"`, `<polyline class="p50"`, `<polyline class="p90"`, `<polyline class="p99"`,
 		`<svg id="throughput"`, `<rect class="completed"`, `<polyline class="started"`, `<line class="offered"`,
-		`<svg id="latency-spectrum"`, `<polyline class="spectrum"`,
+		`<svg id="latency-spectrum"`, `<polyline class="spectrum"`, `<svg id="inflight"`,
 		`class="legend"`, "2 load generators merged", "TLS handshake", "WORK verify (server round trip)",
 	} {
 		assert.True(t, strings.Contains(page, part), "the report has %s", part)
