@@ -44,6 +44,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&p.HandshakeDuration, "handshake-duration", p.HandshakeDuration, "measured window of the handshake test")
 	fs.IntVar(&p.SessionRounds, "session-rounds", p.SessionRounds, "turns of the sessions test, each a --duration window per server (summed, order alternating)")
 	fs.IntVar(&p.Rounds, "rounds", p.Rounds, "rounds of the handshake test, each on fresh servers (summed, order alternating)")
+	fs.IntVar(&p.CoreRounds, "core-rounds", p.CoreRounds, "turns per server core count in the cores section")
 	fs.IntVar(&p.TimerRounds, "timer-rounds", p.TimerRounds, "timer benchmark repetitions (median kept)")
 	fs.IntVar(&p.PoWRounds, "pow-rounds", p.PoWRounds, "PoW benchmark rounds (best kept)")
 	if err := cli.Parse(fs, args); err != nil {

@@ -31,6 +31,7 @@ type mdView struct {
 	PoW          *powView
 	Timers       [][]string
 	Handshakes   [][]string
+	Cores        [][]string
 }
 
 type powView struct {
@@ -46,6 +47,7 @@ func Render(r *Report) string {
 		Light:     r.Params.LightWorkers > 0 && r.Params.LightWorkers != r.Params.Workers,
 		QuietName: NameTlslpdQuiet, NginxVersion: nginxVersion(r.Nginx),
 		Sessions: sessionsCells(r), Park: parkCells(r), PoW: powCells(r), Timers: timerCells(r), Handshakes: handshakeCells(r),
+		Cores: coresCells(r),
 	}
 	for i := range v.Targets {
 		if v.Targets[i].Got == "" {

@@ -147,6 +147,9 @@ type Report struct {
 	PoW        *verify.Result `json:"pow,omitempty"`
 	Timers     []TimerResult  `json:"timers,omitempty"`
 	Handshakes []HandshakeRow `json:"handshakes,omitempty"`
+	// Cores are the sessions test again with the servers pinned to 1..6
+	// CPUs (cores.go); empty where nothing could be pinned.
+	Cores []CoresRow `json:"cores,omitempty"`
 	// Skipped says which measurements did not run and why.
 	Skipped []string `json:"skipped,omitempty"`
 	// Notes are remarks made while measuring (limits hit, errors seen).

@@ -46,6 +46,9 @@ type Params struct {
 	SessionRounds int `json:"session_rounds"`
 	Rounds        int `json:"rounds"`
 
+	// CoreRounds are the turns per core count in the cores section.
+	CoreRounds int `json:"core_rounds"`
+
 	PoWDuration time.Duration `json:"pow_duration_ns"`
 	PoWRounds   int           `json:"pow_rounds"`
 	TimerRounds int           `json:"timer_rounds"`
@@ -62,12 +65,12 @@ func Defaults() Params {
 		Workers: 128, LightWorkers: 32, Warmup: 2 * time.Second, Duration: 4 * time.Second, SessionRounds: 12,
 		Park: 5000, Hold: 6 * time.Second, ParkWorkTimeout: 3600, Settle: 20 * time.Second,
 		HandshakeWorkers: 32, HandshakeDuration: 8 * time.Second, Rounds: 5,
-		PoWDuration: time.Second, PoWRounds: 3, TimerRounds: 3,
+		PoWDuration: time.Second, PoWRounds: 3, TimerRounds: 3, CoreRounds: 3,
 	}
 }
 
 // Sections of the suite, in run order.
-var sectionNames = []string{"sessions", "park", "pow", "timers", "handshake"}
+var sectionNames = []string{"sessions", "park", "pow", "timers", "handshake", "cores"}
 
 // Options say what to run and where the programs are.
 type Options struct {
@@ -165,6 +168,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			err = r.timers()
 		case "handshake":
 			err = r.handshakes(ctx)
+		case "cores":
+			err = r.cores(ctx)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
