@@ -297,7 +297,7 @@ func (s *conn) read(timeout time.Duration, timeoutLine string) (string, string, 
 		return "", "", err
 	}
 	line, err := s.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) || len(line) > protocol.MaxLineLength+1 {
+	if errors.Is(err, bufio.ErrBufferFull) || len(line) > protocol.MaxLineLength {
 		return "", protocol.FailReceiving, errReceiving
 	}
 	if err != nil {

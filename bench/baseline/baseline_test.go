@@ -104,6 +104,8 @@ func TestSessionFailLines(t *testing.T) {
 			return good(r)
 		}, protocol.FailExpectedOK, true},
 		{"over-long line", func(r string) string { return strings.Repeat("a", 1001) }, protocol.FailReceiving, false},
+		// MaxLineLength counts the newline, as the reference's does.
+		{"1000 characters and newline", func(r string) string { return strings.Repeat("a", 1000) }, protocol.FailReceiving, false},
 		{"invalid UTF-8", func(r string) string { return "HELLO\xffBACK" }, protocol.FailReceiving, false},
 		{"hello timeout", func(r string) string { return "" }, protocol.FailHelloTimeout, false},
 		{"work timeout", func(r string) string {

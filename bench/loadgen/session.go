@@ -274,7 +274,7 @@ var errLineTooLong = errors.New("server line longer than MaxLineLength")
 
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) || len(line) > protocol.MaxLineLength+1 {
+	if errors.Is(err, bufio.ErrBufferFull) || len(line) > protocol.MaxLineLength {
 		return "", errLineTooLong
 	}
 	if err != nil {
