@@ -5,7 +5,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -97,4 +99,39 @@ func pyRepr(s string) string {
 		s = strings.ReplaceAll(s, "'", `\'`)
 	}
 	return q + strings.ReplaceAll(s, "\n", `\n`) + q
+}
+
+// Outside the tutorial the reference log is appended to; logrotate can
+// move it away and SIGHUP makes the server start a new one.
+func TestReferenceLogReopensOnSIGHUP(t *testing.T) {
+	h := newHome(t)
+	s := h.startServer(t, "--n_bits", "4")
+	rotated := h.logFile("server.log.1")
+	require.NoError(t, os.Rename(h.logFile("server.log"), rotated))
+	signal(t, s, syscall.SIGHUP)
+	deadline := time.Now().Add(bound)
+	for {
+		if _, err := os.Stat(h.logFile("server.log")); err == nil {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no new server.log after SIGHUP")
+		time.Sleep(20 * time.Millisecond)
+	}
+	c := s.dial(t)
+	c.work()
+	require.NoError(t, c.c.Close())
+	for {
+		data, _ := os.ReadFile(h.logFile("server.log"))
+		if strings.Contains(string(data), "Connection closed") {
+			assert.Contains(t, string(data), "Connection from address: '127.0.0.1'")
+			assert.NotContains(t, string(data), "Server starting")
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the session's lines did not reach the new file: %q", data)
+		time.Sleep(20 * time.Millisecond)
+	}
+	old, err := os.ReadFile(rotated)
+	require.NoError(t, err)
+	assert.Contains(t, string(old), "Server starting")
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} INFO tlslp.server: Server starting\n`, string(old), "real time outside the tutorial")
 }

@@ -284,6 +284,9 @@ func (d *Daemon) Reload() error {
 			d.log.Error().Err(err).Msg("reopen records file")
 		}
 	}
+	if err := d.ref.reopen(); err != nil {
+		d.log.Error().Err(err).Msg("reopen the reference log file")
+	}
 	return d.reloadCertificates("SIGHUP")
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -18,7 +19,7 @@ import (
 // lines in its log file, through their own batching sink, and WARNING and
 // above on stderr through the daemon's.
 type refLog struct {
-	file     *os.File
+	file     *reopenable
 	sink     *logsink.Sink
 	log      *reflog.Logger
 	observed *reflog.ServerSteps
@@ -37,7 +38,8 @@ func openRefLog(cfg config.Server, stderr io.Writer, getenv func(string) string)
 	if err != nil {
 		return nil, err
 	}
-	r := &refLog{file: f, sink: logsink.New(f, logsink.Options{})}
+	file := &reopenable{path: path, f: f}
+	r := &refLog{file: file, sink: logsink.New(file, logsink.Options{})}
 	r.log = reflog.New(reflog.Options{Name: reflog.ServerName, Level: level, File: r.sink, Stderr: stderr, Tutorial: cfg.Session.Tutorial})
 	r.observed = reflog.NewServerSteps(r.log)
 	return r, nil
@@ -90,6 +92,47 @@ func (r *refLog) listening(cfg config.Server, bound []net.Addr) {
 		host, _, _ := net.SplitHostPort(l) // validated
 		r.observed.Listening(host, port(i))
 	}
+}
+
+// reopen starts a new file at the same path (SIGHUP, after logrotate
+// moved the old one away); lines already queued go to the new one.
+func (r *refLog) reopen() error {
+	if r == nil {
+		return nil
+	}
+	return r.file.reopen()
+}
+
+// reopenable is the log file under the sink; only the sink's flusher
+// writes to it, and SIGHUP swaps it.
+type reopenable struct {
+	mu   sync.Mutex
+	path string
+	f    *os.File
+}
+
+func (w *reopenable) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Write(p)
+}
+
+func (w *reopenable) reopen() error {
+	f, err := reflog.OpenFile(w.path, false)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	old := w.f
+	w.f = f
+	w.mu.Unlock()
+	return old.Close()
+}
+
+func (w *reopenable) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.f.Close()
 }
 
 // close flushes the file (bounded by the sink's close timeout) and closes it.
