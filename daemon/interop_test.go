@@ -1,66 +1,29 @@
-package daemon
+package daemon_test
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/loadgen"
-	"tlslpd/certs"
 	lpclient "tlslpd/client"
-	"tlslpd/config"
-	"tlslpd/eventloop"
+	"tlslpd/internal/testenv"
 )
 
-// inProcess runs a daemon in this process on 127.0.0.1:0 and returns its
-// port and a client TLS config; it stops when the test ends.
+// interopBound bounds every step of these tests.
+const interopBound = 20 * time.Second
+
+// inProcess runs a daemon in this process on 127.0.0.1:0 (the shared test
+// environment's) and returns its port and a client TLS config.
 func inProcess(t *testing.T, args ...string) (int, *tls.Config) {
 	t.Helper()
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	files, err := pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
-	base := []string{
-		"--listen", "127.0.0.1:0", "--server-cert", files.ServerCert, "--server-key", files.ServerKey,
-		"--ca-cert", files.CACert, "--status-interval", "0", "--log-level", "ERROR",
-	}
-	cfg, err := config.Parse("tlslpd", append(base, args...), nil)
-	require.NoError(t, err)
-	d, err := New(cfg, zerolog.Nop())
-	require.NoError(t, err)
-	started := make(chan *eventloop.Server, 1)
-	d.Hooks.Started = func(s *eventloop.Server) { started <- s }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(bound):
-			t.Error("daemon did not stop")
-		}
-	})
-	var srv *eventloop.Server
-	select {
-	case srv = <-started:
-	case err := <-done:
-		t.Fatalf("daemon stopped: %v", err)
-	case <-time.After(bound):
-		t.Fatal("daemon did not start")
-	}
-	cc, err := pki.ClientConfig("localhost")
-	require.NoError(t, err)
-	return srv.Addrs()[0].(*net.TCPAddr).Port, cc
+	env := testenv.New(t)
+	return env.StartTlslpd(t, args...), env.ClientTLS
 }
 
 func TestClientAgainstTlslpd(t *testing.T) {
@@ -77,7 +40,7 @@ func TestClientAgainstTlslpd(t *testing.T) {
 			port, tlsCfg := inProcess(t, tc.args...)
 			res, err := lpclient.Run(context.Background(), lpclient.Config{
 				Host: "127.0.0.1", Ports: []int{port}, TLS: tlsCfg, Tutorial: tc.tutorial,
-				WorkTimeout: bound, OtherTimeout: bound, SolverWorkers: 1,
+				WorkTimeout: interopBound, OtherTimeout: interopBound, SolverWorkers: 1,
 			})
 			// Normal mode may inject FAIL <random_string>: a protocol outcome,
 			// not an error of either side.
@@ -103,7 +66,7 @@ func TestLoadGeneratorAgainstTlslpd(t *testing.T) {
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		// The summary reports the difficulty the server sent.
 		Host: "127.0.0.1", Port: port, TLS: tlsCfg, Workers: 4, Sessions: 60,
-		SourceIPs: 2, WorkTimeout: bound, OtherTimeout: bound,
+		SourceIPs: 2, WorkTimeout: interopBound, OtherTimeout: interopBound,
 	})
 	require.NoError(t, err)
 	c := sum.Counts
@@ -117,7 +80,7 @@ func TestLoadGeneratorParksOnTlslpd(t *testing.T) {
 	port, tlsCfg := inProcess(t, "--n_bits", "28", "--work-timeout", "60")
 	sum, err := loadgen.Run(context.Background(), loadgen.Config{
 		Host: "127.0.0.1", Port: port, TLS: tlsCfg, Park: 100, Hold: 300 * time.Millisecond,
-		WorkTimeout: bound, OtherTimeout: bound,
+		WorkTimeout: interopBound, OtherTimeout: interopBound,
 	})
 	require.NoError(t, err)
 	require.NotNil(t, sum.Park)
