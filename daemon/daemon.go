@@ -167,7 +167,10 @@ func NewLogger(cfg config.Server, w io.Writer, terminal, color bool) (zerolog.Lo
 		return zerolog.Nop(), err
 	}
 	if cfg.LogFormat == "console" || (cfg.LogFormat == "" && terminal) {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !color}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !color,
+			// The status line and the session record in their own order
+			// rather than sorted by name.
+			FieldsOrder: append(statusFieldNames(), eventloop.RecordFields()...)}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
 }
@@ -449,6 +452,13 @@ func (d *Daemon) status(ctx context.Context) {
 			last, lastAt = cur, now
 		}
 	}
+}
+
+// statusFieldNames lists what statusFields writes, in its order.
+func statusFieldNames() []string {
+	return []string{"connections_open", "sessions_active_hello", "sessions_active_work", "sessions_active_body", "sessions_active_done",
+		"tls_handshakes_per_second", "pow_checks_per_second", "sessions_finished_per_second",
+		"records_written", "records_dropped", "log_lines_dropped"}
 }
 
 // statusFields writes the status line: the same fields in the same order

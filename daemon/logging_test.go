@@ -94,6 +94,40 @@ func TestStatusLineFieldsAndRounding(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 2)
 	assert.Equal(t, lines[0], lines[1], "same fields, same order")
+	assert.Equal(t, statusFieldNames()[:8], jsonKeys(t, lines[0])[1:9], "statusFieldNames is in step")
 	assert.Equal(t, `{"level":"info","connections_open":5,"sessions_active_hello":1,"sessions_active_work":2,"sessions_active_body":0,"sessions_active_done":0,`+
 		`"tls_handshakes_per_second":98.2,"pow_checks_per_second":0.1,"sessions_finished_per_second":3.3,"message":"status"}`, lines[0])
+}
+
+func jsonKeys(t *testing.T, line string) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(line))
+	_, err := dec.Token()
+	require.NoError(t, err)
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		require.NoError(t, dec.Decode(&skip))
+	}
+	return keys
+}
+
+func TestConsoleKeepsTheStatusOrder(t *testing.T) {
+	var out bytes.Buffer
+	l, err := NewLogger(config.Server{LogFormat: "console", LogLevel: "INFO"}, &out, false, false)
+	require.NoError(t, err)
+	ev := l.Info()
+	(&Daemon{}).statusFields(ev, metrics.Snapshot{}, metrics.Snapshot{}, time.Second)
+	ev.Msg("status")
+	line := out.String()
+	last := -1
+	for _, k := range statusFieldNames()[:8] {
+		i := strings.Index(line, k+"=")
+		require.GreaterOrEqual(t, i, 0, "%s in %q", k, line)
+		assert.Greater(t, i, last, "%s out of order in %q", k, line)
+		last = i
+	}
 }

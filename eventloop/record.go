@@ -69,6 +69,14 @@ func (r *Record) MarshalZerologObject(e *zerolog.Event) {
 		Array("replies", replies(r.Replies))
 }
 
+// RecordFields names the record's fields in the order
+// MarshalZerologObject writes them, for a console log, which would
+// otherwise sort them by name.
+func RecordFields() []string {
+	return []string{"remote", "subject", "fingerprint", "server_name", "tls_version", "resumed", "outcome", "last_step",
+		"fail_line", "start", "duration_seconds", "work_duration_seconds", "n_bits", "token", "replies"}
+}
+
 // MarshalJSON encodes the record exactly as the log event carries it.
 func (r *Record) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer

@@ -68,6 +68,23 @@ func TestRecordLogEventAndJSONAgree(t *testing.T) {
 	}, fromRecord)
 }
 
+func TestRecordFieldsListsTheEncodersOrder(t *testing.T) {
+	line, err := json.Marshal(&Record{Subject: "s", Fingerprint: "f", ServerName: "n", TLSVersion: "v", FailLine: "FAIL x"})
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(line))
+	var keys []string
+	_, err = dec.Token() // {
+	require.NoError(t, err)
+	for dec.More() {
+		k, err := dec.Token()
+		require.NoError(t, err)
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		require.NoError(t, dec.Decode(&skip))
+	}
+	assert.Equal(t, RecordFields(), keys)
+}
+
 func TestRecordOmitsAbsentPeerFields(t *testing.T) {
 	line, err := json.Marshal(&Record{Remote: "[::1]:1", Outcome: "timeout", LastStep: "hello"})
 	require.NoError(t, err)
