@@ -16,6 +16,7 @@ import (
 	"tlslpd/cli"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
+	"tlslpd/tlsbridge"
 )
 
 // ErrUsage is wrapped by every command-line error (exit status 2).
@@ -73,6 +74,14 @@ type Server struct {
 	RecordsBackups   int
 	StatusInterval   time.Duration
 	GCPercent        int
+	// Client identities (see the identity package): the client-certificate
+	// policy (--insecure is ClientAuth none), SNI certificates, the
+	// fingerprint lists and the per-identity session cap.
+	ClientAuth          tlsbridge.ClientAuth
+	SNI                 []tlsbridge.SNIFiles
+	AllowIdentities     string
+	DenyIdentities      string
+	MaxConnsPerIdentity int
 	// ProxyProtocolFrom are the sources allowed to open with a PROXY
 	// protocol header (a load balancer); empty: PROXY protocol is off.
 	ProxyProtocolFrom []netip.Prefix
@@ -248,6 +257,11 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.IntVar(&cfg.RecordsBackups, "records-backups", cfg.RecordsBackups, "rotated records files to keep")
 	fs.DurationVar(&cfg.StatusInterval, "status-interval", cfg.StatusInterval, "log a status line this often (0: never)")
 	fs.IntVar(&cfg.GCPercent, "gc-percent", cfg.GCPercent, "Go GC target percentage (like GOGC): higher spends memory to save CPU")
+	fs.Var(clientAuthFlag{&cfg.ClientAuth}, "client-auth", "client certificates: verify (against --ca-cert), any (any well-formed one, self-signed included, named by its SHA-256 fingerprint), optional (verified when shown) or none (as --insecure)")
+	fs.Var(sniFlag{&cfg.SNI}, "sni", "NAME=CERT,KEY: serve this certificate to clients asking for NAME (a host name or *.domain; repeatable); others get --server-cert")
+	fs.StringVar(&cfg.AllowIdentities, "allow-identities", cfg.AllowIdentities, "file of client certificate SHA-256 fingerprints, one a line: only these are served (reloaded on SIGHUP and when it changes)")
+	fs.StringVar(&cfg.DenyIdentities, "deny-identities", cfg.DenyIdentities, "file of client certificate SHA-256 fingerprints refused in the handshake (reloaded on SIGHUP and when it changes)")
+	fs.IntVar(&cfg.MaxConnsPerIdentity, "max-conns-per-identity", cfg.MaxConnsPerIdentity, "most concurrent sessions of one client certificate (0: no cap)")
 	fs.Var(prefixFlag{&cfg.ProxyProtocolFrom}, "proxy-protocol-from", "accept a PROXY protocol v1/v2 header from this CIDR or IP, a load balancer (repeatable; off when none); other sources are served directly")
 	return fs
 }
@@ -270,8 +284,9 @@ func Parse(name string, args []string, out io.Writer) (Server, error) {
 			return cfg, err
 		}
 	}
-	tokenSet, refLogSet := false, false
+	tokenSet, refLogSet, clientAuthSet := false, false, false
 	fs.Visit(func(f *flag.Flag) {
+		clientAuthSet = clientAuthSet || f.Name == "client-auth"
 		cfg.gcPercentSet = cfg.gcPercentSet || f.Name == "gc-percent"
 		tokenSet = tokenSet || f.Name == "token"
 		refLogSet = refLogSet || f.Name == "reference-log"
@@ -288,10 +303,66 @@ func Parse(name string, args []string, out io.Writer) (Server, error) {
 		}
 		cfg.Session.Token = ""
 	}
+	if cfg.Insecure && clientAuthSet && cfg.ClientAuth != tlsbridge.ClientAuthNone {
+		return cfg, fmt.Errorf("%w: --insecure and --client-auth %v exclude each other (--insecure is --client-auth none)", ErrUsage, cfg.ClientAuth)
+	}
+	if cfg.ClientAuth == tlsbridge.ClientAuthNone {
+		cfg.Insecure = true // one spelling for the rest of the daemon
+	}
+	if cfg.Insecure {
+		cfg.ClientAuth = tlsbridge.ClientAuthNone
+	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// clientAuthFlag is --client-auth.
+type clientAuthFlag struct{ v *tlsbridge.ClientAuth }
+
+func (f clientAuthFlag) String() string {
+	if f.v == nil {
+		return tlsbridge.ClientAuthVerify.String()
+	}
+	return f.v.String()
+}
+
+func (f clientAuthFlag) Set(s string) error {
+	a, err := tlsbridge.ParseClientAuth(s)
+	if err != nil {
+		return fmt.Errorf("want verify, any, optional or none")
+	}
+	*f.v = a
+	return nil
+}
+
+// sniFlag is the repeatable --sni NAME=CERT,KEY.
+type sniFlag struct{ v *[]tlsbridge.SNIFiles }
+
+func (f sniFlag) String() string {
+	if f.v == nil {
+		return ""
+	}
+	out := make([]string, len(*f.v))
+	for i, s := range *f.v {
+		out[i] = s.Name + "=" + s.Cert + "," + s.Key
+	}
+	return strings.Join(out, " ")
+}
+
+func (f sniFlag) Set(s string) error {
+	sni, err := tlsbridge.ParseSNI(s)
+	if err != nil {
+		return err
+	}
+	for _, have := range *f.v {
+		if have.Name == sni.Name {
+			return fmt.Errorf("name %q is given twice", sni.Name)
+		}
+	}
+	*f.v = append(*f.v, sni)
+	return nil
 }
 
 // Validate checks values and combinations; errors wrap ErrUsage.
@@ -339,6 +410,18 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --status-interval must not be negative", ErrUsage)
 	case c.GCPercent < 10:
 		return fmt.Errorf("%w: --gc-percent must be at least 10", ErrUsage)
+	case c.MaxConnsPerIdentity < 0:
+		return fmt.Errorf("%w: --max-conns-per-identity must not be negative", ErrUsage)
+	}
+	if c.ClientAuth == tlsbridge.ClientAuthNone {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"--allow-identities", c.AllowIdentities != ""}, {"--deny-identities", c.DenyIdentities != ""}, {"--max-conns-per-identity", c.MaxConnsPerIdentity > 0}} {
+			if f.set {
+				return fmt.Errorf("%w: %s needs client certificates (--client-auth verify, any or optional), not --insecure", ErrUsage, f.name)
+			}
+		}
 	}
 	for _, l := range c.Listen {
 		host, port, err := net.SplitHostPort(l)
