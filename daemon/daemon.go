@@ -20,6 +20,7 @@ import (
 
 	"tlslpd/config"
 	"tlslpd/eventloop"
+	"tlslpd/identity"
 	"tlslpd/logsink"
 	"tlslpd/metrics"
 	"tlslpd/records"
@@ -207,13 +208,19 @@ type Daemon struct {
 	reloadFailures atomic.Int64
 	// reloadMu serialises certificate reloads (SIGHUP and the file watcher).
 	reloadMu sync.Mutex
-	Hooks    Hooks
+	// ids holds the identity rules (lists, per-identity cap, decision
+	// counts); nil without client certificates.
+	ids   *identity.Rules
+	Hooks Hooks
 }
 
 // New loads TLS material, opens the records file and binds the metrics
 // endpoint: everything that can fail on bad input fails here, before Run.
 func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, log: logger, met: metrics.New(), notify: systemdNotifier(logger)}
+	if err := d.newIdentityRules(); err != nil {
+		return nil, err
+	}
 	tlsCfg, err := d.loadTLS()
 	if err != nil {
 		return nil, err
@@ -245,9 +252,14 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 }
 
 func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
-	tlsCfg, err := tlsbridge.LoadConfig(d.cfg.ServerCert, d.cfg.ServerKey, d.cfg.CACert, d.cfg.Insecure)
+	tlsCfg, err := tlsbridge.Load(tlsbridge.Files{
+		Cert: d.cfg.ServerCert, Key: d.cfg.ServerKey, CA: d.cfg.CACert, ClientAuth: d.cfg.ClientAuth, SNI: d.cfg.SNI,
+	})
 	if err != nil {
 		return tlsCfg, fmt.Errorf("load TLS material: %w", err)
+	}
+	if d.ids != nil {
+		tlsCfg.Identity = d.checkIdentity
 	}
 	tlsCfg.MaxHandshakes = d.cfg.MaxHandshakes
 	return tlsCfg, nil
@@ -298,6 +310,7 @@ func (d *Daemon) Reload() error {
 func (d *Daemon) reloadCertificates(cause string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
+	idErr := d.reloadIdentities(cause)
 	tlsCfg, err := d.loadTLS()
 	if err == nil {
 		err = d.tlsCtx.Reload(tlsCfg)
@@ -306,6 +319,9 @@ func (d *Daemon) reloadCertificates(cause string) error {
 		d.reloadFailures.Add(1)
 		d.log.Error().Err(err).Str("cause", cause).Msg("reload failed; keeping the current certificates")
 		return err
+	}
+	if idErr != nil {
+		return idErr
 	}
 	d.reloads.Add(1)
 	d.exportCertExpiry(tlsCfg)
@@ -347,6 +363,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		Logger:           d.log,
 		Metrics:          d.met,
 		OnRecord:         onRecord,
+		Identities:       d.ids,
 		Steps:            d.ref.observer(),
 	})
 	if err != nil {
@@ -395,8 +412,13 @@ func (d *Daemon) announce(ctx context.Context) {
 		return
 	}
 	mode := "mTLS"
-	if d.cfg.Insecure {
+	switch d.cfg.ClientAuth {
+	case tlsbridge.ClientAuthNone:
 		mode = "insecure (no client certificates)"
+	case tlsbridge.ClientAuthAny:
+		mode = "any client certificate (identified by fingerprint)"
+	case tlsbridge.ClientAuthOptional:
+		mode = "optional client certificates (verified when shown)"
 	}
 	var bound []string
 	for _, a := range d.srv.Addrs() {

@@ -31,9 +31,16 @@ func (d *Daemon) exportCertExpiry(tlsCfg tlsbridge.Config) {
 			server = earliest(server, c.NotAfter)
 		}
 	}
+	for _, sni := range tlsCfg.SNI {
+		for _, der := range sni.Certificate.Certificate {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				server = earliest(server, c.NotAfter)
+			}
+		}
+	}
 	d.met.SetCertificateExpiry(metrics.CertServer, server)
 	var ca time.Time
-	if !d.cfg.Insecure {
+	if tlsCfg.ClientCAs != nil {
 		ca = pemExpiry(d.cfg.CACert)
 	}
 	d.met.SetCertificateExpiry(metrics.CertCA, ca)
@@ -101,8 +108,14 @@ func stampOf(path string) fileStamp {
 
 func (d *Daemon) certFiles() []string {
 	files := []string{d.cfg.ServerCert, d.cfg.ServerKey}
-	if !d.cfg.Insecure {
+	if d.cfg.ClientAuth == tlsbridge.ClientAuthVerify || d.cfg.ClientAuth == tlsbridge.ClientAuthOptional {
 		files = append(files, d.cfg.CACert)
+	}
+	for _, s := range d.cfg.SNI {
+		files = append(files, s.Cert, s.Key)
+	}
+	if d.ids != nil {
+		files = append(files, d.ids.Files()...)
 	}
 	return files
 }
