@@ -21,7 +21,6 @@ var flagName = regexp.MustCompile(`(^|[\s:])-([A-Za-z][\w-]*)`)
 // prefix naming its candidates, or an unexpected positional argument.
 func Parse(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
-	decimalInts(fs)
 	args, err := expandPrefixes(fs, args)
 	if err != nil {
 		return err

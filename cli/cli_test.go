@@ -110,13 +110,18 @@ func TestParseIntFlagsAreDecimal(t *testing.T) {
 		require.NoError(t, err, tc.args)
 		assert.Equal(t, tc.want, int64(*port)+*big+int64(*count), tc.args)
 	}
-	// Values set after Parse (a config file does that) are decimal too.
+	// Values set the way a config file sets them are decimal too.
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	port := fs.Int("port", 0, "")
 	require.NoError(t, Parse(fs, nil))
-	require.Error(t, fs.Set("port", "0x10"))
-	require.NoError(t, fs.Set("port", "0100"))
+	require.ErrorIs(t, Set(fs, "port", "0x10"), ErrNotDecimal)
+	require.NoError(t, Set(fs, "port", "0100"))
 	assert.Equal(t, 100, *port)
+	// Usage still names the type.
+	var out bytes.Buffer
+	fs.SetOutput(&out)
+	fs.PrintDefaults()
+	assert.Contains(t, out.String(), "-port int")
 }
 
 func TestParsePrefixes(t *testing.T) {

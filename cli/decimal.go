@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -61,50 +62,42 @@ func ParseInt(s string) (int, error) {
 	return n, nil
 }
 
-// decimal wraps an integer flag.Value so it reads its value as decimal.
-type decimal struct{ flag.Value }
-
-// String is safe on the zero value, which flag.PrintDefaults makes to
-// tell a default from the zero value ("0" for every integer type).
-func (d *decimal) String() string {
-	if d == nil || d.Value == nil {
-		return "0"
+// isInt reports whether f is one of the flag package's integer flags
+// (int, int64, uint, uint64); their values are read as decimal.
+func isInt(f *flag.Flag) bool {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return false
 	}
-	return d.Value.String()
+	switch g.Get().(type) {
+	case int, int64, uint, uint64:
+		return true
+	}
+	return false
 }
 
-func (d *decimal) Set(s string) error {
-	norm, err := DecimalString(s)
+// decimalValue returns the value to hand to f: for an integer flag the
+// decimal form of v (or an error in the flag package's words), else v.
+func decimalValue(f *flag.Flag, v string) (string, error) {
+	if !isInt(f) {
+		return v, nil
+	}
+	d, err := DecimalString(v)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("invalid value %q for flag --%s: %w", v, f.Name, err)
 	}
-	if err := d.Value.Set(norm); err != nil {
-		return errors.New("out of range")
-	}
-	return nil
+	return d, nil
 }
 
-func (d *decimal) Get() any {
-	if g, ok := d.Value.(flag.Getter); ok {
-		return g.Get()
+// Set sets the flag name of fs to value as the command line would: an
+// integer flag's value is read as decimal. Config files use it.
+func Set(fs *flag.FlagSet, name, value string) error {
+	if f := fs.Lookup(name); f != nil {
+		v, err := decimalValue(f, value)
+		if err != nil {
+			return ErrNotDecimal
+		}
+		value = v
 	}
-	return nil
-}
-
-// decimalInts makes every integer flag of fs (the flag package's int,
-// int64, uint and uint64) decimal-only. Custom integer Values use ParseInt.
-func decimalInts(fs *flag.FlagSet) {
-	fs.VisitAll(func(f *flag.Flag) {
-		if _, done := f.Value.(*decimal); done {
-			return
-		}
-		g, ok := f.Value.(flag.Getter)
-		if !ok {
-			return
-		}
-		switch g.Get().(type) {
-		case int, int64, uint, uint64:
-			f.Value = &decimal{f.Value}
-		}
-	})
+	return fs.Set(name, value)
 }

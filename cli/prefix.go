@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// expandPrefixes rewrites abbreviated long flags into their full names, as
-// Python's argparse accepts them: "--tut" is "--tutorial" when no other
+// expandPrefixes rewrites abbreviated long flags into their full names and
+// integer values into plain decimal (see DecimalString), as Python's
+// argparse reads them: "--tut" is "--tutorial" when no other
 // flag starts with "tut". An exact name always wins; an abbreviation that
 // fits several flags is an error naming them. Values are skipped (so
 // "--token --tut" keeps "--tut" as the token), and so is everything after
@@ -45,8 +46,21 @@ func expandPrefixes(fs *flag.FlagSet, args []string) ([]string, error) {
 				out[i] += "=" + value
 			}
 		}
-		if f != nil && !hasValue && !isBool(f) {
+		switch {
+		case f == nil || isBool(f):
+		case hasValue:
+			v, err := decimalValue(f, value)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = dashes + f.Name + "=" + v
+		case i+1 < len(out):
 			i++ // its value, whatever it looks like
+			v, err := decimalValue(f, out[i])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
 		}
 	}
 	return out, nil

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"tlslpd/cli"
 )
 
 // ErrConfigFile is wrapped by errors in the --config file (exit status 2).
@@ -57,7 +59,7 @@ func applyFile(fs *flag.FlagSet, path string) error {
 			return fmt.Errorf("%w %s: line %d: key %q: %v", ErrConfigFile, path, key.Line, key.Value, err)
 		}
 		for _, item := range items {
-			if err := fs.Set(name, item); err != nil {
+			if err := cli.Set(fs, name, item); err != nil {
 				return fmt.Errorf("%w %s: line %d: key %q: invalid value %q: %v", ErrConfigFile, path, value.Line, key.Value, item, err)
 			}
 		}
