@@ -220,3 +220,35 @@ func (s *server) waitMetric(what string, d time.Duration, cond func(map[string]f
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// loadSummary is what the tests read of `tlslpd bench load --json`.
+type loadSummary struct {
+	Sessions        float64 `json:"sessions"`
+	DurationSeconds float64 `json:"duration_s"`
+	Counts          struct {
+		Completed    float64 `json:"completed"`
+		InjectedFail float64 `json:"injected_fail"`
+		Timeouts     float64 `json:"timeouts"`
+	} `json:"counts"`
+}
+
+// good is the sessions the server served to the protocol's end.
+func (l loadSummary) good() float64 { return l.Counts.Completed + l.Counts.InjectedFail }
+
+// load runs the real load generator (`tlslpd bench load`, its own process
+// with its own open-file limit, built without the race detector) against
+// s with args added.
+func (s *server) load(ctx context.Context, args ...string) loadSummary {
+	s.t.Helper()
+	host, port, _ := strings.Cut(s.addr, ":")
+	base := []string{"bench", "load", "--host", host, "--port", port, "--json", "--source-ips", "16",
+		"--ca-cert", "certificates/ca_cert.pem", "--client-cert", "certificates/client_cert.pem",
+		"--private-key", "certificates/ec_private_key.pem"}
+	cmd := exec.CommandContext(ctx, tlslpdBin, append(base, args...)...)
+	cmd.Dir = s.cmd.Dir
+	out, err := cmd.Output()
+	require.NoError(s.t, err, "bench load %v", args)
+	var sum loadSummary
+	require.NoError(s.t, json.Unmarshal(out, &sum), "bench load output: %s", out)
+	return sum
+}
