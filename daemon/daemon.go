@@ -459,7 +459,7 @@ func (d *Daemon) status(ctx context.Context) {
 		defer t.Stop()
 		watchdogC = t.C
 	}
-	last, lastAt := d.met.Snapshot(), time.Now()
+	last, lastAt, lastDropped := d.met.Snapshot(), time.Now(), d.dropped()
 	for {
 		select {
 		case <-ctx.Done():
@@ -467,13 +467,30 @@ func (d *Daemon) status(ctx context.Context) {
 		case <-watchdogC:
 			d.notify.watchdog()
 		case now := <-statusC:
-			cur := d.met.Snapshot()
+			cur, dropped := d.met.Snapshot(), d.dropped()
 			ev := d.log.Info()
+			if dropped > lastDropped {
+				// Lines were lost this interval: a slow or hung disk or
+				// stderr. The same line, at a level alerts look at.
+				ev = d.log.Warn()
+			}
 			d.statusFields(ev, last, cur, now.Sub(lastAt))
 			ev.Msg("status")
-			last, lastAt = cur, now
+			last, lastAt, lastDropped = cur, now, dropped
 		}
 	}
+}
+
+// dropped is how many records and log lines were lost so far.
+func (d *Daemon) dropped() uint64 {
+	var n uint64
+	if d.records != nil {
+		n += d.records.Dropped()
+	}
+	if d.logs != nil {
+		n += d.logs.Dropped()
+	}
+	return n
 }
 
 // statusFieldNames lists what statusFields writes, in its order.

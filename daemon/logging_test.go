@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"tlslpd/certs"
 	"tlslpd/config"
+	"tlslpd/logsink"
 	"tlslpd/metrics"
 )
 
@@ -130,4 +133,55 @@ func TestConsoleKeepsTheStatusOrder(t *testing.T) {
 		assert.Greater(t, i, last, "%s out of order in %q", k, line)
 		last = i
 	}
+}
+
+// A status line after lines were dropped is a warning; the next one,
+// with no new drops, is back to INFO.
+func TestStatusWarnsAfterDrops(t *testing.T) {
+	out := &lockedLines{}
+	gate := make(chan struct{})
+	defer close(gate)
+	stuck := logsink.New(blockedWriter(gate), logsink.Options{FlushInterval: time.Millisecond, MaxPending: 10})
+	d := &Daemon{log: zerolog.New(out), met: metrics.New(), logs: stuck}
+	d.cfg.StatusInterval = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); d.status(ctx) }()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), `"message":"status"`) }, 10*time.Second, time.Millisecond)
+	for range 5 {
+		_, _ = stuck.Write([]byte("this line does not fit in ten bytes\n"))
+	}
+	require.Positive(t, stuck.Dropped())
+	require.Eventually(t, func() bool {
+		s := out.String()
+		i := strings.Index(s, `{"level":"warn"`)
+		return i >= 0 && strings.Contains(s[i+1:], `{"level":"info"`)
+	}, 10*time.Second, time.Millisecond, "a warning, then INFO again: %s", out)
+	cancel()
+	<-done
+	assert.Contains(t, out.String(), `"log_lines_dropped":5`)
+}
+
+type lockedLines struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type blockedWriter chan struct{}
+
+func (b blockedWriter) Write(p []byte) (int, error) {
+	<-b
+	return len(p), nil
 }
