@@ -205,14 +205,20 @@ func FuzzExpandPrefixes(f *testing.F) {
 		fs.Bool("tls", false, "")
 		out, err := expandPrefixes(fs, args)
 		if err != nil {
-			require.Contains(t, err.Error(), "ambiguous option")
+			if !strings.Contains(err.Error(), "ambiguous option") {
+				require.ErrorIs(t, err, ErrNotDecimal)
+			}
 			return
 		}
 		require.Len(t, out, len(args))
 		for i := range args {
-			if out[i] != args[i] {
-				require.True(t, strings.HasPrefix(args[i], "-"), "only flags are rewritten")
+			if out[i] == args[i] || strings.HasPrefix(args[i], "-") {
+				continue
 			}
+			// Otherwise it is an integer flag's value, made plain decimal.
+			d, err := DecimalString(args[i])
+			require.NoError(t, err)
+			require.Equal(t, d, out[i])
 		}
 	})
 }
