@@ -271,16 +271,27 @@ func (d *Daemon) registerTLSMetrics() {
 	d.met.GaugeFunc("tlslpd_tls_handshake_runners_idle", "Handshake coroutines kept idle for the next handshakes.", func() float64 { return float64(stats().IdleCoroutines) })
 	d.met.GaugeFunc("tlslpd_tls_handshakes_computing", "TLS handshakes holding a --max-handshakes slot now.", func() float64 { return float64(stats().HandshakesComputing) })
 	d.met.GaugeFunc("tlslpd_tls_handshakes_suspended", "TLS handshakes waiting for their peer's bytes now.", func() float64 { return float64(stats().HandshakesSuspended) })
-	for reason, n := range map[string]func(tlsbridge.Stats) int64{
-		"stalled":       func(s tlsbridge.Stats) int64 { return s.HandshakesShedStalled },
-		"address_share": func(s tlsbridge.Stats) int64 { return s.HandshakesShedAddrShare },
-	} {
-		d.met.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name:        "tlslpd_tls_handshakes_shed_total",
-			Help:        "Suspended TLS handshakes ended to make room, by reason: stalled (the suspended bound was reached and it had waited longest), address_share (its source address held more than its share).",
-			ConstLabels: prometheus.Labels{"reason": reason},
-		}, func() float64 { return float64(n(stats())) }))
+	byReason := func(name, help string, counters map[string]func(tlsbridge.Stats) int64) {
+		for reason, n := range counters {
+			d.met.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: name, Help: help, ConstLabels: prometheus.Labels{"reason": reason},
+			}, func() float64 { return float64(n(stats())) }))
+		}
 	}
+	byReason("tlslpd_tls_handshakes_shed_total",
+		"Suspended TLS handshakes ended to make room, by reason: stalled (the suspended bound was reached and it had waited longest), address_share (its source address held more than its share).",
+		map[string]func(tlsbridge.Stats) int64{
+			"stalled":       func(s tlsbridge.Stats) int64 { return s.HandshakesShedStalled },
+			"address_share": func(s tlsbridge.Stats) int64 { return s.HandshakesShedAddrShare },
+		})
+	byReason("tlslpd_tls_peer_abuse_total",
+		"Established TLS sessions closed because the peer sent more records without application data than allowed per unit of time, by reason.",
+		map[string]func(tlsbridge.Stats) int64{
+			"key_update":    func(s tlsbridge.Stats) int64 { return s.AbuseKeyUpdates },
+			"empty_records": func(s tlsbridge.Stats) int64 { return s.AbuseEmptyRecords },
+			"alerts":        func(s tlsbridge.Stats) int64 { return s.AbuseAlerts },
+			"renegotiation": func(s tlsbridge.Stats) int64 { return s.AbuseRenegotiations },
+		})
 	d.met.GaugeFunc("tlslpd_tls_handshakes_queued", "TLS handshakes waiting for a slot now.", func() float64 { return float64(stats().HandshakesQueued) })
 	d.met.CounterFunc("tlslpd_tls_handshakes_waited_total", "TLS handshakes that had to wait for a slot.", func() float64 { return float64(stats().HandshakesWaited) })
 	d.met.CounterFunc("tlslpd_tls_resumed_total", "TLS handshakes that resumed a session.", func() float64 { return float64(stats().Resumed) })

@@ -52,6 +52,12 @@ var (
 	// ErrPeerAlert: an established session received a fatal alert from the
 	// peer (anything but close_notify).
 	ErrPeerAlert = errors.New("tlsbridge: peer sent an alert")
+	// ErrPeerAbuse: an established peer sent more records without
+	// application data (KeyUpdates, empty records, alerts, renegotiation)
+	// than a session needs, per unit of time; the error also wraps one of
+	// ErrTooManyKeyUpdates, ErrTooManyEmptyRecords, ErrTooManyAlerts or
+	// ErrRenegotiation.
+	ErrPeerAbuse = errors.New("tlsbridge: peer abuse")
 	// ErrShed: the handshake waited for its peer while the suspended
 	// handshakes were at a bound, and was ended to make room (see
 	// Config.MaxSuspendedHandshakes).
@@ -129,6 +135,12 @@ type Stats struct {
 	HandshakesShedAddrShare int64
 	Resumed                 int64
 	IdleCoroutines          int64 // handshake coroutines kept for the next handshakes
+	// Established engines failed because their peer went past a bound on
+	// records without application data, by reason (ErrPeerAbuse).
+	AbuseKeyUpdates     int64
+	AbuseEmptyRecords   int64
+	AbuseAlerts         int64
+	AbuseRenegotiations int64
 }
 
 // Engine is one connection's TLS endpoint: ciphertext in, plaintext out,

@@ -18,7 +18,7 @@
 // Coroutines wait in a bounded pool between handshakes, so their stacks,
 // grown deep by crypto/tls, are reused. The transport hands crypto/tls at
 // most one record at a time, so records that follow the client's Finished
-// stay buffered for the engine. The engine keeps no clock: the owner's
+// stay buffered for the engine. The engine keeps no deadlines: the owner's
 // deadline ends a handshake by Close.
 //
 // Admission (admissions): a handshake holds a slot only while crypto/tls
@@ -36,9 +36,14 @@
 // blocking. Engine.Park additionally drops the AEAD key schedules of an
 // idle TLS 1.3 session.
 //
+// Established peers are rated (abuse.go): records without application
+// data — KeyUpdates, empty records, TLS 1.2 alerts and renegotiation — are
+// bounded per connection and per unit of time by token buckets read
+// against the monotonic clock when such a record arrives; no timer.
+//
 // Reading order: api.go (the contract), engine.go (Feed to Read/Write),
 // handshake.go and transport.go (the coroutine and its net.Conn),
-// admission.go, keylog.go and record13.go.
+// admission.go, keylog.go, record13.go and abuse.go.
 //
 // It must not touch: sockets, gnet, the owner's timers, logging, metric
 // registries or the line protocol; those belong to the server. Stats are

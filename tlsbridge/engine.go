@@ -36,6 +36,7 @@ type engine struct {
 	plainLen  int
 	sentClose bool
 	recvClose bool
+	rates     peerRates // records without application data, rated
 }
 
 // NewEngine returns an engine for one connection from the source address
@@ -313,7 +314,9 @@ func (e *engine) readConn(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "remote error" {
+	if errors.Is(err, ErrPeerAbuse) {
+		e.fail(err) // from screenRecord12, through crypto/tls
+	} else if errors.As(err, &oe) && oe.Op == "remote error" {
 		e.fail(fmt.Errorf("%w: %w", ErrPeerAlert, err))
 	} else {
 		e.fail(fmt.Errorf("%w: %w", ErrBadRecord, err))
@@ -357,13 +360,12 @@ func (e *engine) readRecords(p []byte) (int, error) {
 		switch typ {
 		case recordTypeApplicationData:
 			if len(pt) == 0 {
-				if rerr := e.uselessRecord(); rerr != nil {
-					e.failRecord(rerr)
+				if err := e.rate(abuseEmptyRecord); err != nil {
+					e.failRecord(&recordError{alert: alertUnexpectedMessage, err: err})
 					return n, e.err
 				}
 				continue
 			}
-			e.rl.useless = 0
 			e.plainOff = recStart + recordHeaderLen
 			e.plainLen = len(pt)
 		case recordTypeAlert:
@@ -384,16 +386,22 @@ func (e *engine) readRecords(p []byte) (int, error) {
 			e.fail(fmt.Errorf("%w: peer sent alert %d (level %d)", ErrPeerAlert, pt[1], pt[0]))
 			return n, e.err
 		case recordTypeHandshake:
-			if rerr := e.uselessRecord(); rerr != nil {
-				e.failRecord(rerr)
+			if err := e.rate(abuseEmptyRecord); err != nil {
+				e.failRecord(&recordError{alert: alertUnexpectedMessage, err: err})
 				return n, e.err
 			}
 			out := e.outBuf()
-			reply, rerr := e.rl.handlePostHandshake(*out, pt)
+			reply, updated, rerr := e.rl.handlePostHandshake(*out, pt)
 			*out = reply
 			if rerr != nil {
 				e.failRecord(rerr)
 				return n, e.err
+			}
+			if updated {
+				if err := e.rate(abuseKeyUpdate); err != nil {
+					e.failRecord(&recordError{alert: alertUnexpectedMessage, err: err})
+					return n, e.err
+				}
 			}
 		default:
 			e.failRecord(badRecord(alertUnexpectedMessage, "unexpected inner content type %d", typ))
@@ -402,14 +410,6 @@ func (e *engine) readRecords(p []byte) (int, error) {
 	}
 	e.dropInIfEmpty()
 	return n, nil
-}
-
-func (e *engine) uselessRecord() *recordError {
-	e.rl.useless++
-	if e.rl.useless > maxUselessRecords {
-		return badRecord(alertUnexpectedMessage, "too many consecutive records without application data")
-	}
-	return nil
 }
 
 func (e *engine) releaseIn() {

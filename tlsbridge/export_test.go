@@ -81,3 +81,11 @@ func (c *Server) occupySlot() (release func()) {
 	}
 	return func() { c.adm.leave(a) }
 }
+
+// freezeClock stops the clock peer limits are rated by; the test moves it
+// through the returned pointer (nanoseconds).
+func (c *Server) freezeClock() *int64 {
+	now := new(int64)
+	c.clock = func() int64 { return *now }
+	return now
+}

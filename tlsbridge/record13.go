@@ -39,11 +39,6 @@ const (
 	alertInternalError     = 80
 	alertUserCanceled      = 90
 
-	// maxUselessRecords bounds consecutive records that carry no
-	// application data (KeyUpdate, empty records): the same defence
-	// crypto/tls uses against a peer spinning the CPU for free.
-	maxUselessRecords = 16
-
 	aeadNonceLen = 12
 	aeadTagLen   = 16
 )
@@ -183,9 +178,8 @@ type recordLayer struct {
 	in, out direction
 	// hs holds a partial post-handshake message (only KeyUpdate, 5 bytes,
 	// is accepted, so a tiny fixed buffer suffices).
-	hs      [4 + 1]byte
-	hsLen   uint8
-	useless uint8
+	hs    [4 + 1]byte
+	hsLen uint8
 }
 
 // park drops both AEAD states (for AES-GCM the key schedule and GHASH
@@ -303,10 +297,11 @@ func (rl *recordLayer) authenticates(rec []byte) bool {
 }
 
 // handlePostHandshake processes handshake-type plaintext. It returns the
-// bytes to send in reply (appended to out).
-func (rl *recordLayer) handlePostHandshake(out, data []byte) ([]byte, *recordError) {
+// bytes to send in reply (appended to out), and whether a KeyUpdate
+// completed.
+func (rl *recordLayer) handlePostHandshake(out, data []byte) ([]byte, bool, *recordError) {
 	if len(data) == 0 {
-		return out, badRecord(alertUnexpectedMessage, "empty handshake record")
+		return out, false, badRecord(alertUnexpectedMessage, "empty handshake record")
 	}
 	for len(data) > 0 {
 		n := copy(rl.hs[rl.hsLen:], data)
@@ -314,38 +309,38 @@ func (rl *recordLayer) handlePostHandshake(out, data []byte) ([]byte, *recordErr
 		rl.hsLen += uint8(n)
 		if rl.hsLen >= 4 {
 			if rl.hs[0] != handshakeTypeKeyUpdate {
-				return out, badRecord(alertUnexpectedMessage, "unexpected post-handshake message type %d", rl.hs[0])
+				return out, false, badRecord(alertUnexpectedMessage, "unexpected post-handshake message type %d", rl.hs[0])
 			}
 			if rl.hs[1] != 0 || rl.hs[2] != 0 || rl.hs[3] != 1 {
-				return out, badRecord(alertDecodeError, "malformed KeyUpdate length")
+				return out, false, badRecord(alertDecodeError, "malformed KeyUpdate length")
 			}
 		}
 		if int(rl.hsLen) < len(rl.hs) {
 			if len(data) > 0 {
-				return out, badRecord(alertDecodeError, "handshake message overflow")
+				return out, false, badRecord(alertDecodeError, "handshake message overflow")
 			}
-			return out, nil // wait for the rest in a later record
+			return out, false, nil // wait for the rest in a later record
 		}
 		// A complete KeyUpdate changes keys, so it must end its record
 		// (RFC 8446 section 5.1).
 		if len(data) > 0 {
-			return out, badRecord(alertUnexpectedMessage, "data after KeyUpdate in the same record")
+			return out, false, badRecord(alertUnexpectedMessage, "data after KeyUpdate in the same record")
 		}
 		req := rl.hs[4]
 		rl.hsLen = 0
 		if req > 1 {
-			return out, badRecord(alertDecodeError, "bad KeyUpdate request value %d", req)
+			return out, false, badRecord(alertDecodeError, "bad KeyUpdate request value %d", req)
 		}
 		if err := rl.in.update(rl.suite); err != nil {
-			return out, &recordError{alert: alertInternalError, err: fmt.Errorf("%w: key update: %w", ErrBadRecord, err)}
+			return out, false, &recordError{alert: alertInternalError, err: fmt.Errorf("%w: key update: %w", ErrBadRecord, err)}
 		}
 		if req == 1 {
 			// Answer under the old keys, then switch ours too.
 			out = rl.seal(out, recordTypeHandshake, []byte{handshakeTypeKeyUpdate, 0, 0, 1, 0})
 			if err := rl.out.update(rl.suite); err != nil {
-				return out, &recordError{alert: alertInternalError, err: fmt.Errorf("%w: key update: %w", ErrBadRecord, err)}
+				return out, false, &recordError{alert: alertInternalError, err: fmt.Errorf("%w: key update: %w", ErrBadRecord, err)}
 			}
 		}
 	}
-	return out, nil
+	return out, true, nil // a record ends with a complete KeyUpdate or none
 }

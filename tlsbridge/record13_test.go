@@ -63,7 +63,7 @@ func (p *recordPair) peerOpen(t testing.TB) (data []byte, types []byte) {
 		case recordTypeApplicationData:
 			data = append(data, pt...)
 		case recordTypeHandshake:
-			_, rerr := p.peer.handlePostHandshake(nil, pt)
+			_, _, rerr := p.peer.handlePostHandshake(nil, pt)
 			require.Nil(t, rerr)
 		}
 		out = out[n:]
@@ -137,6 +137,7 @@ func TestRecordLayerKeyUpdate(t *testing.T) {
 func TestRecordLayerRejects(t *testing.T) {
 	f := newFixture(t)
 	ts := f.newServer(t, nil)
+	ts.freezeClock() // a burst is a burst however slow the machine
 	tests := []struct {
 		name  string
 		build func(p *recordPair) []byte
@@ -179,13 +180,13 @@ func TestRecordLayerRejects(t *testing.T) {
 		{"too short", func(p *recordPair) []byte {
 			return []byte{recordTypeApplicationData, 3, 3, 0, 3, 1, 2, 3}
 		}, ErrBadRecord},
-		{"17 empty records", func(p *recordPair) []byte {
+		{"empty records past the burst", func(p *recordPair) []byte {
 			var b []byte
-			for i := 0; i < maxUselessRecords+1; i++ {
+			for i := 0; i < int(defaultPeerLimits()[abuseEmptyRecord].burst)+1; i++ {
 				b = p.peer.seal(b, recordTypeApplicationData, nil)
 			}
 			return b
-		}, ErrBadRecord},
+		}, ErrTooManyEmptyRecords},
 		{"malformed alert", func(p *recordPair) []byte {
 			return p.peer.seal(nil, recordTypeAlert, []byte{2})
 		}, ErrBadRecord},
@@ -210,10 +211,11 @@ func TestRecordLayerRejects(t *testing.T) {
 func TestRecordLayerAccepts(t *testing.T) {
 	f := newFixture(t)
 	ts := f.newServer(t, nil)
-	t.Run("padding and 16 empty records", func(t *testing.T) {
+	ts.freezeClock()
+	t.Run("padding and a burst of empty records", func(t *testing.T) {
 		p := newRecordPair(t, ts, tls.TLS_AES_128_GCM_SHA256)
 		var in []byte
-		for i := 0; i < maxUselessRecords; i++ {
+		for i := 0; i < int(defaultPeerLimits()[abuseEmptyRecord].burst); i++ {
 			in = p.peer.seal(in, recordTypeApplicationData, nil)
 		}
 		// Padding: zeros after the content type byte are stripped.

@@ -49,6 +49,12 @@ type Server struct {
 
 	adm admissions
 
+	// peerLimits bound what an established peer may send without
+	// application data; clock is the monotonic time they are rated by.
+	peerLimits [numAbuse]rateLimit
+	clock      func() int64
+	abuseN     [numAbuse]atomic.Int64
+
 	// Idle handshake coroutines, at most maxIdleCoroutines, oldest first;
 	// trimTimer ends those idle for coroutineIdleTimeout.
 	coroutinesMu         sync.Mutex
@@ -77,6 +83,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	c.adm.init()
 	c.adm.setLimits(cfg)
+	c.peerLimits = defaultPeerLimits()
+	epoch := time.Now()
+	c.clock = func() int64 { return int64(time.Since(epoch)) }
 	c.outer = &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		GetConfigForClient: c.configForClient,
@@ -125,6 +134,10 @@ func (c *Server) Stats() Stats {
 		HandshakesShedAddrShare: c.adm.shedAddrN.Load(),
 		Resumed:                 c.resumedN.Load(),
 		IdleCoroutines:          int64(c.idleCoroutineCount()),
+		AbuseKeyUpdates:         c.abuseN[abuseKeyUpdate].Load(),
+		AbuseEmptyRecords:       c.abuseN[abuseEmptyRecord].Load(),
+		AbuseAlerts:             c.abuseN[abuseAlert].Load(),
+		AbuseRenegotiations:     c.abuseN[abuseRenegotiation].Load(),
 	}
 }
 

@@ -1,6 +1,7 @@
 package tlsbridge
 
 import (
+	"crypto/tls"
 	"encoding/binary"
 	"net"
 	"time"
@@ -40,6 +41,11 @@ func (t *transport) Read(p []byte) (int, error) {
 	for {
 		if err := t.hs.stopErr(); err != nil {
 			return 0, err
+		}
+		if !t.hs.inProgress && t.recRemain == 0 && e.peer.Version == tls.VersionTLS12 && e.inLen() >= recordHeaderLen {
+			if err := e.screenRecord12((*e.in)[e.inOff:]); err != nil {
+				return 0, err
+			}
 		}
 		if n := t.deliverable(); n > 0 {
 			n = copy(p[:min(len(p), n)], (*e.in)[e.inOff:])
