@@ -59,6 +59,8 @@ func (p PositiveSeconds) Set(s string) error {
 type cliOptions struct {
 	host, ports, cert, key, ca, logLevel string
 	insecure, tutorial, refLog, quiet    bool
+	transientCert                        bool
+	serverName                           string
 	refLogSet                            bool
 	solverWorkers                        int
 	answers                              map[string]string
@@ -88,6 +90,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.StringVar(&o.logLevel, "log-level", protocol.DefaultLogLevel, "DEBUG, INFO, WARNING, ERROR or CRITICAL")
 	fs.BoolVar(&o.tutorial, "tutorial", false, "narrate every step at INFO")
 	fs.IntVar(&o.solverWorkers, "solver-workers", 0, "goroutines solving WORK (0: all cores)")
+	fs.BoolVar(&o.transientCert, "transient-cert", false, "present a new self-signed client certificate (ECDSA P-256) made for this session instead of --client-cert/--private-key; its SHA-256 fingerprint is logged (for a server in --client-auth any mode)")
+	fs.StringVar(&o.serverName, "server-name", "", "server name to ask for (SNI) and verify the server's certificate against (default: --host)")
 	fs.Func("answer", "CMD=VALUE answer for a body command (repeatable)", func(s string) error {
 		cmd, val, ok := strings.Cut(s, "=")
 		if !ok || !isBodyCommand(cmd) {
@@ -169,7 +173,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	logger := zerolog.New(logOut).Level(level).With().Timestamp().Logger()
 	o.cfg.Logger = &logger
 
-	tcfg, err := LoadTLS(o.cert, o.key, o.ca, o.insecure)
+	tcfg, err := o.loadTLS(&logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "tlslpd client: %s\n", cli.OneLine(err))
 		return ExitFailed

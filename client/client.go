@@ -160,13 +160,9 @@ func LoadTLS(certFile, keyFile, caFile string, insecure bool) (*tls.Config, erro
 		}
 		return cfg, nil
 	}
-	caPEM, err := os.ReadFile(caFile)
+	pool, err := loadCAPool(caFile)
 	if err != nil {
-		return nil, fmt.Errorf("read CA certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("CA certificate %s: %w: no PEM certificate found", caFile, ErrConfig)
+		return nil, err
 	}
 	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -175,6 +171,19 @@ func LoadTLS(certFile, keyFile, caFile string, insecure bool) (*tls.Config, erro
 	}
 	cfg.Certificates = []tls.Certificate{pair}
 	return cfg, nil
+}
+
+// loadCAPool reads the CA that signed the server's certificate.
+func loadCAPool(caFile string) (*x509.CertPool, error) {
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("CA certificate %s: %w: no PEM certificate found", caFile, ErrConfig)
+	}
+	return pool, nil
 }
 
 // session is the state of one Run; it exists so the steps can share the
