@@ -205,7 +205,7 @@ func TestMainDurationBoundsSlowWork(t *testing.T) {
 	assert.Contains(t, text, "warning: WORK solving on the load generator, not the server, limited this run", "the partial solving counts")
 	assert.Contains(t, text, "n_bits 40 takes about 1100G hashes")
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
-	require.GreaterOrEqual(t, len(lines), 3, progress.String())
+	require.GreaterOrEqual(t, len(lines), 2, progress.String())
 	assert.Contains(t, lines[0], "tlslpd bench load: ", "piped: whole lines, no carriage returns")
 	assert.NotContains(t, progress.String(), "\r")
 	assert.Contains(t, progress.String(), "in flight 2 (solve 2)")

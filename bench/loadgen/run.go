@@ -397,14 +397,19 @@ func runOpen(ctx context.Context, cfg Config, inflight int, r *sessionRunner, re
 		}
 		select {
 		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return is.loadEnd(time.Now())
-		}
-		// An arrival that waited for a slot past the end of the load
-		// window never starts: the offered load was not taken.
-		if !is.deadline.IsZero() && !time.Now().Before(is.deadline) {
-			<-sem
-			return is.loadEnd(is.deadline)
+		default:
+			// All --max-inflight slots are taken: the arrival waits, and
+			// if it waits past the end of the load window it never starts
+			// (the offered load was not taken).
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return is.loadEnd(time.Now())
+			}
+			if !is.deadline.IsZero() && !time.Now().Before(is.deadline) {
+				<-sem
+				return is.loadEnd(is.deadline)
+			}
 		}
 		rec.started()
 		wg.Add(1)

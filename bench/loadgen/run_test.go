@@ -213,6 +213,21 @@ func TestRunOpenCountsQueueing(t *testing.T) {
 	assert.Contains(t, strings.Join(sum.Warnings, "\n"), "the offered rate was not reached")
 }
 
+func TestRunOpenArrivalsLateForTheWindowNeverStart(t *testing.T) {
+	env := testenv.New(t)
+	port, _ := startBaseline(t, env, baseline.Config{NBits: 16, Inject: baseline.InjectNever})
+	cfg := baseConfig(env, port)
+	// 100 arrivals due in 100 ms, one slot, sessions of several ms: most
+	// arrivals are still waiting for the slot when the window ends.
+	cfg.Rate, cfg.Duration, cfg.MaxInflight = 1000, 100*time.Millisecond, 1
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Less(t, sum.Started, uint64(100))
+	assert.Equal(t, sum.Started, sum.Counts.Total(), "every started session is accounted for")
+	assert.InDelta(t, 0.1, sum.LoadSeconds, 0.001, "the window is --duration")
+	assert.Contains(t, strings.Join(sum.Warnings, "\n"), "the offered rate was not reached: offered 1000.0/s")
+}
+
 func TestRunPark(t *testing.T) {
 	env := testenv.New(t)
 	tests := []struct {
