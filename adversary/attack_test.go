@@ -99,43 +99,58 @@ func TestPipelinerThatNeverReads(t *testing.T) {
 const floodEndsWithin = 20 * time.Second
 
 // A flooder that sends records without application data (KeyUpdate
-// requests, empty records, warning alerts) with a byte of line data
-// between every few (so no run of consecutive useless records is long) is
-// closed by the server's per-connection bound, long before its line grows
-// past the protocol's limit, and the honest client is served meanwhile.
+// requests, empty records, warning alerts, a TLS 1.2 renegotiation) with a
+// byte of line data between every few (so no run of consecutive useless
+// records is long) is closed by the server's per-connection bound, long
+// before its line grows past the protocol's limit, and the honest client
+// is served meanwhile.
 func TestPostHandshakeFloodsAreClosed(t *testing.T) {
-	for _, kind := range []FloodKind{WarningAlerts} {
-		t.Run(kind.String(), func(t *testing.T) {
-			s := startServer(t)
-			ctx := attackCtx(t)
-			before := s.scrape()
-			const dataEvery = 8 // the line limit would take 8,000 records
-			run, err := Flood{Target: s.target, Source: Sources(3, 1)[0], Kind: kind, DataEvery: dataEvery}.Start(ctx)
-			require.NoError(t, err)
-			defer run.Stop()
-			probeOK(t, ctx, s)
-			require.True(t, run.Wait(floodEndsWithin), "the server did not close the flooder: %+v", run.Stats())
-			st := run.Stats()
-			require.Equal(t, int64(1), st.Sessions, "the flood got its session: %v", run.LastErr())
-			assert.Equal(t, int64(1), st.ClosedByServer)
-			after := s.waitMetric("the flood session finished", 10*time.Second, func(m map[string]float64) bool {
-				return sum(m, "tlslpd_connections_open") == 0
-			})
-			// Besides the honest session, exactly one session ended: the
-			// flooder's, closed for what it did, not by the line limit, a
-			// deadline or its own leaving.
-			ended := finishedDelta(before, after)
-			for _, o := range []string{"completed", "injected_fail"} {
-				delete(ended, `{outcome="`+o+`"}`)
-			}
-			require.Len(t, ended, 1, "outcomes: %v", finishedDelta(before, after))
-			for o, n := range ended {
-				assert.Equal(t, 1.0, n)
-				assert.NotContains(t, []string{`{outcome="receive_error"}`, `{outcome="timeout"}`, `{outcome="peer_closed"}`}, o)
-			}
-			t.Logf("flood %v: %+v; sessions finished: %v", kind, st, finishedDelta(before, after))
-		})
+	for _, fc := range []floodCase{{WarningAlerts, false}, {Renegotiation, true}} {
+		t.Run(fc.String(), func(t *testing.T) { checkFloodClosed(t, fc) })
 	}
+}
+
+type floodCase struct {
+	kind  FloodKind
+	tls12 bool
+}
+
+func (f floodCase) String() string {
+	if f.tls12 {
+		return f.kind.String() + " TLS 1.2"
+	}
+	return f.kind.String() + " TLS 1.3"
+}
+
+func checkFloodClosed(t *testing.T, fc floodCase) {
+	s := startServer(t)
+	ctx := attackCtx(t)
+	before := s.scrape()
+	const dataEvery = 8 // the line limit would take 8,000 records
+	run, err := Flood{Target: s.target, Source: Sources(3, 1)[0], Kind: fc.kind, TLS12: fc.tls12, DataEvery: dataEvery}.Start(ctx)
+	require.NoError(t, err)
+	defer run.Stop()
+	probeOK(t, ctx, s)
+	require.True(t, run.Wait(floodEndsWithin), "the server did not close the flooder: %+v", run.Stats())
+	st := run.Stats()
+	require.Equal(t, int64(1), st.Sessions, "the flood got its session: %v", run.LastErr())
+	assert.Equal(t, int64(1), st.ClosedByServer)
+	after := s.waitMetric("the flood session finished", 10*time.Second, func(m map[string]float64) bool {
+		return sum(m, "tlslpd_connections_open") == 0
+	})
+	// Besides the honest session, exactly one session ended: the
+	// flooder's, closed for what it did, not by the line limit, a
+	// deadline or its own leaving.
+	ended := finishedDelta(before, after)
+	for _, o := range []string{"completed", "injected_fail"} {
+		delete(ended, `{outcome="`+o+`"}`)
+	}
+	require.Len(t, ended, 1, "outcomes: %v", finishedDelta(before, after))
+	for o, n := range ended {
+		assert.Equal(t, 1.0, n)
+		assert.NotContains(t, []string{`{outcome="receive_error"}`, `{outcome="timeout"}`, `{outcome="peer_closed"}`}, o)
+	}
+	t.Logf("flood %v: %+v; sessions finished: %v", fc, st, finishedDelta(before, after))
 }
 
 // Stalled handshakes (a complete ClientHello, then silence) from many

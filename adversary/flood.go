@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	"net/netip"
 	"sync"
@@ -23,8 +24,12 @@ const (
 	// EmptyRecords are application-data records with no data.
 	EmptyRecords
 	// WarningAlerts are user_canceled alerts at warning level, which TLS
-	// 1.3 lets a peer send without ending the connection.
+	// 1.3 lets a peer send without ending the connection (and TLS 1.2
+	// implementations skip).
 	WarningAlerts
+	// Renegotiation (TLS 1.2 only) sends a new ClientHello inside the
+	// established session.
+	Renegotiation
 )
 
 func (k FloodKind) String() string {
@@ -33,11 +38,13 @@ func (k FloodKind) String() string {
 		return "empty-records"
 	case WarningAlerts:
 		return "warning-alerts"
+	case Renegotiation:
+		return "renegotiation"
 	}
 	return "keyupdates"
 }
 
-// Flood opens TLS 1.3 sessions and, once established, sends records that
+// Flood opens TLS 1.3 (or 1.2) sessions and, once established, sends records that
 // carry no application data, with one byte of line data after every
 // DataEvery of them, so a guard that counts only consecutive useless
 // records never trips. The line data never ends a line; a server without a
@@ -57,6 +64,9 @@ type Flood struct {
 	Reconnect bool
 	// Batch is how many records go out per write; 0 means 32.
 	Batch int
+	// TLS12 floods a TLS 1.2 session (AES-128-GCM) instead of TLS 1.3;
+	// KeyUpdates need TLS 1.3, Renegotiation needs TLS 1.2.
+	TLS12 bool
 }
 
 // FloodStats are a flood's counters so far.
@@ -149,24 +159,7 @@ func (r *FloodRun) session(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { raw.Close() })
 	defer stop()
 
-	kl := &keyLog{}
-	cc := r.cfg.Target.TLS.Clone()
-	if cc.ServerName == "" {
-		cc.ServerName = "localhost"
-	}
-	cc.MinVersion, cc.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
-	cc.KeyLogWriter = kl
-	conn := tls.Client(raw, cc)
-	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := conn.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("flood handshake: %w", err)
-	}
-	_ = raw.SetDeadline(time.Time{})
-	st := conn.ConnectionState()
-	if st.Version != tls.VersionTLS13 {
-		return errNotTLS13
-	}
-	seal, err := newSealer(st.CipherSuite, kl.clientSecret())
+	uselessRecord, dataRecord, err := r.handshake(ctx, raw)
 	if err != nil {
 		return err
 	}
@@ -197,31 +190,24 @@ func (r *FloodRun) session(ctx context.Context) error {
 	n := 0
 	for {
 		buf = buf[:0]
-		useless, data := 0, 0
+		nUseless, data := 0, 0
 		for range r.cfg.Batch {
 			n++
 			if n%(r.cfg.DataEvery+1) == 0 {
-				buf = seal.seal(buf, recordTypeApplicationData, []byte{'x'})
+				buf = dataRecord(buf, 'x')
 				data++
 				continue
 			}
-			switch r.cfg.Kind {
-			case EmptyRecords:
-				buf = seal.seal(buf, recordTypeApplicationData, nil)
-			case WarningAlerts:
-				buf = seal.seal(buf, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled})
-			default:
-				if buf, err = seal.keyUpdate(buf, true); err != nil {
-					return err
-				}
+			if buf, err = uselessRecord(buf); err != nil {
+				return err
 			}
-			useless++
+			nUseless++
 		}
 		if _, err := raw.Write(buf); err != nil {
 			return nil // the server ended it (or ctx did)
 		}
-		sent += int64(useless)
-		r.records.Add(int64(useless))
+		sent += int64(nUseless)
+		r.records.Add(int64(nUseless))
 		r.data.Add(int64(data))
 		select {
 		case <-serverGone:
@@ -229,6 +215,92 @@ func (r *FloodRun) session(ctx context.Context) error {
 		default:
 		}
 	}
+}
+
+// appendRecord appends one record to dst.
+type appendRecord func(dst []byte) ([]byte, error)
+
+// handshake establishes the flood's session over raw and returns how to
+// append one record of the flood's kind and one data record.
+func (r *FloodRun) handshake(ctx context.Context, raw net.Conn) (appendRecord, func([]byte, byte) []byte, error) {
+	cc := r.cfg.Target.TLS.Clone()
+	if cc.ServerName == "" {
+		cc.ServerName = "localhost"
+	}
+	kl, ml := &keyLog{}, &masterLog{}
+	sniff := &helloSniffer{Conn: raw}
+	if r.cfg.TLS12 {
+		cc.MinVersion, cc.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
+		cc.CipherSuites = []uint16{suite12}
+		cc.KeyLogWriter = ml
+	} else {
+		cc.MinVersion, cc.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+		cc.KeyLogWriter = kl
+	}
+	conn := tls.Client(sniff, cc)
+	_ = raw.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := conn.HandshakeContext(ctx); err != nil {
+		return nil, nil, fmt.Errorf("flood handshake: %w", err)
+	}
+	_ = raw.SetDeadline(time.Time{})
+	st := conn.ConnectionState()
+	if !r.cfg.TLS12 {
+		if st.Version != tls.VersionTLS13 {
+			return nil, nil, errNotTLS13
+		}
+		seal, err := newSealer(st.CipherSuite, kl.clientSecret())
+		if err != nil {
+			return nil, nil, err
+		}
+		data := func(dst []byte, b byte) []byte { return seal.seal(dst, recordTypeApplicationData, []byte{b}) }
+		switch r.cfg.Kind {
+		case EmptyRecords:
+			return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeApplicationData, nil), nil }, data, nil
+		case WarningAlerts:
+			return func(dst []byte) ([]byte, error) {
+				return seal.seal(dst, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled}), nil
+			}, data, nil
+		case KeyUpdates:
+			return func(dst []byte) ([]byte, error) { return seal.keyUpdate(dst, true) }, data, nil
+		}
+		return nil, nil, fmt.Errorf("adversary: %v is not a TLS 1.3 flood", r.cfg.Kind)
+	}
+	if st.Version != tls.VersionTLS12 || st.CipherSuite != suite12 {
+		return nil, nil, fmt.Errorf("adversary: negotiated %s %s, not TLS 1.2 %s", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), tls.CipherSuiteName(suite12))
+	}
+	cr, err := helloRandom(sniff.out)
+	if err != nil {
+		return nil, nil, err
+	}
+	sr, err := helloRandom(sniff.in)
+	if err != nil {
+		return nil, nil, err
+	}
+	ml.mu.Lock()
+	master := ml.secret
+	ml.mu.Unlock()
+	seal, err := newSealer12(master, cr, sr)
+	if err != nil {
+		return nil, nil, err
+	}
+	data := func(dst []byte, b byte) []byte { return seal.seal(dst, recordTypeApplicationData, []byte{b}) }
+	switch r.cfg.Kind {
+	case EmptyRecords:
+		return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeApplicationData, nil), nil }, data, nil
+	case WarningAlerts:
+		return func(dst []byte) ([]byte, error) {
+			return seal.seal(dst, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled}), nil
+		}, data, nil
+	case Renegotiation:
+		// A fresh ClientHello inside the session: a renegotiation the
+		// client starts (the server never asked with a HelloRequest).
+		hello, err := captureHello(cc)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeHandshake, hello[5:]), nil }, data, nil
+	}
+	return nil, nil, fmt.Errorf("adversary: %v is not a TLS 1.2 flood", r.cfg.Kind)
 }
 
 // Stats reads the counters.
