@@ -76,6 +76,8 @@ func open(o Options, openHandle func(string) (handle, error)) (*Writer, error) {
 		return nil, fmt.Errorf("%w: MaxBackups %d < 0", ErrInvalidOptions, o.MaxBackups)
 	case o.MaxPending < 0:
 		return nil, fmt.Errorf("%w: MaxPending %d < 0", ErrInvalidOptions, o.MaxPending)
+	case o.SyncInterval < 0:
+		return nil, fmt.Errorf("%w: SyncInterval %s < 0: records are always fsynced", ErrInvalidOptions, o.SyncInterval)
 	}
 	f, size, err := openFile(openHandle, o.Path)
 	if err != nil {
@@ -83,21 +85,21 @@ func open(o Options, openHandle func(string) (handle, error)) (*Writer, error) {
 	}
 	syncDir(o.Path)
 	file := &file{
-		path: o.Path, maxBytes: cmp(o.MaxBytes, DefaultMaxBytes), maxBackups: cmp(o.MaxBackups, DefaultMaxBackups),
+		path: o.Path, maxBytes: orDefault(o.MaxBytes, DefaultMaxBytes), maxBackups: orDefault(o.MaxBackups, DefaultMaxBackups),
 		open: openHandle, log: o.Logger.With().Str("component", "records").Str("path", o.Path).Logger(),
 		f: f, size: size,
 	}
 	sink := logsink.New(file, logsink.Options{
-		FlushInterval: cmp(o.FlushInterval, DefaultFlushInterval),
-		SyncInterval:  cmp(o.SyncInterval, DefaultSyncInterval),
-		MaxPending:    cmp(o.MaxPending, DefaultMaxPending),
-		CloseTimeout:  cmp(o.CloseTimeout, DefaultCloseTimeout),
+		FlushInterval: orDefault(o.FlushInterval, DefaultFlushInterval),
+		SyncInterval:  orDefault(o.SyncInterval, DefaultSyncInterval),
+		MaxPending:    orDefault(o.MaxPending, DefaultMaxPending),
+		CloseTimeout:  orDefault(o.CloseTimeout, DefaultCloseTimeout),
 	})
 	return &Writer{file: file, sink: sink, enc: zerolog.New(sink)}, nil
 }
 
-// cmp is v, or def when v is zero.
-func cmp[T comparable](v, def T) T {
+// orDefault is v, or def when v is zero.
+func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def

@@ -295,6 +295,7 @@ func TestOpen(t *testing.T) {
 		{name: "empty path", wantErr: ErrInvalidOptions},
 		{name: "negative MaxBackups", opts: Options{Path: filepath.Join(dir, "a"), MaxBackups: -1}, wantErr: ErrInvalidOptions},
 		{name: "negative MaxPending", opts: Options{Path: filepath.Join(dir, "b"), MaxPending: -1}, wantErr: ErrInvalidOptions},
+		{name: "negative SyncInterval", opts: Options{Path: filepath.Join(dir, "c"), SyncInterval: -1}, wantErr: ErrInvalidOptions},
 		{name: "path is a directory", opts: Options{Path: dir}, contains: []string{dir, "is a directory"}},
 		{name: "path is a device", opts: Options{Path: os.DevNull}, contains: []string{os.DevNull, "not a regular file"}},
 		{name: "existing file is appended to", opts: Options{Path: existing}},
