@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -220,8 +221,10 @@ func TestMainSummaryOnSIGTERM(t *testing.T) {
 	go func() {
 		done <- Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "1h", "--progress-interval", "50ms"), &out, progress)
 	}()
-	// The first progress line comes after the signal handler is in place.
-	require.Eventually(t, func() bool { return strings.Contains(progress.String(), "completed") }, 20*time.Second, 10*time.Millisecond)
+	// Progress lines come after the signal handler is in place; wait for
+	// one that has seen a completed session.
+	completed := regexp.MustCompile(`completed [1-9]`)
+	require.Eventually(t, func() bool { return completed.MatchString(progress.String()) }, 20*time.Second, 10*time.Millisecond)
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 	select {
 	case code := <-done:
