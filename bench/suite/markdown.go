@@ -22,7 +22,7 @@ type mdView struct {
 	*Report
 	Date         string
 	Targets      []Target
-	Context      string
+	Context      []string
 	Light        bool
 	QuietName    string
 	NginxVersion string
@@ -229,8 +229,9 @@ func rates(rs []float64) string {
 
 // handshakeShare puts the session figures in context: how much of a
 // session's server CPU is the bare mTLS handshake (section 5), for each Go
-// server. Empty when either measurement is missing.
-func handshakeShare(r *Report) string {
+// server ("tlslpd 0.500 of 5.000 ms (10%)"). Empty when either measurement
+// is missing.
+func handshakeShare(r *Report) []string {
 	var parts []string
 	for _, name := range []string{NameTlslpd, NameBaseline} {
 		s, ok := findSessions(r.Sessions, name, r.Params.Workers)
@@ -248,9 +249,5 @@ func handshakeShare(r *Report) string {
 			parts = append(parts, fmt.Sprintf("%s %.3f of %.3f ms (%.0f%%)", name, h.CPUPerHandshake(), s.CPUPerSession(), 100*share))
 		}
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return "Context: server CPU of the bare mTLS handshake (section 5) against that of a whole session (section 1) — " + strings.Join(parts, "; ") +
-		". The handshake's share bounds how far the rest of the session can move the per-session ratio."
+	return parts
 }
