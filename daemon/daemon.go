@@ -284,6 +284,7 @@ func (d *Daemon) registerTLSMetrics() {
 			"stalled":       func(s tlsbridge.Stats) int64 { return s.HandshakesShedStalled },
 			"address_share": func(s tlsbridge.Stats) int64 { return s.HandshakesShedAddrShare },
 		})
+	d.met.CounterFunc("tlslpd_tls_handshakes_penalized_total", "TLS handshakes refused because their source address had a session closed for abuse in the last 10s.", func() float64 { return float64(stats().HandshakesPenalized) })
 	byReason("tlslpd_tls_peer_abuse_total",
 		"Established TLS sessions closed because the peer sent more records without application data than allowed per unit of time, by reason.",
 		map[string]func(tlsbridge.Stats) int64{

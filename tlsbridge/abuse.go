@@ -4,6 +4,9 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +33,9 @@ var (
 	ErrTooManyEmptyRecords = fmt.Errorf("%w: too many records without application data", ErrPeerAbuse)
 	ErrTooManyAlerts       = fmt.Errorf("%w: too many alerts", ErrPeerAbuse)
 	ErrRenegotiation       = fmt.Errorf("%w: TLS 1.2 renegotiation attempted", ErrPeerAbuse)
+	// ErrPenalized refuses a handshake from a source address whose session
+	// was closed for abuse within abusePenalty.
+	ErrPenalized = fmt.Errorf("%w: its source address was closed for abuse moments ago", ErrPeerAbuse)
 )
 
 // abuseErrs is a lookup table, not state.
@@ -72,10 +78,12 @@ func (r *peerRates) allow(k abuse, now int64, l rateLimit) bool {
 // rate counts one record of kind k against the peer's limit. Past it the
 // engine's error is k's; the caller fails the engine with it.
 func (e *engine) rate(k abuse) error {
-	if e.rates.allow(k, e.srv.clock(), e.srv.peerLimits[k]) {
+	now := e.srv.clock()
+	if e.rates.allow(k, now, e.srv.peerLimits[k]) {
 		return nil
 	}
 	e.srv.abuseN[k].Add(1)
+	e.srv.penalties.add(e.addr, now)
 	return abuseErrs[k]
 }
 
@@ -105,4 +113,55 @@ func aeadOverhead12(suite uint16) int {
 		return aeadTagLen
 	}
 	return 8 + aeadTagLen
+}
+
+// abusePenalty is how long handshakes from a source address are refused
+// after one of its sessions was closed for abuse: a flooder that
+// reconnects at once would otherwise make the server pay a whole
+// handshake for every few records it is allowed. Honest peers never come
+// near the limits, so only an address shared with an abuser (NAT) feels
+// it, and only for this long.
+const abusePenalty = 10 * time.Second
+
+// maxPenalized bounds the addresses a penaltyBox remembers.
+const maxPenalized = 4096
+
+// penaltyBox holds the source addresses serving an abusePenalty.
+type penaltyBox struct {
+	n     atomic.Int32 // len(until), so that an empty box costs no lock
+	mu    sync.Mutex
+	until map[netip.Addr]int64 // addrKey → clock time the penalty ends
+}
+
+func (p *penaltyBox) add(addr netip.Addr, now int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.until == nil {
+		p.until = map[netip.Addr]int64{}
+	}
+	if len(p.until) >= maxPenalized {
+		for a, t := range p.until {
+			if t <= now || len(p.until) >= maxPenalized {
+				delete(p.until, a) // expired, or any one to make room
+			}
+		}
+	}
+	p.until[addr] = now + int64(abusePenalty)
+	p.n.Store(int32(len(p.until)))
+}
+
+// holds reports whether addr serves a penalty at now.
+func (p *penaltyBox) holds(addr netip.Addr, now int64) bool {
+	if p.n.Load() == 0 {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, ok := p.until[addr]
+	if ok && t <= now {
+		delete(p.until, addr)
+		p.n.Store(int32(len(p.until)))
+		return false
+	}
+	return ok
 }

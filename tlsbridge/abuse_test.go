@@ -2,6 +2,7 @@ package tlsbridge
 
 import (
 	"crypto/tls"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -124,4 +125,64 @@ func TestRenegotiationTLS12(t *testing.T) {
 	assert.Equal(t, Failed, h.eng.State())
 	assert.ErrorIs(t, h.eng.Err(), ErrPeerAbuse)
 	assert.Equal(t, int64(1), ts.Stats().AbuseRenegotiations)
+}
+
+// TestAbusePenalty: once a session is closed for abuse, new handshakes
+// from its source address are refused until abusePenalty has passed;
+// other addresses are not affected.
+func TestAbusePenalty(t *testing.T) {
+	f := newFixture(t)
+	ts := f.newServer(t, nil)
+	now := ts.freezeClock()
+	hello := clientHello(t, f.clientConfig(tls.VersionTLS13))
+	abuser, other := attacker(0, 2), attacker(1, 2)
+
+	h := established(t, ts, f.clientConfig(tls.VersionTLS12))
+	h.eng.(*engine).addr = abuser
+	h.feed([]byte{recordTypeHandshake, 3, 3, 0, 40})
+	require.ErrorIs(t, h.readErr, ErrRenegotiation)
+
+	tests := []struct {
+		name    string
+		after   time.Duration
+		addr    netip.Addr
+		refused bool
+	}{
+		{"same address at once", 0, abuser, true},
+		{"another address", 0, other, false},
+		{"same address just before the end", abusePenalty - time.Millisecond, abuser, true},
+		{"same address after the penalty", abusePenalty, abuser, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			*now = int64(tc.after)
+			e := ts.NewEngine(tc.addr, nil)
+			defer e.Release()
+			err := e.Feed(hello)
+			if tc.refused {
+				require.ErrorIs(t, err, ErrPenalized)
+				assert.ErrorIs(t, err, ErrPeerAbuse)
+				assert.Equal(t, Failed, e.State())
+				assert.Nil(t, e.(*engine).hs, "no handshake was begun")
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, Handshaking, e.State())
+			}
+		})
+	}
+	assert.Equal(t, int64(2), ts.Stats().HandshakesPenalized)
+}
+
+// TestPenaltyBoxBounded: the box forgets expired addresses first and never
+// holds more than maxPenalized.
+func TestPenaltyBoxBounded(t *testing.T) {
+	var p penaltyBox
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	const n = maxPenalized + 10
+	for i := range n {
+		p.add(addr(i), int64(i))
+	}
+	assert.LessOrEqual(t, len(p.until), maxPenalized)
+	assert.True(t, p.holds(addr(n-1), n-1), "the newest is kept")
+	assert.False(t, p.holds(addr(n-1), int64(abusePenalty)+n-1), "and released once its penalty ends")
 }

@@ -141,6 +141,9 @@ type Stats struct {
 	AbuseEmptyRecords   int64
 	AbuseAlerts         int64
 	AbuseRenegotiations int64
+	// Handshakes refused (ErrPenalized) because their source address had
+	// a session closed for abuse moments before.
+	HandshakesPenalized int64
 }
 
 // Engine is one connection's TLS endpoint: ciphertext in, plaintext out,

@@ -18,7 +18,7 @@ import (
 type engine struct {
 	srv    *Server
 	wakeFn func()
-	addr   netip.Addr // the peer's source address
+	addr   netip.Addr // the peer's source address, as addrKey keys it
 
 	in          *[]byte // pooled; unread ciphertext is (*in)[inOff:]
 	inOff       int
@@ -49,7 +49,7 @@ func (c *Server) NewEngine(addr netip.Addr, wake func()) Engine {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &engine{srv: c, wakeFn: wake, addr: addr.Unmap()}
+	return &engine{srv: c, wakeFn: wake, addr: addrKey(addr)}
 }
 
 func (e *engine) wake() { e.wakeFn() }
@@ -269,6 +269,11 @@ func (e *engine) bufferHandshakeInput(b []byte) error {
 	// Only a complete first record earns a handshake, so a peer that
 	// trickles or stalls its ClientHello holds only its bytes.
 	if n > 0 && e.inLen() >= n {
+		if e.srv.penalties.holds(e.addr, e.srv.clock()) {
+			e.srv.refusedPenaltyN.Add(1)
+			e.fail(ErrPenalized)
+			return e.err
+		}
 		e.hs = newHandshake(e)
 		e.srv.inFlightN.Add(1)
 	}

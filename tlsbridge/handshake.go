@@ -49,7 +49,7 @@ type hsResult struct {
 func newHandshake(e *engine) *handshake {
 	h := &handshake{e: e, inProgress: true}
 	h.conn = transport{e: e, hs: h}
-	h.adm = admission{addr: addrKey(e.addr), wake: e.wakeFn}
+	h.adm = admission{addr: e.addr, wake: e.wakeFn}
 	return h
 }
 

@@ -54,6 +54,9 @@ type Server struct {
 	peerLimits [numAbuse]rateLimit
 	clock      func() int64
 	abuseN     [numAbuse]atomic.Int64
+	penalties  penaltyBox
+	// refusedPenaltyN counts handshakes refused with ErrPenalized.
+	refusedPenaltyN atomic.Int64
 
 	// Idle handshake coroutines, at most maxIdleCoroutines, oldest first;
 	// trimTimer ends those idle for coroutineIdleTimeout.
@@ -138,6 +141,7 @@ func (c *Server) Stats() Stats {
 		AbuseEmptyRecords:       c.abuseN[abuseEmptyRecord].Load(),
 		AbuseAlerts:             c.abuseN[abuseAlert].Load(),
 		AbuseRenegotiations:     c.abuseN[abuseRenegotiation].Load(),
+		HandshakesPenalized:     c.refusedPenaltyN.Load(),
 	}
 }
 
