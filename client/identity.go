@@ -21,18 +21,9 @@ func (o *cliOptions) loadTLS(log *zerolog.Logger) (*tls.Config, error) {
 		cfg.ServerName = o.serverName
 		return cfg, nil
 	}
-	// Only the server's side of the files is needed: LoadTLS with
-	// insecure reads no CA, otherwise it reads the CA and a client pair
-	// that may not exist; load the CA alone.
-	var cfg *tls.Config
-	if o.insecure {
-		cfg = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // the reference's --insecure, loopback only
-	} else {
-		pool, err := loadCAPool(o.ca)
-		if err != nil {
-			return nil, err
-		}
-		cfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	cfg, err := ServerTrust(o.ca, o.insecure)
+	if err != nil {
+		return nil, err
 	}
 	cert, err := identity.Transient("tlslpd transient client", 0)
 	if err != nil {
@@ -43,4 +34,19 @@ func (o *cliOptions) loadTLS(log *zerolog.Logger) (*tls.Config, error) {
 	log.Info().Str("fingerprint", identity.Of(cert.Certificate[0]).String()).Str("subject", cert.Leaf.Subject.String()).
 		Time("not_after", cert.Leaf.NotAfter).Msg("transient client certificate")
 	return cfg, nil
+}
+
+// ServerTrust is a client configuration that checks the server only: its
+// certificate verified against caFile, or, with insecure (the reference's
+// --insecure, loopback only), not at all. The caller adds the client
+// certificate, e.g. a transient one.
+func ServerTrust(caFile string, insecure bool) (*tls.Config, error) {
+	if insecure {
+		return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, nil //nolint:gosec // the reference's --insecure, loopback only
+	}
+	pool, err := loadCAPool(caFile)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

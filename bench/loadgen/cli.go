@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -95,6 +96,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "after --duration, how long sessions in flight may finish before they are cut and count as unfinished")
 	fs.IntVar(&c.Sessions, "sessions", 0, "start N sessions at most")
 	fs.Var(onOff{&c.Resumption}, "resumption", "TLS session resumption: on or off")
+	fs.IntVar(&c.Identities, "identities", 0, "make N transient self-signed ECDSA P-256 client certificates at start and spread sessions over them, instead of --client-cert (for a server in --client-auth any mode)")
 	fs.IntVar(&c.SourceIPs, "source-ips", 8, "spread connections over 127.0.0.1..127.0.0.K (loopback targets only)")
 	fs.Var(client.PositiveSeconds{D: &c.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK")
 	fs.Var(client.PositiveSeconds{D: &c.OtherTimeout}, "other-timeout", "seconds allowed for every other step")
@@ -205,7 +207,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
 		return ExitFailed
 	}
-	tcfg, err := client.LoadTLS(o.cert, o.key, o.ca, o.insecure)
+	load := client.LoadTLS
+	if o.cfg.Identities > 0 { // the transient certificates replace the files
+		load = func(_, _, ca string, insecure bool) (*tls.Config, error) { return client.ServerTrust(ca, insecure) }
+	}
+	tcfg, err := load(o.cert, o.key, o.ca, o.insecure)
 	if err != nil {
 		return fail(err)
 	}

@@ -190,6 +190,7 @@ type RunMeta struct {
 	CPUs          int     `json:"cpus"`
 	Resumption    bool    `json:"resumption"`
 	SourceIPs     int     `json:"source_ips"`
+	Identities    int     `json:"identities,omitempty"` // transient client certificates (--identities)
 	// Known at the end: the difficulty the server sent (-1: no WORK
 	// seen), how long sessions were being started, the park result.
 	NBits       int     `json:"n_bits"`

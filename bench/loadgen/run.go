@@ -50,6 +50,10 @@ type Config struct {
 	// SourceIPs spreads connections over 127.0.0.1..127.0.0.K when the
 	// target is IPv4 loopback.
 	SourceIPs int
+	// Identities, when positive, makes that many transient self-signed
+	// client certificates at start and spreads sessions over them (see
+	// identities.go); TLS's own certificate is then not sent.
+	Identities int
 
 	WorkTimeout  time.Duration
 	OtherTimeout time.Duration
@@ -113,7 +117,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: no TLS configuration", ErrConfig)
 	case modes != 1:
 		return fmt.Errorf("%w: choose exactly one of workers, rate or park", ErrConfig)
-	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.Duration < 0 || c.Hold < 0 || c.Grace < 0 || c.Interval < 0:
+	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.Duration < 0 || c.Hold < 0 || c.Grace < 0 || c.Interval < 0 || c.Identities < 0:
 		return fmt.Errorf("%w: negative value", ErrConfig)
 	case c.Park == 0 && c.Duration == 0 && c.Sessions == 0:
 		return fmt.Errorf("%w: give a duration or a session count", ErrConfig)
@@ -177,6 +181,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		fmt.Fprintln(cfg.Notices, CapMessage(what, requested, effective, nofile))
 	}
 	r := newSessionRunner(&cfg)
+	if err := r.useIdentities(cfg.Identities, cfg.Resumption, cfg.Notices); err != nil {
+		return Summary{}, err
+	}
 	start := time.Now()
 	meta := RunMeta{
 		Tool: "tlslpd bench load", Version: toolVersion(), Host: hostname(), StartTime: start.UTC(),
@@ -184,7 +191,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		Target:      net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		Concurrency: effective, Capped: capped,
 		IntervalMs: cfg.Interval.Milliseconds(), CPUs: runtime.GOMAXPROCS(0),
-		Resumption: cfg.Resumption, SourceIPs: max(1, len(SourceAddrs(cfg.Host, cfg.SourceIPs))),
+		Resumption: cfg.Resumption, SourceIPs: max(1, len(SourceAddrs(cfg.Host, cfg.SourceIPs))), Identities: cfg.Identities,
 		DurationLimit: cfg.Duration.Seconds(), SessionsLimit: cfg.Sessions, NBits: -1,
 	}
 	switch mode {

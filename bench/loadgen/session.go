@@ -55,9 +55,13 @@ type outcome struct {
 
 // sessionRunner holds what every session of a run shares.
 type sessionRunner struct {
-	addr         string
-	tls          *tls.Config
-	dialers      []net.Dialer
+	addr    string
+	tls     *tls.Config
+	dialers []net.Dialer
+	// identities are per-identity TLS configurations (--identities);
+	// empty: every session uses tls.
+	identities   []*tls.Config
+	nextIdentity atomic.Uint64
 	workTimeout  time.Duration
 	otherTimeout time.Duration
 	answer       string
@@ -155,7 +159,7 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 		return st.end(kConnect, err.Error()), nil
 	}
 	st.next()
-	conn := tls.Client(raw, r.tls)
+	conn := tls.Client(raw, r.nextTLS())
 	keep := false
 	defer func() {
 		if !keep {
