@@ -43,3 +43,11 @@ func TestMetricsAddrMayBindAnyAddress(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, cfg.MetricsPprof)
 }
+
+// --version belongs on a command line: a config file that set it would
+// make a service print its version and exit.
+func TestVersionIsNotAConfigKey(t *testing.T) {
+	_, err := Parse("tlslpd", []string{"--config", writeFile(t, "version: true\n")}, nil)
+	require.ErrorIs(t, err, ErrConfigFile)
+	assert.Contains(t, err.Error(), `key "version" cannot be used inside a config file`)
+}

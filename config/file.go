@@ -45,7 +45,7 @@ func applyFile(fs *flag.FlagSet, path string) error {
 		switch {
 		case name == "":
 			return fmt.Errorf("%w %s: line %d: unknown key %q", ErrConfigFile, path, key.Line, key.Value)
-		case name == "config":
+		case name == "config" || name == "version":
 			return fmt.Errorf("%w %s: line %d: key %q cannot be used inside a config file", ErrConfigFile, path, key.Line, key.Value)
 		case seen[name]:
 			return fmt.Errorf("%w %s: line %d: key %q given twice", ErrConfigFile, path, key.Line, key.Value)

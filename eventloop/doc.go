@@ -15,7 +15,11 @@
 // onTraffic → pump → handle (the machine's actions), the events from
 // outside the protocol (onDeadline, onShutdown, onClosed, engineEnded, the
 // buffer limit in flush) which all go through interrupt, and finish — the
-// one place any connection ends, writing the record once.
+// one place any connection ends, writing the record once. With
+// Config.ProxyFrom set, proxy.go runs first on a connection's bytes: a
+// trusted balancer's PROXY header names the client (whose address then
+// counts for limits, logs and records); a header from anyone else is
+// refused.
 //
 // It must not parse lines (codec), decide protocol replies (statemachine),
 // or implement TLS (tlsbridge); it wires them.
