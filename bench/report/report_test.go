@@ -30,8 +30,8 @@ func loadRuns(t *testing.T) (dir string, files []string, sums []loadgen.Summary)
 	common := []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--client-cert", certs.ClientCert,
 		"--private-key", certs.ClientKey, "--ca-cert", certs.CACert, "--quiet", "--json", "--interval", "250ms"}
 	// tlslpd injects FAIL in about 90% of sessions (the reference's
-	// draw): 150 sessions each leave plenty completed in every interval.
-	modes := [][]string{{"--workers", "2", "--sessions", "150"}, {"--rate", "200", "--duration", "750ms"}}
+	// draw): 100 sessions each leave some completed in most intervals.
+	modes := [][]string{{"--workers", "2", "--sessions", "100"}, {"--rate", "100", "--duration", "1s"}}
 	files = make([]string, len(modes))
 	sums = make([]loadgen.Summary, len(modes))
 	var wg sync.WaitGroup
@@ -50,9 +50,16 @@ func loadRuns(t *testing.T) (dir string, files []string, sums []loadgen.Summary)
 	return dir, files, sums
 }
 
-func TestReportMergesRuns(t *testing.T) {
+// TestReport merges two runs made once (load is the costly part).
+func TestReport(t *testing.T) {
 	dir, files, sums := loadRuns(t)
-	html := filepath.Join(dir, "merged.html")
+	t.Run("merges runs", func(t *testing.T) { reportMergesRuns(t, dir, files, sums) })
+	t.Run("threshold exit code", func(t *testing.T) { reportThresholdExitCode(t, files) })
+	t.Run("directory, wait and JSON file", func(t *testing.T) { reportDirectoryWaitAndJSONFile(t, dir, files, sums) })
+}
+
+func reportMergesRuns(t *testing.T, dir string, files []string, sums []loadgen.Summary) {
+	html := filepath.Join(t.TempDir(), "merged.html")
 
 	var jsonOut, errb bytes.Buffer
 	code := Main(append([]string{"--json", "--html", html, "--threshold", "p99<1h"}, files...), &jsonOut, &errb)
@@ -101,8 +108,7 @@ func TestReportMergesRuns(t *testing.T) {
 	}
 }
 
-func TestReportThresholdExitCode(t *testing.T) {
-	_, files, _ := loadRuns(t)
+func reportThresholdExitCode(t *testing.T, files []string) {
 	var out, errb bytes.Buffer
 	code := Main(append(files, "--threshold", "p50<1us", "--threshold", "errors<1%"), &out, &errb)
 	assert.Equal(t, loadgen.ExitThreshold, code)
@@ -137,8 +143,8 @@ func TestReportErrors(t *testing.T) {
 	}
 }
 
-func TestReportDirectoryWaitAndJSONFile(t *testing.T) {
-	dir, files, sums := loadRuns(t)
+// reportDirectoryWaitAndJSONFile runs last: it cuts a file short.
+func reportDirectoryWaitAndJSONFile(t *testing.T, dir string, files []string, sums []loadgen.Summary) {
 	jsonPath := filepath.Join(t.TempDir(), "merged.json")
 	var out, errb bytes.Buffer
 	// A directory stands for its *.hlog files; --wait 2 finds both done.

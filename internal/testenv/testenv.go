@@ -99,13 +99,15 @@ func (e *Env) ServeBaseline(t testing.TB, ln net.Listener, cfg baseline.Config, 
 
 // StartTlslpd runs the tlslpd daemon in this process on 127.0.0.1 with
 // this PKI and the given daemon flags (e.g. "--n_bits", "8") until the
-// test ends, and returns its port.
+// test ends, and returns its port. Overload shedding is off (--shed-delay
+// -1s) unless args set it: a test machine busy with other tests must not
+// turn a test's load into refused connections; tests of shedding ask.
 func (e *Env) StartTlslpd(t testing.TB, args ...string) int {
 	t.Helper()
 	files := e.Files(t)
 	base := []string{
 		"--listen", "127.0.0.1:0", "--server-cert", files.ServerCert, "--server-key", files.ServerKey,
-		"--ca-cert", files.CACert, "--status-interval", "0", "--log-level", "ERROR",
+		"--ca-cert", files.CACert, "--status-interval", "0", "--log-level", "ERROR", "--shed-delay", "-1s",
 	}
 	cfg, err := config.Parse("tlslpd", append(base, args...), nil)
 	require.NoError(t, err)
