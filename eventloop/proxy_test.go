@@ -3,6 +3,7 @@ package eventloop
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -160,4 +161,27 @@ func TestProxyProtocolOffServesHeadersAsTLSGarbage(t *testing.T) {
 	_, err := p.r.ReadString('\n')
 	require.Error(t, err)
 	assert.Zero(t, h.refused(metrics.RefusedProxyUntrusted), "off means no PROXY stage at all")
+}
+
+// A balancer that connects and says nothing, or stops mid-header, is
+// closed by the handshake deadline like any silent peer.
+func TestProxyHeaderWaitEndsAtTheHandshakeDeadline(t *testing.T) {
+	h := startProxied(t, func(c *Config) { c.HandshakeTimeout = 200 * time.Millisecond })
+	for _, partial := range [][]byte{nil, []byte("PROXY TCP4 203.0.113.7"), []byte("\r\n\r\n\x00\r\nQU")} {
+		d := net.Dialer{Timeout: ioBound, LocalAddr: balancer}
+		raw, err := d.Dial("tcp", h.addr)
+		require.NoError(t, err)
+		_, err = raw.Write(partial)
+		require.NoError(t, err)
+		require.NoError(t, raw.SetReadDeadline(time.Now().Add(ioBound)))
+		n, err := raw.Read(make([]byte, 1))
+		assert.Zero(t, n)
+		var ne net.Error
+		if errors.As(err, &ne) {
+			assert.False(t, ne.Timeout(), "%q: the server must close, not leave it open", partial)
+		}
+		raw.Close()
+	}
+	require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 5*time.Millisecond)
+	assert.Zero(t, h.armedTimers(), "no timer left behind")
 }
