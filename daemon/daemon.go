@@ -528,7 +528,10 @@ func (d *Daemon) statusFields(e *zerolog.Event, last, cur metrics.Snapshot, inte
 	}
 	e.Float64("tls_handshakes_per_second", rate(cur.Handshakes-last.Handshakes)).
 		Float64("pow_checks_per_second", rate(cur.PoWChecks-last.PoWChecks)).
-		Float64("sessions_finished_per_second", rate(cur.Finished-last.Finished))
+		Float64("sessions_finished_per_second", rate(cur.Finished-last.Finished)).
+		Float64("connections_refused_per_second", rate(cur.Refused-last.Refused)).
+		Float64("connections_shed_per_second", rate(cur.Shed-last.Shed)).
+		Float64("tls_handshakes_failed_per_second", rate(cur.HandshakesFailed-last.HandshakesFailed))
 	if d.records != nil {
 		e.Uint64("records_written", d.records.Written()).Uint64("records_dropped", d.records.Dropped())
 	}

@@ -87,7 +87,8 @@ func TestStatusLineFieldsAndRounding(t *testing.T) {
 	var out bytes.Buffer
 	d := &Daemon{}
 	last := metrics.Snapshot{Handshakes: 10, PoWChecks: 0, Finished: 3}
-	cur := metrics.Snapshot{Open: 5, Active: map[string]float64{"work": 2, "hello": 1}, Handshakes: 10 + 982.0001, PoWChecks: 1, Finished: 3 + 100.0/3}
+	cur := metrics.Snapshot{Open: 5, Active: map[string]float64{"work": 2, "hello": 1}, Handshakes: 10 + 982.0001, PoWChecks: 1, Finished: 3 + 100.0/3,
+		Refused: 20, Shed: 1234, HandshakesFailed: 7}
 	for range 2 {
 		l := zerolog.New(&out)
 		ev := l.Info()
@@ -99,7 +100,8 @@ func TestStatusLineFieldsAndRounding(t *testing.T) {
 	assert.Equal(t, lines[0], lines[1], "same fields, same order")
 	assert.Equal(t, statusFieldNames()[:8], jsonKeys(t, lines[0])[1:9], "statusFieldNames is in step")
 	assert.Equal(t, `{"level":"info","connections_open":5,"sessions_active_hello":1,"sessions_active_work":2,"sessions_active_body":0,"sessions_active_done":0,`+
-		`"tls_handshakes_per_second":98.2,"pow_checks_per_second":0.1,"sessions_finished_per_second":3.3,"message":"status"}`, lines[0])
+		`"tls_handshakes_per_second":98.2,"pow_checks_per_second":0.1,"sessions_finished_per_second":3.3,`+
+		`"connections_refused_per_second":2,"connections_shed_per_second":123.4,"tls_handshakes_failed_per_second":0.7,"message":"status"}`, lines[0])
 }
 
 func jsonKeys(t *testing.T, line string) []string {

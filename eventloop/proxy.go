@@ -77,7 +77,7 @@ func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
 			sess.addr = netip.AddrPortFrom(h.Source.Addr().Unmap(), h.Source.Port())
 		}
 		if !s.admitIP(sess.addr.Addr()) {
-			s.refuseSession(sess, "max_conns_per_ip", nil)
+			s.refuseSession(sess, metrics.RefusedMaxConnsPerIP, nil)
 			return false
 		}
 		sess.ip = sess.addr.Addr()
@@ -91,9 +91,7 @@ func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
 
 // refuseSession closes a connection that never reached TLS, counting why.
 func (s *Server) refuseSession(sess *session, reason string, err error) {
-	if s.met != nil {
-		s.met.Refused(reason)
-	}
+	s.notice(noticeRefused, reason, sess.addr)
 	s.log.Debug().Err(err).Str("remote", sess.remote()).Str("reason", reason).Msg("connection refused")
 	sess.finish(ending{})
 }

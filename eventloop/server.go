@@ -55,6 +55,10 @@ type Config struct {
 	// already accepted catch up: a client learns at once instead of timing
 	// out in a queue. 0 means HandshakeTimeout/10; negative: never shed.
 	ShedDelay time.Duration
+	// NoticeInterval is how often refusals, sheds and failed handshakes
+	// are summed up in the log, one line per reason; 0 means
+	// DefaultNoticeInterval, negative: never (metrics still count them).
+	NoticeInterval time.Duration
 	// DrainTimeout is how long Run lets sessions in flight finish after
 	// its context ends, before sending them the shutdown FAIL line.
 	DrainTimeout time.Duration
@@ -124,6 +128,7 @@ type Server struct {
 	met        *metrics.Metrics
 	conns      atomic.Int64
 	draining   atomic.Bool
+	notices    notices
 
 	ipMu  sync.Mutex
 	perIP map[netip.Addr]int32
@@ -389,11 +394,27 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 func (s *Server) runTicker(ctx context.Context) {
 	t := time.NewTicker(s.tick)
 	defer t.Stop()
+	every := s.cfg.NoticeInterval
+	if every == 0 {
+		every = DefaultNoticeInterval
+	}
+	lastReport := time.Now()
+	report := func(now time.Time) {
+		if every > 0 {
+			s.notices.report(s.log, now.Sub(lastReport))
+		}
+		lastReport = now
+	}
+	defer func() { report(time.Now()) }() // what the last interval saw is not lost
 	for {
+		var now time.Time
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now = <-t.C:
+		}
+		if every > 0 && now.Sub(lastReport) >= every {
+			report(now)
 		}
 		for _, lp := range s.loopList() {
 			if lp.tickPending.CompareAndSwap(false, true) {
@@ -408,29 +429,26 @@ func (s *Server) runTicker(ctx context.Context) {
 
 // OnOpen admits or refuses a connection and starts its handshake deadline.
 func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	addr := remoteAddrPort(c)
 	if s.draining.Load() {
-		return s.refuse(metrics.RefusedDraining)
+		return s.refuse(noticeRefused, metrics.RefusedDraining, addr)
 	}
 	lp := s.loopFor(c.EventLoop())
 	if lp.shed.shedding {
 		// Closing now costs an accept and a close; admitting would cost a
 		// handshake that completes too late, or never, for its client.
-		if s.met != nil {
-			s.met.Shed(metrics.ShedOverload)
-		}
-		return nil, gnet.Close
+		return s.refuse(noticeShed, metrics.ShedOverload, addr)
 	}
 	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
 		s.conns.Add(-1)
-		return s.refuse(metrics.RefusedMaxConns)
+		return s.refuse(noticeRefused, metrics.RefusedMaxConns, addr)
 	}
-	addr := remoteAddrPort(c)
 	ip, stage := addr.Addr(), s.proxyStageFor(addr.Addr())
 	if stage == proxyAwait {
 		ip = netip.Addr{} // counted once the header names the client
 	} else if !s.admitIP(ip) {
 		s.conns.Add(-1)
-		return s.refuse(metrics.RefusedMaxConnsPerIP)
+		return s.refuse(noticeRefused, metrics.RefusedMaxConnsPerIP, addr)
 	}
 	if s.met != nil {
 		s.met.ConnectionsAccepted.Inc()
@@ -443,10 +461,8 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // refuse closes a connection at once; it never became a session.
-func (s *Server) refuse(reason string) ([]byte, gnet.Action) {
-	if s.met != nil {
-		s.met.Refused(reason)
-	}
+func (s *Server) refuse(kind noticeKind, reason string, from netip.AddrPort) ([]byte, gnet.Action) {
+	s.notice(kind, reason, from)
 	return nil, gnet.Close
 }
 

@@ -127,9 +127,7 @@ func (s *session) start() {
 	if srv.cfg.Session.Tutorial && !srv.claimTutorial() {
 		// The tutorial serves exactly one session; later ones are turned
 		// away rather than left waiting for a server about to exit.
-		if srv.met != nil {
-			srv.met.Refused(metrics.RefusedTutorialBusy)
-		}
+		srv.notice(noticeRefused, metrics.RefusedTutorialBusy, s.addr)
 		s.finish(ending{})
 		return
 	}
@@ -314,9 +312,7 @@ func (s *session) finish(e ending) {
 	if s.m != nil {
 		s.record(e.outcome)
 	} else if e.handshake != "" {
-		if s.srv.met != nil {
-			s.srv.met.HandshakeEnded(e.handshake)
-		}
+		s.srv.notice(noticeHandshake, e.handshake, s.addr)
 		s.srv.log.Debug().Err(e.err).Str("remote", s.remote()).Str("result", e.handshake).Msg("TLS handshake ended")
 	}
 	if s.socketGone {
@@ -347,9 +343,7 @@ func (s *session) flush() {
 	if limit := s.srv.cfg.MaxBufferedBytes; limit > 0 && s.conn.OutboundBuffered() > limit {
 		// The peer is not reading; holding its bytes would let one client
 		// grow our memory.
-		if s.srv.met != nil {
-			s.srv.met.Shed(metrics.ShedBufferLimit)
-		}
+		s.srv.notice(noticeShed, metrics.ShedBufferLimit, s.addr)
 		s.interrupt(statemachine.EventTransportError, metrics.HandshakeCanceled, nil)
 	}
 }
