@@ -102,6 +102,9 @@ func TestRefusalsAndBadCertificatesAreLogged(t *testing.T) {
 		_, err := p.r.ReadString('\n')
 		require.Error(t, err)
 		p.conn.Close()
+		// The alert may arrive before the server has closed its side:
+		// wait, so that the next one is not refused by MaxConns.
+		require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 5*time.Millisecond)
 	}
 
 	sum := func(msg, reason string) (total float64, lines int) {
