@@ -128,9 +128,16 @@ type fakeConn struct {
 	written  []byte
 	buffered int
 	closed   bool
+	// failWrite, if set, runs on a write instead, as gnet does when the
+	// socket write fails: it closes the connection (OnClose) at once.
+	failWrite func()
 }
 
 func (f *fakeConn) Write(p []byte) (int, error) {
+	if f.failWrite != nil {
+		f.failWrite()
+		return 0, net.ErrClosed
+	}
 	f.written = append(f.written, p...)
 	return len(p), nil
 }
@@ -146,13 +153,18 @@ type fakeEngine struct {
 	tlsbridge.Engine
 	out    []byte
 	closed bool
+	plain  []byte // what Read returns next
 }
 
-func (e *fakeEngine) State() tlsbridge.State   { return tlsbridge.Established }
-func (e *fakeEngine) Peer() tlsbridge.Peer     { return tlsbridge.Peer{} }
-func (e *fakeEngine) Read([]byte) (int, error) { return 0, nil }
-func (e *fakeEngine) Feed([]byte) error        { return nil }
-func (e *fakeEngine) Write(p []byte) error     { e.out = append(e.out, p...); return nil }
+func (e *fakeEngine) State() tlsbridge.State { return tlsbridge.Established }
+func (e *fakeEngine) Peer() tlsbridge.Peer   { return tlsbridge.Peer{} }
+func (e *fakeEngine) Read(p []byte) (int, error) {
+	n := copy(p, e.plain)
+	e.plain = e.plain[n:]
+	return n, nil
+}
+func (e *fakeEngine) Feed([]byte) error    { return nil }
+func (e *fakeEngine) Write(p []byte) error { e.out = append(e.out, p...); return nil }
 func (e *fakeEngine) AppendOutgoing(dst []byte) []byte {
 	dst = append(dst, e.out...)
 	e.out = nil
@@ -193,3 +205,33 @@ func TestOutboundBufferLimitEndsSession(t *testing.T) {
 }
 
 func (e *fakeEngine) Park() {}
+
+// A socket write that fails makes gnet close the connection inside the
+// write, so OnClose frees the session under callers still running: the
+// session must end once, with one record, and touch nothing freed.
+func TestFailedWriteClosesTheSessionUnderItsCaller(t *testing.T) {
+	eng := &fakeEngine{}
+	var records []Record
+	srv, err := New(Config{
+		Addrs: []string{"tcp://127.0.0.1:0"}, Engines: fakeFactory{eng},
+		Session:     statemachine.Config{Token: testToken, RandomString: testRandom, NBits: 0},
+		WorkTimeout: time.Second, OtherTimeout: time.Second, HandshakeTimeout: time.Second,
+		MaxConns: 10,
+		OnRecord: func(r *Record) { records = append(records, *r) },
+	})
+	require.NoError(t, err)
+	lp := newLoop(srv, nil)
+	conn := &fakeConn{}
+	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"))
+	sess.onTraffic(nil) // HELLO goes out
+	require.Equal(t, "HELLO\n", string(conn.written))
+
+	conn.failWrite = sess.onClosed // the peer is gone: writing FAIL fails
+	eng.plain = []byte("NOPE\n")
+	require.NotPanics(t, func() { sess.onTraffic(nil) })
+	require.Len(t, records, 1)
+	assert.Equal(t, "bad_helloback", records[0].Outcome)
+	assert.Nil(t, sess.engine, "freed by OnClose")
+	assert.Zero(t, lp.wheel.Len())
+	assert.Nil(t, lp.sessions.head)
+}

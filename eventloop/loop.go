@@ -81,8 +81,10 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 // shutdownAll ends every session of this loop with the shutdown FAIL line
 // (handshakes in flight are just closed), on the loop.
 func (lp *loop) shutdownAll() {
-	for s := lp.sessions.head; s != nil; s = s.next {
+	for s := lp.sessions.head; s != nil; {
+		next := s.next // a failed write closes s at once, unlinking it
 		s.onShutdown()
+		s = next
 	}
 }
 

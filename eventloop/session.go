@@ -328,6 +328,11 @@ func (s *session) finish(e ending) {
 // flush hands the engine's ciphertext to the socket and enforces the
 // outbound buffer limit.
 func (s *session) flush() {
+	if s.socketGone {
+		// A write that failed closed the socket at once, and OnClose
+		// has freed the engine, under a caller that is still running.
+		return
+	}
 	out := s.engine.AppendOutgoing(s.lp.out[:0])
 	if len(out) > 0 {
 		_, _ = s.conn.Write(out) // gnet buffers what the socket does not take
