@@ -101,10 +101,10 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.Var(client.PositiveSeconds{D: &c.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK")
 	fs.Var(client.PositiveSeconds{D: &c.OtherTimeout}, "other-timeout", "seconds allowed for every other step")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the summary as JSON on stdout")
-	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report to FILE")
-	fs.StringVar(&o.out, "out", "", "write run metadata, per-interval counts and latency histograms to FILE (HdrHistogram log; merge with `tlslpd bench report`)")
+	fs.StringVar(&o.report, "report", "", "write a self-contained HTML report to `FILE`")
+	fs.StringVar(&o.out, "out", "", "write run metadata, per-interval counts and latency histograms to `FILE` (an HdrHistogram log; tlslpd bench report merges several)")
 	fs.DurationVar(&c.Interval, "interval", time.Second, "length of the intervals --out and the report keep")
-	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion, repeatable: p99<50ms, tls.p90<5ms, errors<0.1%, unfinished<1, rate>=100; a violated one exits 3")
+	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion `EXPR`, repeatable: p99<50ms, tls.p90<5ms, errors<0.1%, unfinished<1, rate>=100; a violated one exits 3")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines on stderr")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", 0, "time between progress lines (default 1s on a terminal, 5s otherwise)")
 	if err := cli.Parse(fs, args); err != nil {

@@ -42,10 +42,10 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("tlslpd bench report", flag.ContinueOnError)
 	fs.BoolVar(&o.jsonOut, "json", false, "print the merged summary as JSON")
-	fs.StringVar(&o.html, "html", "", "write a self-contained HTML report to FILE")
-	fs.StringVar(&o.jsonFile, "json-out", "", "also write the merged summary as JSON to FILE")
-	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion, repeatable (as for bench load); a violated one exits 3")
-	fs.IntVar(&o.wait, "wait", 0, "wait until N finished results files are there (a Job merging its load generators' files)")
+	fs.StringVar(&o.html, "html", "", "write a self-contained HTML report to `FILE`")
+	fs.StringVar(&o.jsonFile, "json-out", "", "also write the merged summary as JSON to `FILE`")
+	fs.Var(thresholdFlag{&o.thresholds}, "threshold", "pass/fail criterion `EXPR`, repeatable (as for bench load); a violated one exits 3")
+	fs.IntVar(&o.wait, "wait", 0, "wait until `N` finished results files are there (a Job merging its load generators' files)")
 	fs.DurationVar(&o.waitTimeout, "wait-timeout", 10*time.Minute, "give up --wait after D")
 	// Flags may come before, between or after the files.
 	fs.SetOutput(io.Discard)
@@ -74,6 +74,12 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 // threshold was violated.
 func Main(args []string, stdout, stderr io.Writer) int {
 	o, fs, err := parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(stdout, "usage: tlslpd bench report [flags] FILE|DIR...  (the --out files of tlslpd bench load; a directory stands for its *.hlog)")
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return loadgen.ExitOK
+	}
 	if err != nil {
 		return cli.Exit(fs, err, stdout, stderr)
 	}
