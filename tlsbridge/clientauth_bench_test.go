@@ -1,0 +1,156 @@
+package tlsbridge
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"tlslpd/identity"
+)
+
+// serverHandshake runs one full handshake against ts and returns the time
+// the server spent on it: the time inside Feed and AppendOutgoing, where
+// the engine runs crypto/tls on the owner's goroutine. The client runs on
+// its own goroutine and is not counted.
+func serverHandshake(b *testing.B, ts *Server, cc *tls.Config, wake chan struct{}, rbuf []byte) time.Duration {
+	h := makeHarness(b, ts, cc, wake)
+	h.rbuf = rbuf
+	defer func() {
+		h.eng.Release()
+		h.cli.Close()
+	}()
+	var cerr error
+	cdone := done(h.async(h.client.Handshake), &cerr)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitLimit)
+	var spent time.Duration
+	for {
+		in := h.srv.r.take()
+		t0 := time.Now()
+		_ = h.eng.Feed(in)
+		out := h.eng.AppendOutgoing(nil)
+		spent += time.Since(t0)
+		if len(out) > 0 {
+			_, _ = h.srv.Write(out)
+		}
+		if cdone() && h.eng.State() != Handshaking {
+			break
+		}
+		select {
+		case <-h.srv.r.notify:
+		case <-h.wake:
+		case <-h.ev:
+		case <-tick.C:
+		case <-deadline:
+			b.Fatalf("handshake did not end (state %v, err %v)", h.eng.State(), h.eng.Err())
+		}
+	}
+	if cerr != nil || h.eng.State() != Established {
+		b.Fatalf("handshake: %v / %v", cerr, h.eng.Err())
+	}
+	return spent
+}
+
+// BenchmarkClientAuthCPU: the server's handshake time per session in
+// --client-auth any mode (a self-signed certificate: no chain to verify,
+// only the leaf's dates and the client's CertificateVerify) against
+// verify mode (a CA-signed certificate, its chain verified) in the same
+// run. Each op is one handshake of every variant, interleaved so a busy
+// machine weighs on all alike:
+//   - verify-cold: the chain is verified (a fresh policy, so the chain
+//     cache is empty), as for a certificate seen for the first time;
+//   - verify-cached: the same certificate again, its chain remembered
+//     (what a load test with one client certificate costs);
+//   - any: a transient self-signed certificate;
+//   - any-lists: any, plus the identity rules (a 10,000-entry deny list
+//     and an allow list holding the client) judging every handshake.
+//
+// The ratios any/verify-cold and any/verify-cached are reported as
+// metrics. Full handshakes, no resumption.
+// Run: go test -run '^$' -bench ClientAuthCPU -benchtime 400x ./tlsbridge
+func BenchmarkClientAuthCPU(b *testing.B) {
+	f := newFixture(b)
+	transient, err := identity.Transient("bench", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rules := benchRules(b, identity.Of(transient.Certificate[0]))
+	for _, ver := range versions {
+		b.Run(ver.name, func(b *testing.B) {
+			verifyCfg := f.config()
+			verify := f.newServer(b, func(c *Config) { *c = verifyCfg })
+			anySrv := f.newServer(b, func(c *Config) { c.ClientAuth, c.ClientCAs = ClientAuthAny, nil })
+			anyLists := f.newServer(b, func(c *Config) {
+				c.ClientAuth, c.ClientCAs = ClientAuthAny, nil
+				c.Identity = func(leaf *x509.Certificate) error {
+					if leaf == nil {
+						return rules.Check(identity.Fingerprint{}, false)
+					}
+					return rules.Check(identity.Of(leaf.Raw), true)
+				}
+			})
+			caClient := f.clientConfig(ver.v)
+			selfSigned := f.clientConfig(ver.v)
+			selfSigned.Certificates = []tls.Certificate{transient}
+			selfSigned.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &transient, nil }
+
+			wake := make(chan struct{}, 1)
+			rbuf := make([]byte, 64<<10)
+			var cold, cached, anyT, listsT time.Duration
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				b.StopTimer()
+				if err := verify.Reload(verifyCfg); err != nil { // an empty chain cache
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				cold += serverHandshake(b, verify, caClient, wake, rbuf)
+				cached += serverHandshake(b, verify, caClient, wake, rbuf)
+				anyT += serverHandshake(b, anySrv, selfSigned, wake, rbuf)
+				listsT += serverHandshake(b, anyLists, selfSigned, wake, rbuf)
+			}
+			reportCPU(b, start)
+			n := float64(b.N)
+			b.ReportMetric(float64(cold)/n, "verify-cold-ns/hs")
+			b.ReportMetric(float64(cached)/n, "verify-cached-ns/hs")
+			b.ReportMetric(float64(anyT)/n, "any-ns/hs")
+			b.ReportMetric(float64(listsT)/n, "any-lists-ns/hs")
+			b.ReportMetric(float64(anyT)/float64(cold), "any/verify-cold")
+			b.ReportMetric(float64(anyT)/float64(cached), "any/verify-cached")
+			b.ReportMetric(float64(listsT)/float64(anyT), "any-lists/any")
+		})
+	}
+}
+
+// benchRules is a deny list of 10,000 fingerprints and an allow list
+// holding only allowed.
+func benchRules(b *testing.B, allowed identity.Fingerprint) *identity.Rules {
+	dir := b.TempDir()
+	deny := make([]byte, 0, 10000*65)
+	for i := range 10000 {
+		var fp identity.Fingerprint
+		fp[0], fp[1], fp[2] = byte(i), byte(i>>8), 0xee
+		deny = append(deny, fp.String()+"\n"...)
+	}
+	rules, err := identity.New(identity.Options{
+		AllowFile: writeBenchFile(b, dir, "allow", []byte(allowed.String()+"\n")),
+		DenyFile:  writeBenchFile(b, dir, "deny", deny),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rules
+}
+
+func writeBenchFile(b *testing.B, dir, name string, data []byte) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
