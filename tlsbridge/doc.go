@@ -2,9 +2,12 @@
 // it ciphertext read from a socket, reads plaintext out of it, and collects
 // the ciphertext to write back. It never touches a socket.
 //
-// It owns: the server's TLS policy (mutual TLS with CA verification unless
-// Insecure, TLS 1.2 minimum with ECDHE+AEAD suites only, TLS 1.3 preferred,
-// session tickets with crypto/tls's rotating keys), hot reload of that
+// It owns: the server's TLS policy (the client-auth mode — CA-verified
+// mutual TLS by default, any certificate, optional, none — and the
+// Identity hook that judges the certificate, in clientauth.go; the
+// certificate chosen by SNI, in sni.go; TLS 1.2 minimum with ECDHE+AEAD
+// suites only, TLS 1.3 preferred, session tickets with crypto/tls's
+// rotating keys), hot reload of that
 // policy, handshake admission (slots for handshakes computing, a bound on
 // those waiting for their peers), per-engine buffers (pooled per Server,
 // returned when empty), and a minimal TLS 1.3 record layer.
