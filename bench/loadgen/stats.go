@@ -128,8 +128,10 @@ func (r *recorder) record(o outcome, latency time.Duration) {
 	}
 	// Time in the phase a session ended in counts too: a session cut while
 	// solving spent that time solving.
-	total += o.partial
-	if o.at == phSolve {
+	if o.kind != kParked { // a parked session is held, not working
+		total += o.partial
+	}
+	if o.at == phSolve && o.kind != kParked {
 		c.SolveNs += o.partial
 	}
 	c.SessionNs += total

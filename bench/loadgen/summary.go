@@ -192,7 +192,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if n := len(s.Generators); n > 1 {
 		gens = fmt.Sprintf(" (%d load generators merged)", n)
 	}
-	fmt.Fprintf(&b, "target %s, %s model%s", s.Target, s.Mode, gens)
+	model := " model"
+	if s.Mode == "park" {
+		model = " mode"
+	}
+	fmt.Fprintf(&b, "target %s, %s%s%s", s.Target, s.Mode, model, gens)
 	switch {
 	case s.mixed:
 		fmt.Fprintf(&b, ", %d workers and %s offered by the open-model generators", s.Workers, humanRate(s.Rate))
@@ -206,11 +210,12 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Capped {
 		fmt.Fprintf(&b, " (capped to %d by RLIMIT_NOFILE)", s.Concurrency)
 	}
-	nb := "none seen"
 	if s.NBits >= 0 {
-		nb = fmt.Sprint(s.NBits)
+		fmt.Fprintf(&b, ", n_bits %d (as the server sent it)", s.NBits)
+	} else {
+		fmt.Fprintf(&b, ", n_bits unknown (no WORK received)")
 	}
-	fmt.Fprintf(&b, ", n_bits %s (as the server sent it), resumption %v", nb, s.Resumption)
+	fmt.Fprintf(&b, ", resumption %v", s.Resumption)
 	if s.Resumption {
 		fmt.Fprintf(&b, " (%d resumed)", s.Resumed)
 	}
@@ -227,12 +232,18 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "), %d completed (%s)\n", s.Counts.Completed, humanRate(s.CompletedPerSecond))
 	}
 	total := s.Counts.Total()
-	fmt.Fprintf(&b, "outcomes of %d sessions:\n", total)
-	for _, r := range s.outcomeRows() {
-		if r.N == 0 && r.Name != "completed" {
-			continue
+	if s.Park == nil || total > 0 {
+		what := "outcomes of %d sessions:\n"
+		if s.Park != nil {
+			what = "%d sessions failed to park:\n"
 		}
-		fmt.Fprintf(&b, "  %-15s %8d  %6s\n", r.Name, r.N, percent(r.N, total))
+		fmt.Fprintf(&b, what, total)
+		for _, r := range s.outcomeRows() {
+			if r.N == 0 && (r.Name != "completed" || s.Park != nil) {
+				continue
+			}
+			fmt.Fprintf(&b, "  %-15s %8d  %6s\n", r.Name, r.N, percent(r.N, total))
+		}
 	}
 	if len(s.FailLines) > 0 {
 		fmt.Fprintf(&b, "FAIL lines from the server:\n")
