@@ -153,19 +153,21 @@ func TestMainOutputs(t *testing.T) {
 
 func TestMainThresholdExitCodes(t *testing.T) {
 	env := testenv.New(t)
-	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
-	common := append(cliTarget(t, env, port), "--workers", "2", "--sessions", "10", "--quiet")
+	port := env.StartTlslpd(t, "--n_bits", "4")
+	// tlslpd injects FAIL in about 90% of sessions: 200 leave some completed.
+	common := append(cliTarget(t, env, port), "--workers", "2", "--sessions", "200", "--quiet")
 	tests := []struct {
 		name       string
 		thresholds []string
 		code       int
 		lines      []string
 	}{
-		{"all hold", []string{"p99<1h", "errors<0.1%", "unfinished<1", "tls.p90<1h"}, ExitOK,
-			[]string{"threshold p99<1h: ok", "threshold errors<0.1%: ok (errors 0% (0 of 10 sessions))", "threshold tls.p90<1h: ok"}},
+		{"all hold", []string{"p99<1h", "errors<0.1%", "unfinished<1", "tls.p90<1h", "completed>0"}, ExitOK,
+			[]string{"threshold p99<1h: ok", "threshold errors<0.1%: ok (errors 0% (0 of 200 sessions))", "threshold tls.p90<1h: ok", "threshold completed>0: ok"}},
 		{"latency violated", []string{"p99<1h", "p50<1us"}, ExitThreshold, []string{"threshold p99<1h: ok", "threshold p50<1us: VIOLATED (p50 of completed sessions"}},
 		{"rate violated", []string{"rate>1000000"}, ExitThreshold, []string{"threshold rate>1000000: VIOLATED (completed "}},
-		{"count violated", []string{"completed<5"}, ExitThreshold, []string{"threshold completed<5: VIOLATED (completed 10 of 10 sessions)"}},
+		{"count violated", []string{"injected<5"}, ExitThreshold, []string{"threshold injected<5: VIOLATED (injected "}},
+		{"share violated", []string{"completed>=50%"}, ExitThreshold, []string{"threshold completed>=50%: VIOLATED (completed "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,7 +216,7 @@ func TestMainDurationBoundsSlowWork(t *testing.T) {
 
 func TestMainSummaryOnSIGTERM(t *testing.T) {
 	env := testenv.New(t)
-	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
+	port := env.StartTlslpd(t, "--n_bits", "4")
 	progress := &syncWriter{}
 	var out bytes.Buffer
 	done := make(chan int, 1)
