@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"tlslpd/certs"
 	"tlslpd/config"
 	"tlslpd/internal/testenv"
 	"tlslpd/metrics"
@@ -321,37 +323,60 @@ func TestStaticBinary(t *testing.T) {
 
 var metricName = regexp.MustCompile(`\b((?:tlslpd|process|go)_[a-z_]+)\b`)
 
-func TestGrafanaDashboardQueriesExistingMetrics(t *testing.T) {
+// dashboard is the part of the Grafana JSON the tests read.
+type dashboard struct {
+	Title  string `json:"title"`
+	Panels []struct {
+		Title   string `json:"title"`
+		Type    string `json:"type"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+}
+
+func loadDashboard(t *testing.T) dashboard {
+	t.Helper()
 	data, err := os.ReadFile("grafana/tlslpd-dashboard.json")
 	require.NoError(t, err)
-	var dash struct {
-		Title  string `json:"title"`
-		Panels []struct {
-			Title   string `json:"title"`
-			Type    string `json:"type"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-	}
+	var dash dashboard
 	require.NoError(t, json.Unmarshal(data, &dash))
 	require.NotEmpty(t, dash.Panels)
+	return dash
+}
 
-	// Every series a running daemon exports (records on, so their
-	// counters exist too).
-	files := testenv.New(t).Files(t)
-	metricsAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	daemon := exec.Command(binary, "--listen", "127.0.0.1:0", "--server-cert", files.ServerCert, "--server-key", files.ServerKey,
-		"--ca-cert", files.CACert, "--metrics-addr", metricsAddr, "--records", filepath.Join(t.TempDir(), "r.jsonl"), "--log-level", "ERROR")
-	require.NoError(t, daemon.Start())
-	t.Cleanup(func() { _ = daemon.Process.Kill(); _ = daemon.Wait() })
-	hc := http.Client{Timeout: 10 * time.Second}
-	var resp *http.Response
+// runningDaemon is the binary serving on loopback with metrics and
+// records on (so every series exists), until the test ends.
+type runningDaemon struct {
+	port        int
+	metricsAddr string
+	files       certs.Files
+}
+
+func startDaemon(t *testing.T) runningDaemon {
+	t.Helper()
+	d := runningDaemon{port: freePort(t), metricsAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)), files: testenv.New(t).Files(t)}
+	cmd := exec.Command(binary, "--listen", "127.0.0.1:"+strconv.Itoa(d.port), "--server-cert", d.files.ServerCert, "--server-key", d.files.ServerKey,
+		"--ca-cert", d.files.CACert, "--metrics-addr", d.metricsAddr, "--records", filepath.Join(t.TempDir(), "r.jsonl"),
+		"--n_bits", "4", "--log-level", "ERROR")
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	require.Eventually(t, func() bool {
-		var err error
-		resp, err = hc.Get("http://" + metricsAddr + "/metrics")
-		return err == nil
-	}, 20*time.Second, 20*time.Millisecond, "tlslpd's metrics endpoint did not come up")
+		resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + d.metricsAddr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "tlslpd did not become ready")
+	return d
+}
+
+func TestGrafanaDashboardQueriesExistingMetrics(t *testing.T) {
+	dash := loadDashboard(t)
+	d := startDaemon(t)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + d.metricsAddr + "/metrics")
+	require.NoError(t, err)
 	exported := map[string]bool{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -383,6 +408,71 @@ func TestGrafanaDashboardQueriesExistingMetrics(t *testing.T) {
 	// And the dashboard covers the series operators page on.
 	for _, n := range []string{"tlslpd_certificate_expiry_timestamp_seconds", "tlslpd_connections_refused_total", "tlslpd_tls_handshakes_total", "tlslpd_sessions_finished_total", "tlslpd_step_duration_seconds_bucket"} {
 		assert.True(t, used[n], "the dashboard shows %s", n)
+	}
+}
+
+// A real Prometheus scrapes a real tlslpd, and every dashboard query
+// (Grafana's variables filled in) parses and returns series. CI installs
+// Debian's prometheus (.ci/run), so there its absence fails the test.
+func TestDashboardQueriesOnPrometheus(t *testing.T) {
+	prom, err := exec.LookPath("prometheus")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prometheus is not installed; .ci/run installs it (apt-get install -y prometheus)")
+		}
+		t.Skip("prometheus is not installed (apt-get install -y prometheus); CI runs this test")
+	}
+	dash := loadDashboard(t)
+	d := startDaemon(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
+		"global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: tlslpd\n    static_configs: [{targets: ['%s']}]\n", d.metricsAddr)), 0o644))
+	promAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	var promLog bytes.Buffer
+	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
+	cmd.Stdout, cmd.Stderr = &promLog, &promLog
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+
+	hc := http.Client{Timeout: 10 * time.Second}
+	query := func(expr string) (status string, series int, errText string) {
+		resp, err := hc.Get("http://" + promAddr + "/api/v1/query?query=" + url.QueryEscape(expr))
+		if err != nil {
+			return "", 0, err.Error()
+		}
+		defer resp.Body.Close()
+		var out struct {
+			Status string `json:"status"`
+			Error  string `json:"error"`
+			Data   struct {
+				Result []json.RawMessage `json:"result"`
+			} `json:"data"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			return "", 0, err.Error()
+		}
+		return out.Status, len(out.Data.Result), out.Error
+	}
+	// Some sessions, then two scrapes after them, so rates have data.
+	load := exec.Command(binary, "bench", "load", "--host", "127.0.0.1", "--port", strconv.Itoa(d.port), "--sessions", "40", "--workers", "2",
+		"--ca-cert", d.files.CACert, "--client-cert", d.files.ClientCert, "--private-key", d.files.ClientKey)
+	out, err := load.CombinedOutput()
+	require.NoError(t, err, "bench load: %s", out)
+	require.Eventually(t, func() bool {
+		_, n, _ := query(`count_over_time(tlslpd_sessions_finished_total{outcome="completed"}[1m]) >= 3`)
+		return n > 0
+	}, 60*time.Second, 200*time.Millisecond, "prometheus did not scrape tlslpd:\n%s", &promLog)
+
+	vars := strings.NewReplacer("$job", ".*", "$instance", ".*", "$__rate_interval", "1m", "$__range", "1h")
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			expr := vars.Replace(tg.Expr)
+			status, n, errText := query(expr)
+			if assert.Equal(t, "success", status, "panel %q: %s: %s", p.Title, expr, errText) {
+				assert.Positive(t, n, "panel %q returns no series: %s", p.Title, expr)
+			}
+		}
 	}
 }
 
