@@ -72,6 +72,25 @@ func serverHandshake(b *testing.B, ts *Server, cc *tls.Config, wake chan struct{
 	return spent
 }
 
+// plainHandshake is the baseline: one full handshake of a plain
+// crypto/tls server (no engine, no chain cache) on the caller's locked
+// thread, and the thread CPU it took; blocked reads cost no CPU.
+func plainHandshake(b *testing.B, sc, cc *tls.Config) time.Duration {
+	cli, srv := memConnPair()
+	defer cli.Close()
+	cerr := async(tls.Client(cli, cc).Handshake)
+	t0 := threadCPU()
+	err := tls.Server(srv, sc).Handshake()
+	spent := threadCPU() - t0
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := <-cerr; err != nil {
+		b.Fatal(err)
+	}
+	return spent
+}
+
 // BenchmarkClientAuthCPU: the server's handshake time per session in
 // --client-auth any mode (a self-signed certificate: no chain to verify,
 // only the leaf's dates and the client's CertificateVerify) against
@@ -84,7 +103,10 @@ func serverHandshake(b *testing.B, ts *Server, cc *tls.Config, wake chan struct{
 //     (what a load test with one client certificate costs);
 //   - any: a transient self-signed certificate;
 //   - any-lists: any, plus the identity rules (a 10,000-entry deny list
-//     and an allow list holding the client) judging every handshake.
+//     and an allow list holding the client) judging every handshake;
+//   - the baseline, a plain crypto/tls server in the same two modes:
+//     RequireAndVerifyClientCert (its chain verified every time) and
+//     RequireAnyClientCert with the transient certificate.
 //
 // The ratios any/verify-cold and any/verify-cached are reported as
 // metrics, with each variant's server CPU per handshake. Full handshakes,
@@ -130,7 +152,11 @@ func BenchmarkClientAuthCPU(b *testing.B) {
 
 			wake := make(chan struct{}, 1)
 			rbuf := make([]byte, 64<<10)
-			var cold, cached, anyT, listsT time.Duration
+			plainVerify := &tls.Config{Certificates: []tls.Certificate{f.serverCert}, MinVersion: tls.VersionTLS12,
+				CipherSuites: tls12Suites, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: f.pool}
+			plainAny := plainVerify.Clone()
+			plainAny.ClientAuth, plainAny.ClientCAs = tls.RequireAnyClientCert, nil
+			var cold, cached, anyT, listsT, baseVerify, baseAny time.Duration
 			b.ReportAllocs()
 			start := cpuTime()
 			for b.Loop() {
@@ -143,6 +169,8 @@ func BenchmarkClientAuthCPU(b *testing.B) {
 				cached += serverHandshake(b, verify, caClient, wake, rbuf)
 				anyT += serverHandshake(b, anySrv, selfSigned, wake, rbuf)
 				listsT += serverHandshake(b, anyLists, selfSigned, wake, rbuf)
+				baseVerify += plainHandshake(b, plainVerify, caClient)
+				baseAny += plainHandshake(b, plainAny, selfSigned)
 			}
 			reportCPU(b, start)
 			n := float64(b.N)
@@ -153,6 +181,10 @@ func BenchmarkClientAuthCPU(b *testing.B) {
 			b.ReportMetric(float64(anyT)/float64(cold), "any/verify-cold")
 			b.ReportMetric(float64(anyT)/float64(cached), "any/verify-cached")
 			b.ReportMetric(float64(listsT)/float64(anyT), "any-lists/any")
+			b.ReportMetric(float64(baseVerify)/n, "baseline-verify-cpu-ns/hs")
+			b.ReportMetric(float64(baseAny)/n, "baseline-any-cpu-ns/hs")
+			b.ReportMetric(float64(baseAny)/float64(baseVerify), "baseline-any/verify")
+			b.ReportMetric(float64(anyT)/float64(baseAny), "any/baseline-any")
 		})
 	}
 }
