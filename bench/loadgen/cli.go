@@ -123,8 +123,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		return nil, fs, errors.New("--workers, --rate, --park, --sessions, --max-inflight and --source-ips must not be negative")
 	case c.Duration < 0 || c.Hold <= 0 || c.Grace < 0 || c.ProgressInterval < 0:
 		return nil, fs, errors.New("--duration, --grace and --progress-interval must not be negative and --hold must be positive")
-	case c.Interval < time.Millisecond:
-		return nil, fs, errors.New("--interval must be at least 1ms")
+	case c.Interval < 100*time.Millisecond:
+		return nil, fs, errors.New("--interval must be at least 100ms (each interval writes a histogram per phase)")
 	case c.Port < 1 || c.Port > 65535:
 		return nil, fs, fmt.Errorf("--port %d out of range", c.Port)
 	case o.insecure && !isLoopbackHost(c.Host):

@@ -22,6 +22,8 @@ const (
 	padL, padR, padT, padB = 70.0, 20.0, 44.0, 44.0
 	plotW, plotH           = chartW - padL - padR, chartH - padT - padB
 	spectrumMaxNines       = 5.0 // x axis ends at 99.999%
+	// maxMarkers: beyond this many intervals, lines get no point markers.
+	maxMarkers = 120
 )
 
 // Colours, one per series, used by the legends too.
@@ -249,6 +251,9 @@ func latencyOverTimeSVG(s *Summary) string {
 			}
 			y := padT + plotH - plotH*series.v(iv)/top
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y))
+			if n > maxMarkers {
+				continue // a long run's line speaks for itself
+			}
 			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s at %s: %s</title></circle>`,
 				x(i), y, series.colour, series.class, html.EscapeString(time.UnixMilli(iv.StartMs).UTC().Format("15:04:05.000")), html.EscapeString(HumanMs(series.v(iv))))
 		}
