@@ -42,7 +42,7 @@ func TestMainDispatch(t *testing.T) {
 // the client it may use) imports the server's packages.
 func TestNoServerImports(t *testing.T) {
 	forbidden := []string{"tlslpd/eventloop", "tlslpd/statemachine", "tlslpd/tlsbridge", "tlslpd/codec"}
-	for _, dir := range []string{".", "./loadgen", "./verify", "./baseline", "../client"} {
+	for _, dir := range []string{".", "./loadgen", "./report", "./verify", "./baseline", "../client"} {
 		pkg, err := build.ImportDir(dir, 0)
 		require.NoError(t, err, dir)
 		imports := append(append(pkg.Imports, pkg.TestImports...), pkg.XTestImports...)

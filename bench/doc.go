@@ -1,7 +1,10 @@
 // Package bench is the root of the benchmark tooling, `tlslpd bench`:
 //
 //   - bench/loadgen: `tlslpd bench load`, the load generator (closed and
-//     open model, park mode, HdrHistogram summary, JSON, HTML report).
+//     open model, park mode, per-phase HdrHistograms, thresholds, JSON,
+//     HTML report, --out interval logs) and the merging of those logs.
+//   - bench/report: `tlslpd bench report`, one summary of the --out files
+//     of several load generators.
 //   - bench/verify: `tlslpd bench verify`, PoW verification throughput
 //     against plain SHA-256.
 //   - bench/baseline: an idiomatic goroutine-per-connection crypto/tls
