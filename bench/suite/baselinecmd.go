@@ -36,6 +36,7 @@ func BaselineMain(args []string, stdout, stderr io.Writer) int {
 	key := fs.String("server-key", protocol.DefaultServerKey, "server private key (PEM)")
 	ca := fs.String("ca-cert", protocol.DefaultCACert, "CA for client certificates (PEM)")
 	insecure := fs.Bool("insecure", false, "do not request client certificates")
+	clientAuth := fs.String("client-auth", "verify", "verify (client certificates chain to --ca-cert) or any (crypto/tls's RequireAnyClientCert: any certificate whose key the client proves)")
 	token := fs.String("token", protocol.DefaultToken, "WORK token")
 	nbits := fs.Int("n_bits", protocol.DefaultNBits, "PoW difficulty")
 	inject := fs.String("inject", "reference", "body FAIL injection: reference (1 in 9 per draw, as tlslpd) or never")
@@ -61,16 +62,20 @@ func BaselineMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench baseline: --inject %q: want reference or never\n", *inject)
 		return 2
 	}
+	if *clientAuth != "verify" && *clientAuth != "any" {
+		fmt.Fprintf(stderr, "tlslpd bench baseline: --client-auth %q: want verify or any\n", *clientAuth)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serveBaseline(ctx, cfg, *host, *port, *cert, *key, *ca, *insecure, *metricsAddr); err != nil {
+	if err := serveBaseline(ctx, cfg, *host, *port, *cert, *key, *ca, *insecure, *clientAuth == "any", *metricsAddr); err != nil {
 		fmt.Fprintf(stderr, "tlslpd bench baseline: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port int, certFile, keyFile, caFile string, insecure bool, metricsAddr string) error {
+func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port int, certFile, keyFile, caFile string, insecure, anyCert bool, metricsAddr string) error {
 	if !config.IsLoopbackHost(host) {
 		return fmt.Errorf("--host %q: the benchmark baseline binds loopback only", host)
 	}
@@ -79,7 +84,7 @@ func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port i
 		return fmt.Errorf("load server key pair: %w", err)
 	}
 	pool := x509.NewCertPool()
-	if !insecure {
+	if !insecure && !anyCert {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
 			return fmt.Errorf("read CA: %w", err)
@@ -89,6 +94,9 @@ func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port i
 		}
 	}
 	cfg.TLS = baseline.NewTLSConfig(cert, pool, insecure)
+	if anyCert && !insecure {
+		cfg.TLS.ClientAuth, cfg.TLS.ClientCAs = tls.RequireAnyClientCert, nil
+	}
 	if metricsAddr != "" {
 		stopMetrics, err := serveMetrics(metricsAddr)
 		if err != nil {

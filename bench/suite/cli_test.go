@@ -140,7 +140,7 @@ func TestServeBaselineWithMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serveBaseline(ctx, baseline.Config{NBits: 4, Token: "T"}, "127.0.0.1", port, files.ServerCert, files.ServerKey, files.CACert, false, maddr)
+		done <- serveBaseline(ctx, baseline.Config{NBits: 4, Token: "T"}, "127.0.0.1", port, files.ServerCert, files.ServerKey, files.CACert, false, false, maddr)
 	}()
 	defer func() {
 		cancel()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tlslpd/bench/loadgen"
+	"tlslpd/identity"
 	"tlslpd/protocol"
 )
 
@@ -105,7 +106,7 @@ func (h handshakeLoad) once(ctx context.Context, d *net.Dialer, addr string) err
 // client offers X25519 only: nginx's OpenSSL may lack the post-quantum
 // hybrid Go prefers, and all three must do identical key exchanges.
 func (r *runner) handshakes(ctx context.Context) error {
-	kinds := []serverKind{kindTlslpd, kindBaseline}
+	kinds := []serverKind{kindTlslpd, kindBaseline, kindTlslpdAny, kindBaselineAny}
 	if r.opt.Nginx.Bin != "" {
 		kinds = append(kinds, kindNginx)
 	} else {
@@ -155,6 +156,11 @@ func (r *runner) handshakeOne(ctx context.Context, k serverKind) (HandshakeRow, 
 	defer s.stop()
 	tc := r.client.Clone()
 	tc.CurvePreferences = []tls.CurveID{tls.X25519}
+	if k == kindTlslpdAny || k == kindBaselineAny {
+		if err := presentTransient(tc, transientIdentities); err != nil {
+			return HandshakeRow{}, err
+		}
+	}
 	load := handshakeLoad{host: "127.0.0.1", port: s.port, tls: tc, workers: r.opt.HandshakeWorkers,
 		duration: r.opt.Warmup, sourceIPs: r.opt.SourceIPs, timeout: 10 * time.Second}
 	if w := load.run(ctx); w.OK == 0 {
@@ -178,4 +184,27 @@ func (r *runner) handshakeOne(ctx context.Context, k serverKind) (HandshakeRow, 
 	}
 	return HandshakeRow{Server: s.name, OK: got.OK, Errors: got.Errors, Seconds: got.Seconds,
 		CPUSeconds: after.CPUSeconds - before.CPUSeconds, ErrSample: got.ErrSample}, nil
+}
+
+// transientIdentities is how many transient client certificates the
+// handshake load spreads over in the --client-auth any rows.
+const transientIdentities = 64
+
+// presentTransient makes tc present n transient self-signed client
+// certificates in turn, one per connection, instead of the PKI's.
+func presentTransient(tc *tls.Config, n int) error {
+	certs := make([]tls.Certificate, n)
+	for i := range certs {
+		c, err := identity.Transient(fmt.Sprintf("bench %d", i), 0)
+		if err != nil {
+			return fmt.Errorf("transient client certificate: %w", err)
+		}
+		certs[i] = c
+	}
+	var next atomic.Uint64
+	tc.Certificates = nil
+	tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		return &certs[next.Add(1)%uint64(n)], nil
+	}
+	return nil
 }

@@ -189,17 +189,21 @@ func timerCells(r *Report) [][]string {
 }
 
 func handshakeCells(r *Report) [][]string {
-	var base HandshakeRow
-	hasBase := false
+	// Each row is compared with the baseline in its own client-auth mode.
+	bases := map[string]HandshakeRow{}
 	for _, h := range r.Handshakes {
-		if h.Server == NameBaseline {
-			base, hasBase = h, true
+		if h.Server == NameBaseline || h.Server == NameBaselineAny {
+			bases[h.Server] = h
 		}
 	}
 	var rows [][]string
 	for _, h := range r.Handshakes {
 		rr, rc := math.NaN(), math.NaN()
-		if hasBase {
+		baseName := NameBaseline
+		if h.Server == NameTlslpdAny || h.Server == NameBaselineAny {
+			baseName = NameBaselineAny
+		}
+		if base, ok := bases[baseName]; ok {
 			rr, rc = Ratio(h.PerSecond(), base.PerSecond()), Ratio(h.CPUPerHandshake(), base.CPUPerHandshake())
 		}
 		rows = append(rows, []string{h.Server, fmt.Sprint(h.OK), fmt.Sprint(h.Errors), f0(h.PerSecond()), rates(h.RoundRates),

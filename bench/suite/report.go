@@ -163,6 +163,10 @@ const (
 	NameNginx    = "nginx stream"
 	// NameTlslpdQuiet is tlslpd with --log-level WARNING (information only).
 	NameTlslpdQuiet = "tlslpd, --log-level WARNING"
+	// The handshake section's rows in --client-auth any mode (transient
+	// self-signed client certificates), each beside the other's mode.
+	NameTlslpdAny   = "tlslpd, --client-auth any"
+	NameBaselineAny = "baseline, any client certificate"
 )
 
 func div(a, b float64) float64 {

@@ -215,3 +215,22 @@ func TestRender(t *testing.T) {
 	assert.NotContains(t, md, "Context:")
 	require.Equal(t, 1, strings.Count(md, "## Targets"))
 }
+
+// Each handshake row is compared with the baseline in its own
+// client-auth mode.
+func TestHandshakeCellsCompareWithinMode(t *testing.T) {
+	r := &Report{Handshakes: []HandshakeRow{
+		{Server: NameTlslpd, OK: 1000, Seconds: 1, CPUSeconds: 0.5},
+		{Server: NameBaseline, OK: 1000, Seconds: 1, CPUSeconds: 1.0},
+		{Server: NameTlslpdAny, OK: 1000, Seconds: 1, CPUSeconds: 0.2},
+		{Server: NameBaselineAny, OK: 500, Seconds: 1, CPUSeconds: 0.4},
+	}}
+	cells := handshakeCells(r)
+	require.Len(t, cells, 4)
+	cpuRatio := func(row []string) string { return row[len(row)-1] }
+	rateRatio := func(row []string) string { return row[5] }
+	assert.Equal(t, FormatRatio(0.5), cpuRatio(cells[0]), "tlslpd vs baseline")
+	assert.Equal(t, FormatRatio(0.25), cpuRatio(cells[2]), "tlslpd any vs baseline any: 0.2 ms vs 0.8 ms")
+	assert.Equal(t, FormatRatio(2), rateRatio(cells[2]))
+	assert.Equal(t, FormatRatio(1), cpuRatio(cells[3]))
+}

@@ -29,10 +29,14 @@ const (
 	// kindTlslpdQuiet is tlslpd without its per-session INFO log line, to
 	// show what that line costs; targets never use it.
 	kindTlslpdQuiet
+	// kindTlslpdAny and kindBaselineAny accept any client certificate
+	// (--client-auth any): the handshake section's identity rows.
+	kindTlslpdAny
+	kindBaselineAny
 )
 
 func (k serverKind) String() string {
-	return [...]string{NameTlslpd, NameBaseline, NameNginx, NameTlslpdQuiet}[k]
+	return [...]string{NameTlslpd, NameBaseline, NameNginx, NameTlslpdQuiet, NameTlslpdAny, NameBaselineAny}[k]
 }
 
 // start launches a server of kind k; workTimeout is in seconds.
@@ -44,14 +48,14 @@ func (r *runner) start(ctx context.Context, k serverKind, workTimeout int) (*ser
 	s := &server{name: k.String(), port: port}
 	var argv []string
 	switch k {
-	case kindTlslpd, kindBaseline, kindTlslpdQuiet:
+	case kindTlslpd, kindBaseline, kindTlslpdQuiet, kindTlslpdAny, kindBaselineAny:
 		mport, err := freePort()
 		if err != nil {
 			return nil, err
 		}
 		s.metricsAddr = "127.0.0.1:" + strconv.Itoa(mport)
 		argv = []string{r.opt.Bin}
-		if k == kindBaseline {
+		if k == kindBaseline || k == kindBaselineAny {
 			argv = append(argv, "bench", "baseline", "--inject", "reference")
 		}
 		argv = append(argv,
@@ -62,6 +66,9 @@ func (r *runner) start(ctx context.Context, k serverKind, workTimeout int) (*ser
 			"--metrics-addr", s.metricsAddr)
 		if k == kindTlslpdQuiet {
 			argv = append(argv, "--log-level", "WARNING")
+		}
+		if k == kindTlslpdAny || k == kindBaselineAny {
+			argv = append(argv, "--client-auth", "any")
 		}
 	case kindNginx:
 		s.tree = true
