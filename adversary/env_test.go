@@ -230,6 +230,12 @@ type loadSummary struct {
 		InjectedFail float64 `json:"injected_fail"`
 		Timeouts     float64 `json:"timeouts"`
 	} `json:"counts"`
+	All    map[string]float64 `json:"-"` // every count, for the log
+	Errors []struct {
+		Outcome string  `json:"outcome"`
+		Message string  `json:"message"`
+		Count   float64 `json:"count"`
+	} `json:"errors"`
 }
 
 // good is the sessions the server served to the protocol's end.
@@ -250,5 +256,10 @@ func (s *server) load(ctx context.Context, args ...string) loadSummary {
 	require.NoError(s.t, err, "bench load %v", args)
 	var sum loadSummary
 	require.NoError(s.t, json.Unmarshal(out, &sum), "bench load output: %s", out)
+	var all struct {
+		Counts map[string]float64 `json:"counts"`
+	}
+	_ = json.Unmarshal(out, &all)
+	sum.All = all.Counts
 	return sum
 }
