@@ -201,8 +201,8 @@ func (a *aggregator) summary(metas []RunMeta) Summary {
 		if t.SessionNs > 0 {
 			s.Solve.ShareOfSessionTime = float64(t.SolveNs) / float64(t.SessionNs)
 		}
-		if s.DurationSeconds > 0 && s.CPUs > 0 {
-			s.Solve.CPUShare = s.Solve.Seconds / (s.DurationSeconds * float64(s.CPUs))
+		if s.DurationSeconds > 0 {
+			s.Solve.AvgSolving = s.Solve.Seconds / s.DurationSeconds
 		}
 	}
 	s.Warnings = warnings(&s)
@@ -231,8 +231,9 @@ func warnings(s *Summary) []string {
 			expect := math.Pow(2, float64(s.NBits))
 			msg += fmt.Sprintf(" (n_bits %d takes about %s hashes, %s per session)", s.NBits, humanCount(expect), HumanMs(1000*expect/sv.HashesPerSecondPerSolver))
 		}
-		if sv.CPUShare > 0 {
-			msg += fmt.Sprintf("; solving kept %s of %d CPUs busy", percentF(sv.CPUShare), s.CPUs)
+		if sv.AvgSolving > 0 {
+			msg += fmt.Sprintf("; on average %s sessions were solving at once on %d CPUs, %s hashes/s in all",
+				sig3(sv.AvgSolving), s.CPUs, humanCount(float64(sv.Hashes)/s.DurationSeconds))
 		}
 		msg += ". Lower the server's --n_bits to load the server, or spread the load over more machines (deploy/kubernetes/loadgen-job.yaml)."
 		w = append(w, msg)

@@ -42,10 +42,19 @@ const (
 var reportTemplate string
 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"human":   HumanMs,
-	"rate":    humanRate,
-	"sig3":    sig3,
-	"count":   humanCount,
+	"human": HumanMs,
+	"rate":  humanRate,
+	"sig3":  sig3,
+	"count": humanCount,
+	"unfinishedAt": func(at map[string]uint64) string {
+		var parts []string
+		for p := range numPhases {
+			if n := at[phaseNames[p]]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d in %s", n, phaseTitles[p]))
+			}
+		}
+		return strings.Join(parts, ", ")
+	},
 	"percent": percent,
 	"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"mul100":  func(f float64) float64 { return 100 * f },

@@ -91,8 +91,9 @@ type SolveStats struct {
 	HashesPerSecondPerSolver float64 `json:"hashes_per_s_per_session"`
 	// ShareOfSessionTime: solving's part of all sessions' time.
 	ShareOfSessionTime float64 `json:"share_of_session_time"`
-	// CPUShare: solving's part of the generators' CPU time available.
-	CPUShare float64 `json:"cpu_share"`
+	// AvgSolving: how many sessions were solving at once on average (as
+	// many as the generators' CPUs or more: solving is what limits them).
+	AvgSolving float64 `json:"avg_solving_at_once"`
 }
 
 // Park describes a park-mode run.
@@ -274,8 +275,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 		}
 	}
 	if sv := s.Solve; sv != nil {
-		fmt.Fprintf(&b, "WORK solving here: %s hashes/s per session, %s of session time, %s of %d CPUs\n",
-			humanCount(sv.HashesPerSecondPerSolver), percentF(sv.ShareOfSessionTime), percentF(sv.CPUShare), s.CPUs)
+		fmt.Fprintf(&b, "WORK solving here: %s hashes/s per session, %s of session time, %s sessions solving at once on average (%d CPUs)\n",
+			humanCount(sv.HashesPerSecondPerSolver), percentF(sv.ShareOfSessionTime), sig3(sv.AvgSolving), s.CPUs)
 	}
 	for _, wn := range s.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", wn)
