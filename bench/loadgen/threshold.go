@@ -16,7 +16,7 @@ var ErrThreshold = errors.New("invalid threshold")
 // style: `p99<50ms`, `tls.p90<=5ms`, `errors<0.1%`, `errors==0` is not
 // supported (use `errors<1`), `rate>=200` (completed sessions per second).
 //
-// Metrics: min, mean, max, pN (p50, p99.9, ...) on the latency of
+// Metrics: min, mean (or avg), max, pN (p50, p99.9, ...) on the latency of
 // completed sessions, or on one phase with a prefix (connect., tls.,
 // hello., solve., verify., body., done.); and the session counts errors,
 // completed, injected, unfinished (a plain number is a count, N% a share
@@ -51,7 +51,10 @@ func ParseThreshold(s string) (Threshold, error) {
 	if i <= 0 {
 		return t, fmt.Errorf("%w %q: want METRIC<VALUE, e.g. p99<50ms or errors<0.1%%", ErrThreshold, s)
 	}
-	name, rest := expr[:i], expr[i:]
+	name, rest := strings.ToLower(expr[:i]), expr[i:]
+	if strings.HasSuffix(name, "avg") { // k6's name for the mean
+		name = strings.TrimSuffix(name, "avg") + "mean"
+	}
 	t.Op = rest[:1]
 	rest = rest[1:]
 	if strings.HasPrefix(rest, "=") {

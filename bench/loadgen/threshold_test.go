@@ -19,6 +19,8 @@ func TestParseThreshold(t *testing.T) {
 		{in: "tls.p90<5ms", want: Threshold{Phase: "tls", Metric: "p", Pct: 90, Op: "<", Value: 5}},
 		{in: "solve.max<2s", want: Threshold{Phase: "solve", Metric: "max", Op: "<", Value: 2000}},
 		{in: "mean<500us", want: Threshold{Metric: "mean", Op: "<", Value: 0.5}},
+		{in: "avg<500us", want: Threshold{Metric: "mean", Op: "<", Value: 0.5}},
+		{in: "TLS.P99<2s", want: Threshold{Phase: "tls", Metric: "p", Pct: 99, Op: "<", Value: 2000}},
 		{in: "errors<0.1%", want: Threshold{Metric: "errors", Op: "<", Value: 0.1, IsPct: true}},
 		{in: "errors<1", want: Threshold{Metric: "errors", Op: "<", Value: 1}},
 		{in: "completed>=95%", want: Threshold{Metric: "completed", Op: ">=", Value: 95, IsPct: true}},
