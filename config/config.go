@@ -249,7 +249,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on host:port (repeatable; replaces --host/--port), e.g. for the reference client's ports")
 	fs.BoolVar(&cfg.ReusePort, "reuseport", cfg.ReusePort, "set SO_REUSEPORT so several processes can share a port")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM/SIGINT, how long sessions in flight may finish before they get FAIL")
-	fs.DurationVar(&cfg.ShedDelay, "shed-delay", cfg.ShedDelay, "close new connections at once while TLS handshakes wait longer than this (0: --handshake-timeout/4; negative: never)")
+	fs.DurationVar(&cfg.ShedDelay, "shed-delay", cfg.ShedDelay, "close new connections at once while TLS handshakes wait longer than this (0: --handshake-timeout/10; negative: never)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "most concurrent connections from one source address (0: no cap)")
 	fs.IntVar(&cfg.MaxBufferedBytes, "max-buffered-bytes", cfg.MaxBufferedBytes, "close a connection whose unsent bytes pass this (0: no cap)")
 	fs.StringVar(&cfg.Records, "records", cfg.Records, "append one JSON line per finished session to this file")

@@ -12,11 +12,11 @@ const shedWindow = 100 * time.Millisecond
 // wait longer than target.
 //
 // The wait it measures is what a client sees and what the CPU queue
-// causes: the time from a handshake's first bytes reaching the loop to its
-// completion, which grows with every handshake queued ahead for the CPU
-// (a handshake slot, or the loop itself), plus the loop's lag in running
-// its tick, which is how long bytes sit in the kernel before the loop gets
-// to them. It takes the smallest wait of a window, as CoDel does: a peer
+// causes: the time from accept to the completed handshake, which grows
+// with every handshake queued ahead for the CPU (a handshake slot, the
+// loop itself, bytes the busy loop has not read yet), plus the loop's lag
+// in running its tick, for the time connections sit in the kernel before
+// the loop accepts them. It takes the smallest wait of a window, as CoDel does: a peer
 // that is slow to answer makes one handshake slow, a queue makes them all
 // slow, and a handshake stalled by its peer never completes, so it never
 // counts. A loop with spare CPU therefore never sheds, however many peers

@@ -53,9 +53,10 @@ type Config struct {
 	// ShedDelay is the handshake wait past which new connections are shed
 	// at accept (closed at once, counted as overload) until the handshakes
 	// already accepted catch up: a client learns at once instead of timing
-	// out in a queue. 0 means HandshakeTimeout/4: a handshake admitted
-	// at that wait still completes well inside its own deadline and a
-	// client's. Negative: never shed.
+	// out in a queue. 0 means HandshakeTimeout/10: the wait is observed
+	// as handshakes complete, so the queue can grow to a few times it
+	// before shedding takes hold, and must stay inside the deadline and
+	// a client's patience. Negative: never shed.
 	ShedDelay time.Duration
 	// NoticeInterval is how often refusals, sheds and failed handshakes
 	// are summed up in the log, one line per reason; 0 means
@@ -164,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 	shedTarget := cfg.ShedDelay
 	switch {
 	case shedTarget == 0:
-		shedTarget = cfg.HandshakeTimeout / 4
+		shedTarget = cfg.HandshakeTimeout / 10
 	case shedTarget < 0:
 		shedTarget = 0
 	}

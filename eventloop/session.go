@@ -43,7 +43,6 @@ type session struct {
 	prev, next *session // loop.sessions membership
 
 	opened  time.Time
-	fedAt   time.Time // when the handshake's first bytes arrived
 	stepAt  time.Time // when the request now awaited was sent
 	workDur time.Duration
 	last    statemachine.State // state before the event that ended it
@@ -88,9 +87,6 @@ func (s *session) onTraffic(ciphertext []byte) {
 	if s.ended {
 		return
 	}
-	if s.fedAt.IsZero() && len(ciphertext) > 0 && s.m == nil {
-		s.fedAt = time.Now()
-	}
 	// Feed runs the handshake, even with no bytes (a Wake: a handshake
 	// slot came free). A Feed error leaves the engine Failed; pump
 	// reports it.
@@ -118,9 +114,7 @@ func (s *session) pump() {
 func (s *session) start() {
 	srv := s.srv
 	s.peer = s.engine.Peer()
-	if !s.fedAt.IsZero() {
-		s.lp.shed.handshakeDone(time.Since(s.fedAt))
-	}
+	s.lp.shed.handshakeDone(time.Since(s.opened))
 	if srv.met != nil {
 		srv.met.HandshakeEnded(metrics.HandshakeOK)
 	}
