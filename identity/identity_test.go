@@ -68,7 +68,8 @@ func write(t *testing.T, dir, name, body string) string {
 func TestRulesDecisionsAndReload(t *testing.T) {
 	dir := t.TempDir()
 	a, b, c := fp(1), fp(2), fp(3)
-	allow := write(t, dir, "allow", "# who may come\n"+a.String()+" alice\n\n"+b.String()+"\n")
+	openssl := "sha256 Fingerprint=" + strings.ToUpper(strings.Join(splitPairs(b.String()), ":"))
+	allow := write(t, dir, "allow", "# who may come\n"+a.String()+" alice\n\n"+openssl+"\n")
 	deny := write(t, dir, "deny", b.String()+"  # b lost her key\n")
 	r, err := New(Options{AllowFile: allow, DenyFile: deny})
 	require.NoError(t, err)
@@ -172,4 +173,16 @@ tlslpd_identity_decisions_total{decision="denied"} 0
 tlslpd_identity_decisions_total{decision="not_allowed"} 0
 tlslpd_identity_decisions_total{decision="over_limit"} 0
 `), "tlslpd_identity_decisions_total"))
+}
+
+// A line pasted from `openssl x509 -noout -fingerprint -sha256` works.
+func TestListTakesOpenSSLLines(t *testing.T) {
+	b := fp(0xb0)
+	for _, prefix := range []string{"sha256 Fingerprint=", "SHA256 Fingerprint="} {
+		line := prefix + strings.ToUpper(strings.Join(splitPairs(b.String()), ":"))
+		r, err := New(Options{AllowFile: write(t, t.TempDir(), "allow", line+"\n")})
+		require.NoError(t, err)
+		assert.NoError(t, r.Check(b, true), line)
+		assert.ErrorIs(t, r.Check(fp(0xb1), true), ErrNotAllowed)
+	}
 }

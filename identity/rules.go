@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -222,9 +223,12 @@ func (r *Rules) count(decision string) {
 	}
 }
 
+const opensslPrefix = "sha256 fingerprint="
+
 // readList reads one fingerprint per line. The first field of a line is
-// the fingerprint; the rest of it, blank lines and lines starting with
-// '#' are comments.
+// the fingerprint (see ParseFingerprint; OpenSSL's "sha256 Fingerprint="
+// line is taken as it prints it); the rest of it, blank lines and lines
+// starting with '#' are comments.
 func readList(path string) (map[Fingerprint]struct{}, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -233,7 +237,13 @@ func readList(path string) (map[Fingerprint]struct{}, error) {
 	out := make(map[Fingerprint]struct{})
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
-		fields := bytes.Fields(sc.Bytes())
+		line := bytes.TrimSpace(sc.Bytes())
+		// What `openssl x509 -noout -fingerprint -sha256` prints, pasted
+		// whole: "sha256 Fingerprint=AB:CD:…".
+		if len(line) >= len(opensslPrefix) && strings.EqualFold(string(line[:len(opensslPrefix)]), opensslPrefix) {
+			line = line[len(opensslPrefix):]
+		}
+		fields := bytes.Fields(line)
 		if len(fields) == 0 || fields[0][0] == '#' {
 			continue
 		}
