@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +148,7 @@ func BenchmarkOverload3x(b *testing.B) {
 	require.Positive(b, capacity)
 
 	before := s.scrape()
+	overflows0 := listenOverflows()
 	open := base
 	open.Rate = 3 * capacity
 	open.MaxInflight = 15000
@@ -162,7 +165,19 @@ func BenchmarkOverload3x(b *testing.B) {
 	b.ReportMetric(capacity, "capacity_sessions/s")
 	b.ReportMetric(goodput, "goodput_3x_sessions/s")
 	b.ReportMetric(goodput/capacity, "goodput_ratio")
-	b.ReportMetric(float64(ol.Counts.Timeouts)/float64(max(1, ol.Sessions)), "client_timeout_fraction")
+	// Client-side timeouts: a step that ran into the client's timeout, or
+	// a connect that did (its SYNs dropped by a full accept queue).
+	connectTimeouts := uint64(0)
+	for _, e := range ol.Errors {
+		if e.Outcome == "connect error" && strings.Contains(e.Message, "timeout") {
+			connectTimeouts += e.Count
+		}
+	}
+	total := float64(max(1, ol.Sessions))
+	b.ReportMetric(float64(ol.Counts.Timeouts)/total, "client_timeout_fraction")
+	b.ReportMetric(float64(connectTimeouts)/total, "connect_timeout_fraction")
+	b.ReportMetric(float64(ol.Counts.Unfinished)/total, "unfinished_fraction")
+	b.ReportMetric(float64(listenOverflows()-overflows0), "kernel_listen_overflows")
 	refused := sum(after, "tlslpd_connections_refused_total") - sum(before, "tlslpd_connections_refused_total")
 	shed := sum(after, "tlslpd_connections_shed_total") - sum(before, "tlslpd_connections_shed_total")
 	b.ReportMetric(refused, "server_refused")
@@ -217,6 +232,30 @@ func BenchmarkKeyUpdateFloodLatency(b *testing.B) {
 	b.ReportMetric(ratio(median(flooded), median(loopers)), "latency_ratio_p50")
 	b.ReportMetric(float64(lf+ff), "honest_failed")
 	b.Logf("flooders %+v; sessions finished by outcome during the flood: %v", fs, finishedDelta(before, after))
+}
+
+// listenOverflows is the kernel's count of connections dropped because a
+// listen queue was full (TcpExt ListenOverflows, for the whole network
+// namespace: other servers on the machine add to it too).
+func listenOverflows() int64 {
+	b, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return 0
+	}
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i += 2 {
+		if !strings.HasPrefix(lines[i], "TcpExt:") {
+			continue
+		}
+		k, v := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		for j := range min(len(k), len(v)) {
+			if k[j] == "ListenOverflows" {
+				n, _ := strconv.ParseInt(v[j], 10, 64)
+				return n
+			}
+		}
+	}
+	return 0
 }
 
 func finishedDelta(before, after map[string]float64) map[string]float64 {
