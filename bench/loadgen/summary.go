@@ -161,6 +161,10 @@ type Summary struct {
 	mixed bool // generators of different models were merged
 }
 
+// Mixed reports whether runs of different models were merged (so the
+// offered rate is that of the open-model generators only).
+func (s *Summary) Mixed() bool { return s.mixed }
+
 // outcomeRows are the outcome table's rows, in the order people read them.
 func (s *Summary) outcomeRows() []struct {
 	Name string
