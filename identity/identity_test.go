@@ -186,3 +186,18 @@ func TestListTakesOpenSSLLines(t *testing.T) {
 		assert.ErrorIs(t, r.Check(fp(0xb1), true), ErrNotAllowed)
 	}
 }
+
+func TestCheckAndAcquireDoNotAllocate(t *testing.T) {
+	deny := write(t, t.TempDir(), "deny", fp(2).String()+"\n")
+	r, err := New(Options{DenyFile: deny, MaxConnsPerIdentity: 4})
+	require.NoError(t, err)
+	a := fp(1)
+	r.Acquire(a) // the map entry exists from here on
+	allocs := testing.AllocsPerRun(100, func() {
+		_ = r.Check(a, true)
+		if r.Acquire(a) {
+			r.Release(a)
+		}
+	})
+	assert.Zero(t, allocs, "a handshake's check and a session's count allocate nothing")
+}

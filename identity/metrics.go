@@ -15,7 +15,7 @@ type collector struct{ r *Rules }
 func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- decisionsDesc }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
-	for i, d := range Decisions() {
+	for i, d := range decisions {
 		ch <- prometheus.MustNewConstMetric(decisionsDesc, prometheus.CounterValue, float64(c.r.decided[i].Load()), d)
 	}
 }

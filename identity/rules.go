@@ -23,10 +23,11 @@ const (
 	DecisionOverLimit = "over_limit" // --max-conns-per-identity reached
 )
 
+// decisions indexes Rules.decided.
+var decisions = [...]string{DecisionAllowed, DecisionAnonymous, DecisionDenied, DecisionNotAllowed, DecisionOverLimit}
+
 // Decisions lists every decision, so each series exists from startup.
-func Decisions() []string {
-	return []string{DecisionAllowed, DecisionAnonymous, DecisionDenied, DecisionNotAllowed, DecisionOverLimit}
-}
+func Decisions() []string { return decisions[:] }
 
 // Sentinel errors Check wraps.
 var (
@@ -53,7 +54,7 @@ type Rules struct {
 	opts  Options
 	lists atomic.Pointer[lists]
 
-	decided [5]atomic.Uint64 // indexed like Decisions()
+	decided [len(decisions)]atomic.Uint64
 
 	shards [limiterShards]limiterShard
 }
@@ -206,7 +207,7 @@ func (r *Rules) Sessions(fp Fingerprint) int {
 
 // Decided returns how many times decision was taken.
 func (r *Rules) Decided(decision string) uint64 {
-	for i, d := range Decisions() {
+	for i, d := range decisions {
 		if d == decision {
 			return r.decided[i].Load()
 		}
@@ -215,7 +216,7 @@ func (r *Rules) Decided(decision string) uint64 {
 }
 
 func (r *Rules) count(decision string) {
-	for i, d := range Decisions() {
+	for i, d := range decisions {
 		if d == decision {
 			r.decided[i].Add(1)
 			return
