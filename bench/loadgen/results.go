@@ -198,6 +198,10 @@ type RunMeta struct {
 	ParkResult  *Park   `json:"park_result,omitempty"`
 	// Incomplete: the file has no end record (the generator was killed).
 	Incomplete bool `json:"incomplete,omitempty"`
+	// Started and Counts are this generator's own sessions (filled in by
+	// the summary; a merged report shows each generator's share).
+	Started uint64  `json:"started"`
+	Counts  *Counts `json:"counts,omitempty"`
 }
 
 // The --out file is an HdrHistogram interval log (format 1.3): tagged
@@ -508,6 +512,7 @@ func Merge(readers []*ResultsReader) (Summary, error) {
 		}
 	}
 	agg := newAggregator()
+	own := make([]IntervalCounts, len(readers)) // each generator's totals
 	for {
 		var merged *interval
 		first := int64(math.MaxInt64)
@@ -523,6 +528,8 @@ func Merge(readers []*ResultsReader) (Summary, error) {
 			if h == nil || h.StartMs != first {
 				continue
 			}
+			own[i].Started += h.Started
+			own[i].Counts.merge(h.Counts)
 			if merged == nil {
 				merged = h
 			} else {
@@ -540,6 +547,7 @@ func Merge(readers []*ResultsReader) (Summary, error) {
 	metas := make([]RunMeta, len(readers))
 	for i, rr := range readers {
 		metas[i] = rr.Meta()
+		metas[i].Started, metas[i].Counts = own[i].Started, &own[i].Counts
 	}
 	return agg.summary(metas), nil
 }

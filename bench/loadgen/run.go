@@ -251,6 +251,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if seen := r.workBits.Load(); seen >= 0 {
 		meta.NBits = int(seen)
 	}
+	meta.Started, meta.Counts = agg.totals.Started, &agg.totals.Counts
 	err := rec.err
 	if out != nil && err == nil {
 		err = out.end(&meta)

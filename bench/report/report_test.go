@@ -67,7 +67,12 @@ func reportMergesRuns(t *testing.T, dir string, files []string, sums []loadgen.S
 	assert.Contains(t, errb.String(), "wrote report to "+html)
 	var merged loadgen.Summary
 	require.NoError(t, json.Unmarshal(jsonOut.Bytes(), &merged))
-	assert.Len(t, merged.Generators, 2)
+	require.Len(t, merged.Generators, 2)
+	for i, g := range merged.Generators {
+		require.NotNil(t, g.Counts, "each generator's own counts")
+		assert.Equal(t, sums[i].Counts, *g.Counts)
+		assert.Equal(t, sums[i].Started, g.Started)
+	}
 	assert.Equal(t, sums[0].Counts.Completed+sums[1].Counts.Completed, merged.Counts.Completed)
 	assert.Equal(t, sums[0].Counts.Total()+sums[1].Counts.Total(), merged.Counts.Total())
 	assert.Equal(t, sums[0].Started+sums[1].Started, merged.Started)
