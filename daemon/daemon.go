@@ -261,6 +261,7 @@ func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
 	if d.ids != nil {
 		tlsCfg.Identity = d.checkIdentity
 	}
+	d.warnSNIMismatch(tlsCfg)
 	tlsCfg.MaxHandshakes = d.cfg.MaxHandshakes
 	return tlsCfg, nil
 }

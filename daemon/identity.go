@@ -3,6 +3,7 @@ package daemon
 import (
 	"crypto/x509"
 	"fmt"
+	"strings"
 
 	"tlslpd/identity"
 	"tlslpd/tlsbridge"
@@ -53,4 +54,26 @@ func (d *Daemon) reloadIdentities(cause string) error {
 	}
 	ev.Msg("identity lists reloaded")
 	return nil
+}
+
+// warnSNIMismatch logs an --sni certificate that does not cover its own
+// name: clients that verify it would refuse it. It is served all the same
+// (a test setup may want exactly that).
+func (d *Daemon) warnSNIMismatch(cfg tlsbridge.Config) {
+	for _, s := range cfg.SNI {
+		leaf := s.Certificate.Leaf
+		if leaf == nil {
+			var err error
+			if leaf, err = x509.ParseCertificate(s.Certificate.Certificate[0]); err != nil {
+				continue // Load has judged it already
+			}
+		}
+		host := s.Name
+		if rest, ok := strings.CutPrefix(host, "*."); ok {
+			host = "sni-check." + rest // any one label under the wildcard
+		}
+		if err := leaf.VerifyHostname(host); err != nil {
+			d.log.Warn().Str("sni", s.Name).Strs("names", leaf.DNSNames).Msg("the --sni certificate is not valid for its name; clients that verify it will refuse it")
+		}
+	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"net"
 	"os"
@@ -12,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/certs"
+	"tlslpd/config"
 	"tlslpd/identity"
 )
 
@@ -176,4 +179,24 @@ func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
 	assert.True(t, found, "the records name the load's identity")
 	m := p.logged("session finished")
 	assert.Len(t, m["fingerprint"], 64, "the log event names the identity too")
+}
+
+func TestSNICertificateNotForItsNameIsWarned(t *testing.T) {
+	dir := t.TempDir()
+	pki, err := certs.New(certs.Options{})
+	require.NoError(t, err)
+	files, err := pki.Write(filepath.Join(dir, "certificates"), false)
+	require.NoError(t, err)
+	writeSNIPair(t, pki, dir, "a.example")
+	sni := filepath.Join(dir, "sni.pem") + "," + filepath.Join(dir, "sni-key.pem")
+	cfg, err := config.Parse("tlslpd", []string{"--server-cert", files.ServerCert, "--server-key", files.ServerKey,
+		"--client-auth", "any", "--sni", "a.example=" + sni, "--sni", "*.a.example=" + sni, "--sni", "b.example=" + sni}, nil)
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	_, err = New(cfg, zerolog.New(&logs))
+	require.NoError(t, err, "a mismatch is served all the same")
+	out := logs.String()
+	assert.Contains(t, out, `"sni":"b.example"`)
+	assert.Contains(t, out, `"sni":"*.a.example"`)
+	assert.NotContains(t, out, `"sni":"a.example"`)
 }
