@@ -189,7 +189,7 @@ func TestOutboundBufferLimitEndsSession(t *testing.T) {
 	require.NoError(t, err)
 	lp := newLoop(srv, nil)
 	conn := &fakeConn{}
-	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"))
+	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"), srv.listeners[0])
 
 	sess.onTraffic(nil) // established: HELLO goes out, well under the cap
 	assert.Equal(t, "HELLO\n", string(conn.written))
@@ -222,7 +222,7 @@ func TestFailedWriteClosesTheSessionUnderItsCaller(t *testing.T) {
 	require.NoError(t, err)
 	lp := newLoop(srv, nil)
 	conn := &fakeConn{}
-	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"))
+	sess := newSession(srv, lp, conn, netip.MustParseAddr("127.0.0.1"), srv.listeners[0])
 	sess.onTraffic(nil) // HELLO goes out
 	require.Equal(t, "HELLO\n", string(conn.written))
 

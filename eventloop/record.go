@@ -22,6 +22,7 @@ import (
 // as in the Prometheus metrics.
 type Record struct {
 	Remote       string
+	Transport    string // tls, tcp, ws or wss (auto listeners: what the client chose)
 	Subject      string // client certificate subject; may be empty even with one
 	Fingerprint  string // hex SHA-256 of the client certificate; empty without one
 	ServerName   string // the server name the client asked for (SNI), which chose the certificate
@@ -42,6 +43,9 @@ type Record struct {
 func (r *Record) MarshalZerologObject(e *zerolog.Event) {
 	var buf [64]byte
 	e.Str("remote", r.Remote)
+	if r.Transport != "" {
+		e.Str("transport", r.Transport)
+	}
 	if r.Fingerprint != "" {
 		// The fingerprint is the identity; the subject is what the
 		// client says about itself (often empty in a transient one).
@@ -73,7 +77,7 @@ func (r *Record) MarshalZerologObject(e *zerolog.Event) {
 // MarshalZerologObject writes them, for a console log, which would
 // otherwise sort them by name.
 func RecordFields() []string {
-	return []string{"remote", "subject", "fingerprint", "server_name", "tls_version", "resumed", "outcome", "last_step",
+	return []string{"remote", "transport", "subject", "fingerprint", "server_name", "tls_version", "resumed", "outcome", "last_step",
 		"fail_line", "start", "duration_seconds", "work_duration_seconds", "n_bits", "token", "replies"}
 }
 

@@ -38,7 +38,7 @@ func TestAppendSeconds(t *testing.T) {
 // things the same way: one encoder, checked here field by field.
 func TestRecordLogEventAndJSONAgree(t *testing.T) {
 	rec := &Record{
-		Remote: "127.0.0.1:5000", Subject: "CN=client", Fingerprint: "ab12", ServerName: "tlslpd.test", TLSVersion: "TLS 1.3",
+		Remote: "127.0.0.1:5000", Transport: "wss", Subject: "CN=client", Fingerprint: "ab12", ServerName: "tlslpd.test", TLSVersion: "TLS 1.3",
 		Resumed: true, Outcome: "failed", LastStep: "work", FailLine: "FAIL bad suffix",
 		Start:    time.Date(2026, 11, 25, 14, 0, 0, 123456789, time.FixedZone("X", 3600)),
 		Duration: 1234567890 * time.Nanosecond, WorkDuration: 250 * time.Millisecond,
@@ -60,7 +60,7 @@ func TestRecordLogEventAndJSONAgree(t *testing.T) {
 
 	assert.Equal(t, fromRecord, fromLog)
 	assert.Equal(t, map[string]any{
-		"remote": "127.0.0.1:5000", "subject": "CN=client", "fingerprint": "ab12", "server_name": "tlslpd.test", "tls_version": "TLS 1.3",
+		"remote": "127.0.0.1:5000", "transport": "wss", "subject": "CN=client", "fingerprint": "ab12", "server_name": "tlslpd.test", "tls_version": "TLS 1.3",
 		"resumed": true, "outcome": "failed", "last_step": "work", "fail_line": "FAIL bad suffix",
 		"start": "2026-11-25T13:00:00.123456789Z", "duration_seconds": 1.23456789, "work_duration_seconds": 0.25,
 		"n_bits": 8.0, "token": "AUTH",
@@ -69,7 +69,7 @@ func TestRecordLogEventAndJSONAgree(t *testing.T) {
 }
 
 func TestRecordFieldsListsTheEncodersOrder(t *testing.T) {
-	line, err := json.Marshal(&Record{Subject: "s", Fingerprint: "f", ServerName: "n", TLSVersion: "v", FailLine: "FAIL x"})
+	line, err := json.Marshal(&Record{Transport: "tcp", Subject: "s", Fingerprint: "f", ServerName: "n", TLSVersion: "v", FailLine: "FAIL x"})
 	require.NoError(t, err)
 	dec := json.NewDecoder(bytes.NewReader(line))
 	var keys []string

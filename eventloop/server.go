@@ -37,9 +37,12 @@ type EngineFactory interface {
 
 // Config is everything a Server needs; it flows in explicitly.
 type Config struct {
-	Addrs            []string      // gnet addresses, e.g. "tcp://127.0.0.1:1234"
-	Loops            int           // event loops; 0 means DefaultLoops()
-	Engines          EngineFactory // one TLS engine per connection
+	Addrs   []string      // gnet addresses, e.g. "tcp://127.0.0.1:1234", serving TLS with Engines
+	Loops   int           // event loops; 0 means DefaultLoops()
+	Engines EngineFactory // one TLS engine per connection
+	// Listeners, when set, replace Addrs: each address with its transport
+	// and engine factory (see listener.go).
+	Listeners        []Listener
 	Session          statemachine.Config
 	WorkTimeout      time.Duration
 	OtherTimeout     time.Duration
@@ -92,9 +95,9 @@ type Config struct {
 
 func (c *Config) validate() error {
 	switch {
-	case len(c.Addrs) == 0:
+	case len(c.Addrs) == 0 && len(c.Listeners) == 0:
 		return fmt.Errorf("%w: no listen address", ErrConfig)
-	case c.Engines == nil:
+	case c.Engines == nil && len(c.Listeners) == 0:
 		return fmt.Errorf("%w: no TLS engine factory", ErrConfig)
 	case c.WorkTimeout <= 0 || c.OtherTimeout <= 0 || c.HandshakeTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
@@ -104,6 +107,11 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: Loops must not be negative", ErrConfig)
 	case c.MaxConnsPerIP < 0 || c.MaxBufferedBytes < 0 || c.DrainTimeout < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
+	}
+	for _, l := range c.Listeners {
+		if l.Engines == nil && c.Engines == nil {
+			return fmt.Errorf("%w: listener %s has no engine factory", ErrConfig, l.Addr)
+		}
 	}
 	if err := c.Session.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
@@ -125,6 +133,7 @@ type Server struct {
 	gnet.BuiltinEventEngine
 
 	cfg        Config
+	listeners  []*listener
 	tick       time.Duration
 	shedTarget time.Duration // ShedDelay resolved; 0: never shed
 	log        zerolog.Logger
@@ -171,6 +180,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{
 		cfg:        cfg,
+		listeners:  listenersOf(&cfg),
 		tick:       tick,
 		shedTarget: shedTarget,
 		log:        cfg.Logger,
@@ -195,7 +205,11 @@ func (s *Server) Addrs() []net.Addr {
 // Run serves until ctx is cancelled or, in tutorial mode, the one session
 // ends; then it stops the engine and returns.
 func (s *Server) Run(ctx context.Context) error {
-	addrs, err := claimAddrs(s.cfg.Addrs, s.cfg.ReusePort)
+	want := make([]string, len(s.listeners))
+	for i, l := range s.listeners {
+		want[i] = l.Addr
+	}
+	addrs, err := claimAddrs(want, s.cfg.ReusePort)
 	if err != nil {
 		return err
 	}
@@ -353,7 +367,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.engine = eng
-	for _, a := range s.gnetAddrs {
+	for i, a := range s.gnetAddrs {
 		network, addr, _ := strings.Cut(a, "://")
 		fd, err := eng.DupListener(network, addr)
 		if err != nil {
@@ -361,7 +375,11 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 			continue
 		}
 		if sa, err := unix.Getsockname(fd); err == nil {
-			s.addrs = append(s.addrs, sockaddrToTCP(sa))
+			a := sockaddrToTCP(sa)
+			s.addrs = append(s.addrs, a)
+			if t, ok := a.(*net.TCPAddr); ok {
+				s.listeners[i].bound = t.AddrPort()
+			}
 		}
 		unix.Close(fd)
 	}
@@ -453,13 +471,18 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.conns.Add(-1)
 		return s.refuse(noticeRefused, metrics.RefusedMaxConnsPerIP, addr)
 	}
+	l := s.listenerFor(c)
 	if s.met != nil {
 		s.met.ConnectionsAccepted.Inc()
 		s.met.ConnectionsOpen.Inc()
+		s.met.TransportAccepted(l.Transport)
 	}
-	sess := newSession(s, lp, c, ip)
+	sess := newSession(s, lp, c, ip, l)
 	sess.addr, sess.proxy = addr, stage
 	c.SetContext(sess)
+	if stage != proxyAwait {
+		sess.startEarly()
+	}
 	return nil, gnet.None
 }
 

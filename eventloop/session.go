@@ -16,6 +16,7 @@ import (
 	"tlslpd/statemachine"
 	"tlslpd/timerwheel"
 	"tlslpd/tlsbridge"
+	"tlslpd/transport"
 )
 
 // errStop ends a decode loop once the session has ended.
@@ -28,17 +29,18 @@ var errStop = errors.New("session ended")
 // wheel, the drain) → finish, the one place a connection ends → onClosed
 // (gnet says the socket is gone) frees it.
 type session struct {
-	srv    *Server
-	lp     *loop
-	conn   gnet.Conn
-	engine tlsbridge.Engine
-	dec    codec.Decoder
-	m      *statemachine.Machine // nil until the handshake completes
-	timer  timerwheel.Timer[*session]
-	peer   tlsbridge.Peer
-	ip     netip.Addr     // the address counted against MaxConnsPerIP; zero until known
-	addr   netip.AddrPort // the client's: from the socket, or a trusted PROXY header
-	proxy  proxyStage
+	srv      *Server
+	lp       *loop
+	listener *listener
+	conn     gnet.Conn
+	engine   tlsbridge.Engine
+	dec      codec.Decoder
+	m        *statemachine.Machine // nil until the handshake completes
+	timer    timerwheel.Timer[*session]
+	peer     tlsbridge.Peer
+	ip       netip.Addr     // the address counted against MaxConnsPerIP; zero until known
+	addr     netip.AddrPort // the client's: from the socket, or a trusted PROXY header
+	proxy    proxyStage
 
 	prev, next *session // loop.sessions membership
 
@@ -56,16 +58,24 @@ type session struct {
 	// identityHeld: the session counts against its certificate's
 	// --max-conns-per-identity until it ends.
 	identityHeld bool
+	// firstByteWait: the timer runs auto-detect's wait (transport.FirstByteWaiter),
+	// not yet the handshake deadline.
+	firstByteWait bool
 }
 
-func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr) *session {
-	sess := &session{srv: s, lp: lp, conn: c, ip: ip, opened: time.Now()}
+func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr, l *listener) *session {
+	sess := &session{srv: s, lp: lp, listener: l, conn: c, ip: ip, opened: time.Now()}
 	lp.sessions.push(sess)
 	sess.timer.Value = sess
 	// The wake comes from another goroutine (a handshake slot came free);
 	// Conn.Wake is gnet's concurrency-safe way back onto this connection's
 	// loop, where OnTraffic feeds the engine.
-	sess.engine = s.cfg.Engines.NewEngine(ip, func() { _ = c.Wake(nil) })
+	sess.engine = l.Engines.NewEngine(ip, func() { _ = c.Wake(nil) })
+	if w, ok := sess.engine.(transport.FirstByteWaiter); ok && w.FirstByteWait() > 0 && w.FirstByteWait() < s.cfg.HandshakeTimeout {
+		sess.firstByteWait = true
+		lp.wheel.Arm(&sess.timer, sess.opened.Add(w.FirstByteWait()))
+		return sess
+	}
 	lp.wheel.Arm(&sess.timer, sess.opened.Add(s.cfg.HandshakeTimeout))
 	return sess
 }
@@ -116,7 +126,11 @@ func (s *session) start() {
 	s.peer = s.engine.Peer()
 	s.lp.shed.handshakeDone(time.Since(s.opened))
 	if srv.met != nil {
-		srv.met.HandshakeEnded(metrics.HandshakeOK)
+		name := s.transportName()
+		if countsTLSHandshake(name) {
+			srv.met.HandshakeEnded(metrics.HandshakeOK)
+		}
+		srv.met.TransportSession(name)
 	}
 	if srv.cfg.Session.Tutorial && !srv.claimTutorial() {
 		// The tutorial serves exactly one session; later ones are turned
@@ -235,6 +249,16 @@ func (s *session) interrupt(ev statemachine.EventKind, hsResult string, err erro
 
 // onDeadline is the timer wheel's callback, on this session's loop.
 func (s *session) onDeadline() {
+	if s.firstByteWait {
+		// Auto-detect's wait is over: a client that said nothing is a
+		// plain one waiting for HELLO. The handshake deadline still
+		// counts from the accept.
+		s.firstByteWait = false
+		s.engine.(transport.FirstByteWaiter).WaitOver()
+		s.lp.wheel.Arm(&s.timer, s.opened.Add(s.srv.cfg.HandshakeTimeout))
+		s.pump()
+		return
+	}
 	s.interrupt(statemachine.EventDeadline, metrics.HandshakeTimeout, nil)
 }
 
@@ -355,6 +379,7 @@ func (s *session) record(o statemachine.Outcome) {
 	}
 	rec := Record{
 		Remote:       s.remote(),
+		Transport:    s.transportName(),
 		Resumed:      s.peer.Resumed,
 		Outcome:      o.String(),
 		LastStep:     s.last.String(),

@@ -32,7 +32,8 @@ type Metrics struct {
 
 	stepLatency [statemachine.StateFailed + 1]prometheus.Observer
 
-	deploy deployCollectors
+	deploy    deployCollectors
+	transport transportCollectors
 }
 
 // New registers tlslpd's collectors plus the standard Go and process
@@ -78,6 +79,7 @@ func New() *Metrics {
 		m.stepLatency[s] = lat.WithLabelValues(s.String())
 	}
 	m.deploy = newDeployCollectors(reg)
+	m.transport = newTransportCollectors(f)
 	return m
 }
 
