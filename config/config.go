@@ -17,6 +17,7 @@ import (
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
 	"tlslpd/tlsbridge"
+	"tlslpd/transport"
 )
 
 // ErrUsage is wrapped by every command-line error (exit status 2).
@@ -62,8 +63,14 @@ type Server struct {
 	Loops            int
 
 	// Long-lived daemon operation.
-	ConfigFile       string
-	Listen           []string // host:port each; replaces --host/--port when set
+	ConfigFile string
+	Listen     []string // [scheme://]host:port[/path] each (see transport.ParseListen); replaces --host/--port when set
+	// AllowPlain lets plain transports (tcp://, auto://, ws://) listen on
+	// non-loopback addresses.
+	AllowPlain bool
+	// AutoWait is how long an auto:// listener waits for a client's first
+	// byte before serving it plain.
+	AutoWait         time.Duration
 	ReusePort        bool
 	DrainTimeout     time.Duration
 	ShedDelay        time.Duration
@@ -123,6 +130,7 @@ func Defaults() Server {
 		StatusInterval:    time.Minute,
 		GCPercent:         200,
 		CertWatchInterval: 10 * time.Second,
+		AutoWait:          transport.DefaultAutoWait,
 	}
 }
 
@@ -246,7 +254,9 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: GOMAXPROCS, which Go derives from the cores or the container's CPU limit)")
 
 	fs.StringVar(&cfg.ConfigFile, "config", cfg.ConfigFile, "YAML file holding any of these flags by name; flags given here override it")
-	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on host:port (repeatable; replaces --host/--port), e.g. for the reference client's ports")
+	fs.Var(listFlag{&cfg.Listen}, "listen", "listen on [scheme://]host:port (repeatable; replaces --host/--port); scheme tls (default), tcp (plain), auto (TLS or plain by the first byte), ws or wss (WebSocket, path default /tlslp: ws://host:port/path)")
+	fs.BoolVar(&cfg.AllowPlain, "allow-plain", cfg.AllowPlain, "let plain transports (tcp://, auto://, ws://) listen on non-loopback addresses: sessions travel unencrypted and unauthenticated")
+	fs.DurationVar(&cfg.AutoWait, "auto-wait", cfg.AutoWait, "auto:// listeners serve plain to a client that sends nothing for this long (a plain client waits for HELLO)")
 	fs.BoolVar(&cfg.ReusePort, "reuseport", cfg.ReusePort, "set SO_REUSEPORT so several processes can share a port")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM/SIGINT, how long sessions in flight may finish before they get FAIL")
 	fs.DurationVar(&cfg.ShedDelay, "shed-delay", cfg.ShedDelay, "close new connections at once while TLS handshakes wait longer than this (0: --handshake-timeout/10; negative: never)")
@@ -423,16 +433,22 @@ func (c *Server) Validate() error {
 			}
 		}
 	}
+	if c.AutoWait <= 0 {
+		return fmt.Errorf("%w: --auto-wait must be positive", ErrUsage)
+	}
 	for _, l := range c.Listen {
-		host, port, err := net.SplitHostPort(l)
+		parsed, err := transport.ParseListen(l)
 		if err != nil {
-			return fmt.Errorf("%w: --listen %q: want host:port", ErrUsage, l)
+			return fmt.Errorf("%w: --listen %q: %v", ErrUsage, l, err)
 		}
-		if n, err := cli.ParseInt(port); err != nil || n < 0 || n > 65535 {
+		if n, err := cli.ParseInt(parsed.Port); err != nil || n < 0 || n > 65535 {
 			return fmt.Errorf("%w: --listen %q: port outside 0..65535", ErrUsage, l)
 		}
-		if c.Insecure && !IsLoopbackHost(host) {
+		if c.Insecure && !IsLoopbackHost(parsed.Host) {
 			return fmt.Errorf("%w: --insecure refuses to serve on non-loopback address %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, l)
+		}
+		if transport.Plain(parsed.Transport) && !c.AllowPlain && !IsLoopbackHost(parsed.Host) {
+			return fmt.Errorf("%w: --listen %q is plain (unencrypted) and refuses a non-loopback address unless --allow-plain is given", ErrUsage, l)
 		}
 	}
 	if c.Insecure && len(c.Listen) == 0 && !IsLoopbackHost(c.Host) {
@@ -470,16 +486,28 @@ func (c *Server) ListenAddr() string {
 }
 
 // ListenAddrs are every gnet address to serve: --listen's, or else
-// --host/--port's.
+// --host/--port's; Listeners()[i] is ListenAddrs()[i]'s transport.
 func (c *Server) ListenAddrs() []string {
-	if len(c.Listen) == 0 {
-		return []string{c.ListenAddr()}
+	ls := c.Listeners()
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = gnetAddr(l.Host, l.Port)
 	}
-	out := make([]string, 0, len(c.Listen))
+	return out
+}
+
+// Listeners are the parsed listen addresses (--host/--port serve TLS),
+// ports in decimal.
+func (c *Server) Listeners() []transport.Listen {
+	if len(c.Listen) == 0 {
+		return []transport.Listen{{Transport: transport.TLS, Host: c.Host, Port: strconv.Itoa(c.Port)}}
+	}
+	out := make([]transport.Listen, 0, len(c.Listen))
 	for _, l := range c.Listen {
-		host, port, _ := net.SplitHostPort(l) // validated
-		n, _ := cli.ParseInt(port)            // decimal, like every number
-		out = append(out, gnetAddr(host, strconv.Itoa(n)))
+		parsed, _ := transport.ParseListen(l) // validated
+		n, _ := cli.ParseInt(parsed.Port)     // decimal, like every number
+		parsed.Port = strconv.Itoa(int(n))
+		out = append(out, parsed)
 	}
 	return out
 }

@@ -359,7 +359,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	srv, err := eventloop.New(eventloop.Config{
-		Addrs:            d.cfg.ListenAddrs(),
+		Listeners:        listeners(&d.cfg, d.tlsCtx),
 		Loops:            d.cfg.Loops,
 		Engines:          d.tlsCtx,
 		Session:          d.cfg.Session,
@@ -437,7 +437,7 @@ func (d *Daemon) announce(ctx context.Context) {
 	for _, a := range d.srv.Addrs() {
 		bound = append(bound, a.String())
 	}
-	ev := d.log.Info().Strs("listen", bound).Str("mode", mode).
+	ev := d.log.Info().Strs("listen", bound).Strs("transports", listenNames(&d.cfg)).Str("mode", mode).
 		Int("n_bits", d.cfg.Session.NBits).Bool("tutorial", d.cfg.Session.Tutorial)
 	if d.admin != nil {
 		ev = ev.Str("metrics", "http://"+d.admin.Addr().String()+"/metrics")

@@ -88,9 +88,8 @@ func (r *refLog) listening(cfg config.Server, bound []net.Addr) {
 		r.observed.Listening(cfg.Host, port(0))
 		return
 	}
-	for i, l := range cfg.Listen {
-		host, _, _ := net.SplitHostPort(l) // validated
-		r.observed.Listening(host, port(i))
+	for i, l := range cfg.Listeners() {
+		r.observed.Listening(l.Host, port(i))
 	}
 }
 

@@ -1,0 +1,44 @@
+package daemon
+
+import (
+	"tlslpd/config"
+	"tlslpd/eventloop"
+	"tlslpd/transport"
+	"tlslpd/webclient"
+)
+
+// listeners builds one eventloop listener per listen address, each with
+// its transport's engine factory over the one TLS server.
+func listeners(cfg *config.Server, tlsServer transport.Factory) []eventloop.Listener {
+	ls := cfg.Listeners()
+	out := make([]eventloop.Listener, len(ls))
+	addrs := cfg.ListenAddrs()
+	for i, l := range ls {
+		var engines eventloop.EngineFactory
+		switch l.Transport {
+		case transport.TCP:
+			engines = transport.PlainFactory{}
+		case transport.Auto:
+			engines = transport.AutoFactory{TLS: tlsServer, Wait: cfg.AutoWait}
+		case transport.WS:
+			engines = &transport.WSFactory{Inner: transport.PlainFactory{}, Name: transport.WS, Path: l.Path, Page: webclient.Page(l.Path)}
+		case transport.WSS:
+			engines = &transport.WSFactory{Inner: tlsServer, Name: transport.WSS, Path: l.Path, Page: webclient.Page(l.Path)}
+		default:
+			engines = tlsServer
+		}
+		out[i] = eventloop.Listener{Addr: addrs[i], Transport: l.Transport, Engines: engines}
+	}
+	return out
+}
+
+// listenNames are the listen addresses with their transports, for the
+// "tlslpd serving" line.
+func listenNames(cfg *config.Server) []string {
+	ls := cfg.Listeners()
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.String()
+	}
+	return out
+}
