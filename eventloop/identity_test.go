@@ -131,3 +131,51 @@ func TestDeniedIdentityIsRefusedInTheHandshake(t *testing.T) {
 	assert.Equal(t, uint64(1), rules.Decided(identity.DecisionDenied))
 	assert.Zero(t, testutil.ToFloat64(h.met.HandshakesOK))
 }
+
+// --client-auth optional end to end: no certificate is served and
+// recorded as anonymous, a CA-signed one is verified and named, a
+// self-signed one is refused.
+func TestOptionalClientAuth(t *testing.T) {
+	rules, err := identity.New(identity.Options{})
+	require.NoError(t, err)
+	h := startServer(t, func(c *Config) { c.Identities = rules })
+	def, err := h.pki.Server.TLS()
+	require.NoError(t, err)
+	require.NoError(t, h.tls.Reload(tlsbridge.Config{
+		Certificate: def, ClientCAs: h.pki.CertPool(), ClientAuth: tlsbridge.ClientAuthOptional,
+		Identity: func(leaf *x509.Certificate) error {
+			if leaf == nil {
+				return rules.Check(identity.Fingerprint{}, false)
+			}
+			return rules.Check(identity.Of(leaf.Raw), true)
+		},
+	}))
+
+	anon := h.dial(noCert)
+	playSession(t, anon, 20, func(string) string { return "v" })
+	rec := h.record()
+	assert.Empty(t, rec.Fingerprint)
+	assert.Empty(t, rec.Subject)
+	assert.Equal(t, uint64(1), rules.Decided(identity.DecisionAnonymous))
+
+	named := h.dial(withCert)
+	playSession(t, named, 20, func(string) string { return "v" })
+	rec = h.record()
+	assert.Len(t, rec.Fingerprint, 64)
+	assert.Equal(t, "CN=tlslp-client,O=tlslpd", rec.Subject)
+	assert.Equal(t, uint64(1), rules.Decided(identity.DecisionAllowed))
+
+	self, err := identity.Transient("self", 0)
+	require.NoError(t, err)
+	cfg := transientConfig(h, self, "localhost")
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &self, nil } // shown although the CA list does not name its issuer
+	p, err := h.dialAs(t, cfg)
+	require.NoError(t, err)
+	defer p.conn.Close()
+	err = p.conn.Handshake()
+	if err == nil {
+		_, err = p.r.ReadString('\n')
+	}
+	require.Error(t, err, "a certificate that is shown must verify")
+	require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakeCounter(metrics.HandshakeBadCertificate)) == 1 }, ioBound, 10*time.Millisecond)
+}
