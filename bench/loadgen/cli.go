@@ -49,6 +49,7 @@ type cliOptions struct {
 	cfg               Config
 	cert, key, ca     string
 	insecure, jsonOut bool
+	serverName        string
 	quiet             bool
 	report, out       string
 	thresholds        []Threshold
@@ -96,6 +97,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "after --duration, how long sessions in flight may finish before they are cut and count as unfinished")
 	fs.IntVar(&c.Sessions, "sessions", 0, "start N sessions at most")
 	fs.Var(onOff{&c.Resumption}, "resumption", "TLS session resumption: on or off")
+	fs.StringVar(&o.serverName, "server-name", "", "server name to ask for (SNI) and verify the server's certificate against (default: --host)")
 	fs.IntVar(&c.Identities, "identities", 0, "make N transient self-signed ECDSA P-256 client certificates at start and spread sessions over them, instead of --client-cert (for a server in --client-auth any mode)")
 	fs.IntVar(&c.SourceIPs, "source-ips", 8, "spread connections over 127.0.0.1..127.0.0.K (loopback targets only)")
 	fs.Var(client.PositiveSeconds{D: &c.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK")
@@ -215,6 +217,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
+	tcfg.ServerName = o.serverName // empty: the runner uses --host
 	o.cfg.TLS = tcfg
 	o.cfg.Notices = stderr
 	if !o.quiet {

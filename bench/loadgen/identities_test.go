@@ -22,6 +22,7 @@ import (
 type identityCounter struct {
 	mu      sync.Mutex
 	seen    map[identity.Fingerprint]int
+	names   map[string]int // by the server name the client asked for
 	resumed int
 }
 
@@ -29,7 +30,7 @@ func startIdentityCounter(t *testing.T, env *testenv.Env) (int, *identityCounter
 	t.Helper()
 	ln := testenv.Listen(t)
 	t.Cleanup(func() { ln.Close() })
-	ic := &identityCounter{seen: map[identity.Fingerprint]int{}}
+	ic := &identityCounter{seen: map[identity.Fingerprint]int{}, names: map[string]int{}}
 	cfg := &tls.Config{Certificates: []tls.Certificate{env.ServerTLS}, ClientAuth: tls.RequireAnyClientCert, MinVersion: tls.VersionTLS12}
 	go func() {
 		for {
@@ -46,6 +47,7 @@ func startIdentityCounter(t *testing.T, env *testenv.Env) (int, *identityCounter
 				st := tc.ConnectionState()
 				ic.mu.Lock()
 				ic.seen[identity.Of(st.PeerCertificates[0].Raw)]++
+				ic.names[st.ServerName]++
 				if st.DidResume {
 					ic.resumed++
 				}
@@ -87,11 +89,12 @@ func TestMainIdentitiesNeedNoClientCertificateFiles(t *testing.T) {
 	var out, errb bytes.Buffer
 	code := Main([]string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--ca-cert", files.CACert,
 		"--client-cert", "/nonexistent.pem", "--private-key", "/nonexistent.pem",
-		"--identities", "3", "--workers", "1", "--sessions", "6", "--quiet"}, &out, &errb)
+		"--identities", "3", "--workers", "1", "--sessions", "6", "--quiet", "--server-name", "localhost"}, &out, &errb)
 	assert.Equal(t, ExitFailed, code, "every session ends with a FAIL line: nothing completed (stderr %s)", errb.String())
 	assert.Contains(t, errb.String(), "made 3 transient client identities")
 	ic.mu.Lock()
 	assert.Len(t, ic.seen, 3)
+	assert.Equal(t, map[string]int{"localhost": 6}, ic.names, "--server-name is sent (SNI) and verified")
 	ic.mu.Unlock()
 
 	errb.Reset()
