@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
@@ -178,4 +180,25 @@ func TestOptionalClientAuth(t *testing.T) {
 	}
 	require.Error(t, err, "a certificate that is shown must verify")
 	require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.HandshakeCounter(metrics.HandshakeBadCertificate)) == 1 }, ioBound, 10*time.Millisecond)
+}
+
+func TestBoundedSubject(t *testing.T) {
+	assert.Equal(t, "CN=a", boundedSubject("CN=a"))
+	long := "CN=" + strings.Repeat("é", 400) // 803 bytes, two per rune
+	got := boundedSubject(long)
+	assert.LessOrEqual(t, len(got), maxSubjectBytes+len("…"))
+	assert.True(t, utf8.ValidString(got), "cut at a rune boundary")
+	assert.True(t, strings.HasSuffix(got, "…"))
+	assert.True(t, strings.HasPrefix(long, strings.TrimSuffix(got, "…")))
+
+	// End to end: a self-signed certificate with a 4 KiB subject.
+	huge, err := identity.Transient(strings.Repeat("x", 4096), 0)
+	require.NoError(t, err)
+	h, _ := identityServer(t, identity.Options{})
+	p, err := h.dialAs(t, transientConfig(h, huge, "localhost"))
+	require.NoError(t, err)
+	playSession(t, p, 20, func(string) string { return "v" })
+	rec := h.record()
+	assert.Len(t, rec.Fingerprint, 64)
+	assert.LessOrEqual(t, len(rec.Subject), maxSubjectBytes+len("…"))
 }
