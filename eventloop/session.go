@@ -392,7 +392,7 @@ func (s *session) record(o statemachine.Outcome) {
 		Replies:      s.m.Replies(),
 	}
 	if s.peer.HasCert {
-		rec.Subject = boundedSubject(s.peer.Subject)
+		rec.Subject = s.peer.Subject
 		rec.Fingerprint = fingerprintHex(s.peer.Fingerprint)
 	}
 	rec.ServerName = s.peer.ServerName

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ClientAuth is the client-certificate policy.
@@ -135,12 +136,44 @@ func applyClientAuth(t *tls.Config, cfg Config) (*chainCache, error) {
 	return chains, nil
 }
 
+// maxAnyChainBytes bounds the certificates a client may present in
+// ClientAuthAny mode. No CA vetted them, so their size is the client's
+// choice, and an established TLS 1.2 session keeps them for its whole
+// life: without a bound, parked sessions with 60 KiB certificates would
+// cost the server 60 KiB each. Real client certificates are 0.5-2 KiB.
+const maxAnyChainBytes = 16 << 10
+
+// maxSubjectBytes bounds Peer.Subject, which logs and records carry; in
+// ClientAuthAny mode the client writes it. The fingerprint, not the
+// subject, is the identity.
+const maxSubjectBytes = 512
+
+// boundSubject cuts a subject longer than maxSubjectBytes at a UTF-8
+// boundary and marks the cut with "…".
+func boundSubject(s string) string {
+	if len(s) <= maxSubjectBytes {
+		return s
+	}
+	cut := maxSubjectBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // checkLeaf is ClientAuthAny's check of a certificate no CA vouches for:
-// present, inside its validity dates, and not restricted to uses other
-// than client authentication.
+// present, of a bounded size, inside its validity dates, and not
+// restricted to uses other than client authentication.
 func checkLeaf(certs []*x509.Certificate, now time.Time) error {
 	if len(certs) == 0 {
 		return errors.New("tls: client didn't provide a certificate")
+	}
+	size := 0
+	for _, c := range certs {
+		size += len(c.Raw)
+	}
+	if size > maxAnyChainBytes {
+		return fmt.Errorf("tls: client certificates of %d bytes, more than %d", size, maxAnyChainBytes)
 	}
 	c := certs[0]
 	if now.Before(c.NotBefore) {

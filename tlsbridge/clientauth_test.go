@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -283,5 +285,39 @@ func TestParseSNI(t *testing.T) {
 	for _, bad := range []string{"a.example", "a.example=a.pem", "=a.pem,a.key", "a.example=,a.key", "a.example=a.pem,", "a.example=a,b,c", "a/b=a,b"} {
 		_, err := ParseSNI(bad)
 		assert.Error(t, err, bad)
+	}
+}
+
+func TestBoundSubject(t *testing.T) {
+	assert.Equal(t, "CN=a", boundSubject("CN=a"))
+	long := "CN=" + strings.Repeat("é", 400) // 803 bytes, two per rune
+	got := boundSubject(long)
+	assert.LessOrEqual(t, len(got), maxSubjectBytes+len("…"))
+	assert.True(t, utf8.ValidString(got), "cut at a rune boundary")
+	assert.True(t, strings.HasSuffix(got, "…"))
+	assert.True(t, strings.HasPrefix(long, strings.TrimSuffix(got, "…")))
+}
+
+// In any mode the client alone decides how big its certificates are: a
+// bound keeps an established session from holding tens of KiB of them.
+func TestAnyModeBoundsCertificateSize(t *testing.T) {
+	f := newFixture(t)
+	ts := f.newServer(t, func(c *Config) { c.ClientAuth, c.ClientCAs = ClientAuthAny, nil })
+	big, err := identity.Transient(strings.Repeat("x", maxAnyChainBytes), 0)
+	require.NoError(t, err)
+	small, err := identity.Transient(strings.Repeat("x", 4096), 0)
+	require.NoError(t, err)
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		cc := f.clientConfig(version)
+		cc.Certificates = []tls.Certificate{big}
+		h := newHarness(t, ts, cc)
+		_ = h.handshake()
+		assert.Equal(t, Failed, h.eng.State())
+		assert.ErrorContains(t, h.eng.Err(), "more than")
+
+		cc.Certificates = []tls.Certificate{small}
+		h = established(t, ts, cc)
+		assert.LessOrEqual(t, len(h.eng.Peer().Subject), maxSubjectBytes+len("…"), "the subject is cut")
+		assert.Equal(t, sha256.Sum256(small.Certificate[0]), h.eng.Peer().Fingerprint)
 	}
 }

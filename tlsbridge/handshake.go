@@ -139,7 +139,7 @@ func peerOf(st *tls.ConnectionState) Peer {
 	if len(st.PeerCertificates) > 0 {
 		c := st.PeerCertificates[0]
 		p.HasCert = true
-		p.Subject = c.Subject.String()
+		p.Subject = boundSubject(c.Subject.String())
 		p.Fingerprint = sha256.Sum256(c.Raw)
 	}
 	return p
