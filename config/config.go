@@ -62,6 +62,11 @@ type Server struct {
 	LogFormat        string
 	Loops            int
 
+	// MaxSuspendedHandshakes and MaxSuspendedPerIP bound handshakes
+	// waiting for their peers (0: tlsbridge's defaults).
+	MaxSuspendedHandshakes int
+	MaxSuspendedPerIP      int
+
 	// Long-lived daemon operation.
 	ConfigFile string
 	Listen     []string // [scheme://]host:port[/path] each (see transport.ParseListen); replaces --host/--port when set
@@ -250,6 +255,8 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "most concurrent connections; more are closed at once")
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes computing at once; one waiting for its peer holds no slot (0: one per core)")
+	fs.IntVar(&cfg.MaxSuspendedHandshakes, "max-suspended-handshakes", cfg.MaxSuspendedHandshakes, "TLS handshakes waiting for their peers, about 30 KiB each; past it the longest waiting is ended (0: 2048)")
+	fs.IntVar(&cfg.MaxSuspendedPerIP, "max-suspended-handshakes-per-ip", cfg.MaxSuspendedPerIP, "of those, most from one source address (IPv6: one /64) (0: an eighth of --max-suspended-handshakes)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console (default: console on a terminal, json otherwise; colour only on a terminal)")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: GOMAXPROCS, which Go derives from the cores or the container's CPU limit)")
 
@@ -395,6 +402,8 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --max-conns must be positive", ErrUsage)
 	case c.MaxHandshakes < 0:
 		return fmt.Errorf("%w: --max-handshakes must not be negative", ErrUsage)
+	case c.MaxSuspendedHandshakes < 0 || c.MaxSuspendedPerIP < 0:
+		return fmt.Errorf("%w: --max-suspended-handshakes and --max-suspended-handshakes-per-ip must not be negative", ErrUsage)
 	case c.Loops < 0:
 		return fmt.Errorf("%w: --loops must not be negative", ErrUsage)
 	case c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "console":

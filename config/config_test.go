@@ -81,6 +81,8 @@ func TestParseErrorsAreOneLine(t *testing.T) {
 		{[]string{"--nope"}, "flag provided but not defined: --nope"},
 		{[]string{"--max-conns", "0"}, "--max-conns must be positive"},
 		{[]string{"--handshake-timeout", "0s"}, "--handshake-timeout must be positive"},
+		{[]string{"--max-suspended-handshakes", "-1"}, "--max-suspended-handshakes and --max-suspended-handshakes-per-ip must not be negative"},
+		{[]string{"--max-suspended-handshakes-per-ip", "-1"}, "must not be negative"},
 		{[]string{"--proxy-protocol-from", "10.1.2.3/8"}, "host bits are set; did you mean 10.0.0.0/8?"},
 		{[]string{"--proxy-protocol-from", "lb.example"}, "want a CIDR or an IP address"},
 		{[]string{"--metrics-addr", "nonsense"}, "--metrics-addr"},

@@ -263,6 +263,8 @@ func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
 	}
 	d.warnSNIMismatch(tlsCfg)
 	tlsCfg.MaxHandshakes = d.cfg.MaxHandshakes
+	tlsCfg.MaxSuspendedHandshakes = d.cfg.MaxSuspendedHandshakes
+	tlsCfg.MaxSuspendedPerAddr = d.cfg.MaxSuspendedPerIP
 	return tlsCfg, nil
 }
 

@@ -12,6 +12,11 @@ const coroutineIdleTimeout = 5 * time.Second
 
 // coroutine performs handshakes one after another (iter.Pull).
 //
+// Owners must not lock their goroutines to OS threads (e.g.
+// gnet.WithLockOSThread): the runtime aborts when a coroutine made on a
+// locked thread is resumed or ended from another, and pooled coroutines
+// move between owners.
+//
 // A crypto/tls server handshake needs a deep stack: a fresh coroutine
 // starts small and grows (copying its stack) several times during every
 // handshake, and creating it costs a goroutine. A coroutine kept for the
