@@ -105,7 +105,10 @@ const floodEndsWithin = 20 * time.Second
 // before its line grows past the protocol's limit, and the honest client
 // is served meanwhile.
 func TestPostHandshakeFloodsAreClosed(t *testing.T) {
-	for _, fc := range []floodCase{{WarningAlerts, false}, {Renegotiation, true}} {
+	for _, fc := range []floodCase{
+		{KeyUpdates, false, "key_update"}, {EmptyRecords, false, "empty_records"}, {WarningAlerts, false, ""},
+		{EmptyRecords, true, "empty_records"}, {WarningAlerts, true, "alerts"}, {Renegotiation, true, "renegotiation"},
+	} {
 		t.Run(fc.String(), func(t *testing.T) { checkFloodClosed(t, fc) })
 	}
 }
@@ -113,6 +116,10 @@ func TestPostHandshakeFloodsAreClosed(t *testing.T) {
 type floodCase struct {
 	kind  FloodKind
 	tls12 bool
+	// abuse is the tlslpd_tls_peer_abuse_total reason the server counts
+	// the flooder under; "" where the first such record is fatal anyway
+	// (TLS 1.3 alerts other than close_notify).
+	abuse string
 }
 
 func (f floodCase) String() string {
@@ -151,6 +158,23 @@ func checkFloodClosed(t *testing.T, fc floodCase) {
 		assert.NotContains(t, []string{`{outcome="receive_error"}`, `{outcome="timeout"}`, `{outcome="peer_closed"}`}, o)
 	}
 	t.Logf("flood %v: %+v; sessions finished: %v", fc, st, finishedDelta(before, after))
+	if fc.abuse == "" {
+		return
+	}
+	reason := `reason="` + fc.abuse + `"`
+	assert.Equal(t, 1.0, sum(after, "tlslpd_tls_peer_abuse_total", reason)-sum(before, "tlslpd_tls_peer_abuse_total", reason),
+		"the flooder counted under its reason")
+
+	// The abuser's address gets no new handshake for a while; the honest
+	// client, from another address, is not affected.
+	again, err := Flood{Target: s.target, Source: Sources(3, 1)[0], Kind: fc.kind, TLS12: fc.tls12}.Start(ctx)
+	require.NoError(t, err)
+	again.Wait(floodEndsWithin)
+	again.Stop()
+	assert.Zero(t, again.Stats().Sessions, "the abuser's next session was refused")
+	probeOK(t, ctx, s)
+	penalized := s.scrape()
+	assert.Positive(t, sum(penalized, "tlslpd_tls_handshakes_penalized_total")-sum(after, "tlslpd_tls_handshakes_penalized_total"))
 }
 
 // Stalled handshakes (a complete ClientHello, then silence) from many
@@ -207,6 +231,8 @@ func TestStalledBeyondAddressShare(t *testing.T) {
 	probeOK(t, ctx, s)
 	m := s.scrape()
 	assert.LessOrEqual(t, sum(m, "tlslpd_tls_handshakes_suspended"), float64(share), "one address holds at most its share")
+	assert.GreaterOrEqual(t, sum(m, "tlslpd_tls_handshakes_shed_total", `reason="address_share"`), float64(conns-share),
+		"every handshake shed is counted under its reason")
 	t.Logf("attack %+v; suspended %v", run.Stats(), sum(m, "tlslpd_tls_handshakes_suspended"))
 }
 
