@@ -330,8 +330,11 @@ func (s *session) finish(e ending) {
 	if s.m != nil {
 		s.record(e.outcome)
 	} else if e.handshake != "" {
-		s.srv.notice(noticeHandshake, e.handshake, s.addr)
-		s.srv.log.Debug().Err(e.err).Str("remote", s.remote()).Str("result", e.handshake).Msg("TLS handshake ended")
+		name := s.transportName()
+		if countsTLSHandshake(name) && !errors.Is(e.err, transportServedPage) {
+			s.srv.notice(noticeHandshake, e.handshake, s.addr)
+		}
+		s.srv.log.Debug().Err(e.err).Str("remote", s.remote()).Str("transport", name).Str("result", e.handshake).Msg("TLS handshake ended")
 	}
 	if s.socketGone {
 		return

@@ -25,6 +25,7 @@ import (
 	"tlslpd/internal/testenv"
 	"tlslpd/pow"
 	"tlslpd/protocol"
+	"tlslpd/statemachine"
 	"tlslpd/transport"
 )
 
@@ -70,6 +71,7 @@ func startServer(t *testing.T, extra ...string) *server {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		c := *r
+		c.Replies = append([]statemachine.Reply(nil), r.Replies...) // the loop reuses the array
 		s.records = append(s.records, &c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -198,6 +198,13 @@ func TestWebSocketOpeningHandshake(t *testing.T) {
 		resp := get(t, "HELLO\r\n\r\n")
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	})
+	// Each response is flushed by the connection's end, which counted it:
+	// none of them was a TLS handshake.
+	series := scrape(t, s.metrics)
+	for _, r := range []string{"failed", "abandoned", "not_tls", "ok"} {
+		assert.Equal(t, "0", series[`tlslpd_tls_handshakes_total{result="`+r+`"}`], r)
+	}
+	assert.Equal(t, "5", series[`tlslpd_transport_connections_total{transport="ws"}`])
 }
 
 // TestNoGoroutinePerSession parks sessions at WORK on every plain
