@@ -141,6 +141,7 @@ type Server struct {
 	conns      atomic.Int64
 	draining   atomic.Bool
 	notices    notices
+	burst      burstReturn // the ticker's: memory back after a burst
 
 	ipMu  sync.Mutex
 	perIP map[netip.Addr]int32
@@ -436,6 +437,9 @@ func (s *Server) runTicker(ctx context.Context) {
 		}
 		if every > 0 && now.Sub(lastReport) >= every {
 			report(now)
+		}
+		if peak := s.burst.observe(s.conns.Load(), now); peak > 0 {
+			s.log.Info().Int64("peak_connections", peak).Int64("connections_open", s.conns.Load()).Msg("burst drained: returning memory to the OS")
 		}
 		for _, lp := range s.loopList() {
 			if lp.tickPending.CompareAndSwap(false, true) {
