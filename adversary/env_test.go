@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/certs"
+	"tlslpd/internal/testbin"
 )
 
 // The attacks run against the real binary, as an attacker meets it: its
@@ -29,21 +30,7 @@ import (
 var tlslpdBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tlslpd-adversary")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	tlslpdBin = filepath.Join(dir, "tlslpd")
-	build := exec.Command("go", "build", "-o", tlslpdBin, "tlslpd")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tlslpd:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, &tlslpdBin, testbin.Build{})
 }
 
 const (

@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/certs"
+	"tlslpd/internal/testbin"
 	"tlslpd/pow"
 )
 
@@ -41,21 +41,7 @@ var bodyCommands = []string{"FULL_NAME", "EMAIL1", "EMAIL2", "SOCIAL", "BIRTHDAT
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tlslpd-compat")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tlslpd")
-	build := exec.Command("go", "build", "-o", binary, "tlslpd")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tlslpd:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, &binary, testbin.Build{})
 }
 
 // home is a user's directory: certificates/ as the reference's script

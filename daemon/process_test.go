@@ -25,6 +25,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/certs"
+	"tlslpd/internal/testbin"
 	"tlslpd/pow"
 	"tlslpd/protocol"
 )
@@ -35,21 +36,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tlslpd-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tlslpd")
-	build := exec.Command("go", "build", "-race", "-o", binary, "tlslpd")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tlslpd:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, &binary, testbin.Build{Flags: []string{"-race"}})
 }
 
 const bound = 20 * time.Second // the longest any step here may take

@@ -26,6 +26,7 @@ import (
 
 	"tlslpd/certs"
 	"tlslpd/config"
+	"tlslpd/internal/testbin"
 	"tlslpd/internal/testenv"
 	"tlslpd/metrics"
 )
@@ -287,22 +288,10 @@ func TestDockerfile(t *testing.T) {
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tlslpd-deploy")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "tlslpd")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X tlslpd/version.stamped=v0.0.0-image", "-o", binary, "tlslpd")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build tlslpd as the Dockerfile does:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, &binary, testbin.Build{
+		Flags: []string{"-trimpath", "-ldflags", "-s -w -X tlslpd/version.stamped=v0.0.0-image"},
+		Env:   []string{"CGO_ENABLED=0"}, // as the Dockerfile builds it
+	})
 }
 
 // The image's build line makes a binary with no dynamic loader: it runs
