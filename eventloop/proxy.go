@@ -4,11 +4,13 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"tlslpd/metrics"
 	"tlslpd/proxyproto"
+	"tlslpd/transport"
 )
 
 // proxyStage says what a connection's first bytes must be when PROXY
@@ -81,11 +83,39 @@ func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
 			return false
 		}
 		sess.ip = sess.addr.Addr()
-		// The engine was made before the client's address was known.
+		// The engine was made before the client's address was known: the
+		// client's connection starts now, as newSession and OnOpen would
+		// have started it (auto-detect's wait, a plain listener's HELLO).
 		sess.engine.Release()
-		sess.engine = s.cfg.Engines.NewEngine(sess.ip, func() { _ = c.Wake(nil) })
+		sess.engine = sess.listener.Engines.NewEngine(sess.ip, func() { _ = c.Wake(nil) })
+		sess.proxy = proxyNone
+		if w, ok := sess.engine.(transport.FirstByteWaiter); ok && w.FirstByteWait() > 0 {
+			if at := time.Now().Add(w.FirstByteWait()); at.Before(sess.opened.Add(s.cfg.HandshakeTimeout)) {
+				sess.firstByteWait = true
+				sess.lp.wheel.Arm(&sess.timer, at)
+			}
+		}
+		sess.startEarly()
+		return !sess.ended
 	}
 	sess.proxy = proxyNone
+	return true
+}
+
+// enterProxyStage puts a new session in its PROXY stage and reports
+// whether the session must wait for a header before it starts. Until the
+// header names the client nothing of the client's connection may begin:
+// auto-detect's first-byte wait would judge the balancer's silence, so
+// only the handshake deadline runs.
+func (s *Server) enterProxyStage(sess *session, stage proxyStage) bool {
+	sess.proxy = stage
+	if stage != proxyAwait {
+		return false
+	}
+	if sess.firstByteWait {
+		sess.firstByteWait = false
+		sess.lp.wheel.Arm(&sess.timer, sess.opened.Add(s.cfg.HandshakeTimeout))
+	}
 	return true
 }
 

@@ -17,6 +17,7 @@ import (
 	"tlslpd/metrics"
 	"tlslpd/protocol"
 	"tlslpd/proxyproto"
+	"tlslpd/transport"
 )
 
 // The balancer is 127.0.0.2; tests dialling from 127.0.0.1 are anyone else.
@@ -184,4 +185,43 @@ func TestProxyHeaderWaitEndsAtTheHandshakeDeadline(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return h.srv.Conns() == 0 }, ioBound, 5*time.Millisecond)
 	assert.Zero(t, h.armedTimers(), "no timer left behind")
+}
+
+// Behind a balancer, plain and auto-detect listeners start the client's
+// connection when the header has named the client: a plain listener
+// sends HELLO then, and auto-detect's wait for the first byte starts
+// then, not while the balancer has yet to speak.
+func TestProxyHeaderOnPlainAndAutoListeners(t *testing.T) {
+	for _, name := range []string{transport.TCP, transport.Auto} {
+		t.Run(name, func(t *testing.T) {
+			h := startProxied(t, func(c *Config) {
+				var f EngineFactory = transport.PlainFactory{}
+				if name == transport.Auto {
+					f = transport.AutoFactory{TLS: c.Engines, Wait: 100 * time.Millisecond}
+				}
+				c.Listeners = []Listener{{Addr: "tcp://127.0.0.1:0", Transport: name, Engines: f}}
+			})
+			d := net.Dialer{Timeout: ioBound, LocalAddr: balancer}
+			raw, err := d.Dial("tcp", h.addr)
+			require.NoError(t, err)
+			defer raw.Close()
+			// The balancer waits longer than auto-detect's wait before it
+			// sends the header: nothing may reach it meanwhile.
+			require.NoError(t, raw.SetReadDeadline(time.Now().Add(300*time.Millisecond)))
+			_, err = raw.Read(make([]byte, 1))
+			var ne net.Error
+			require.True(t, errors.As(err, &ne) && ne.Timeout(), "nothing is sent before the header: %v", err)
+
+			_, err = raw.Write(proxyproto.AppendV2(nil, netip.MustParseAddrPort("203.0.113.9:4242"), netip.MustParseAddrPort("192.0.2.1:1234")))
+			require.NoError(t, err)
+			require.NoError(t, raw.SetReadDeadline(time.Now().Add(ioBound)))
+			r := bufio.NewReader(raw)
+			line, err := r.ReadString('\n')
+			require.NoError(t, err)
+			assert.Equal(t, "HELLO\n", line, "the plain client is greeted once the header named it")
+			raw.Close()
+			rec := h.record()
+			assert.Equal(t, "203.0.113.9:4242", rec.Remote)
+		})
+	}
 }

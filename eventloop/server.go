@@ -482,9 +482,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.met.TransportAccepted(l.Transport)
 	}
 	sess := newSession(s, lp, c, ip, l)
-	sess.addr, sess.proxy = addr, stage
+	sess.addr = addr
 	c.SetContext(sess)
-	if stage != proxyAwait {
+	if !s.enterProxyStage(sess, stage) {
 		sess.startEarly()
 	}
 	return nil, gnet.None
