@@ -189,7 +189,20 @@ func BenchmarkOverload3x(b *testing.B) {
 
 // BenchmarkKeyUpdateFloodLatency: an honest session's latency next to four
 // KeyUpdate flooders, against its latency next to four honest loopers.
+// The flooders reconnect whenever the server closes them, each from one
+// address, or rotating through 50 addresses of its own so that no penalty
+// on an address slows them down.
 func BenchmarkKeyUpdateFloodLatency(b *testing.B) {
+	for _, rotate := range []bool{false, true} {
+		name := "fixed_address"
+		if rotate {
+			name = "rotating_addresses"
+		}
+		b.Run(name, func(b *testing.B) { keyUpdateFloodLatency(b, rotate) })
+	}
+}
+
+func keyUpdateFloodLatency(b *testing.B, rotate bool) {
 	s := startServer(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -212,10 +225,14 @@ func BenchmarkKeyUpdateFloodLatency(b *testing.B) {
 
 	before := s.scrape()
 	var floods []*FloodRun
-	for _, src := range Sources(2, 4) {
-		f, err := Flood{Target: s.target, Source: src, Kind: KeyUpdates, Reconnect: true}.Start(ctx)
+	for i := range 4 {
+		f := Flood{Target: s.target, Source: Sources(2+i, 1)[0], Kind: KeyUpdates, Reconnect: true}
+		if rotate {
+			f.Rotate = Sources(10+50*i, 50)
+		}
+		run, err := f.Start(ctx)
 		require.NoError(b, err)
-		floods = append(floods, f)
+		floods = append(floods, run)
 	}
 	time.Sleep(500 * time.Millisecond)
 	_, flooded, ff := honestWaits(b, ctx, s, n, nil)
@@ -231,7 +248,9 @@ func BenchmarkKeyUpdateFloodLatency(b *testing.B) {
 	b.ReportMetric(ms(maxDur(flooded)), "ms_max_flooded")
 	b.ReportMetric(ratio(median(flooded), median(loopers)), "latency_ratio_p50")
 	b.ReportMetric(float64(lf+ff), "honest_failed")
-	b.Logf("flooders %+v; sessions finished by outcome during the flood: %v", fs, finishedDelta(before, after))
+	b.Logf("flooders %+v; sessions finished by outcome during the flood: %v; abuse %v, penalized %v", fs, finishedDelta(before, after),
+		sum(after, "tlslpd_tls_peer_abuse_total")-sum(before, "tlslpd_tls_peer_abuse_total"),
+		sum(after, "tlslpd_tls_handshakes_penalized_total")-sum(before, "tlslpd_tls_handshakes_penalized_total"))
 }
 
 // listenOverflows is the kernel's count of connections dropped because a

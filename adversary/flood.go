@@ -53,6 +53,10 @@ func (k FloodKind) String() string {
 type Flood struct {
 	Target Target
 	Source netip.Addr
+	// Rotate, when set, gives each new session the next of these source
+	// addresses instead of Source: a flooder that outruns any penalty
+	// keyed on its address.
+	Rotate []netip.Addr
 	Kind   FloodKind
 	// DataEvery is how many useless records go before each data byte; 0
 	// means 4.
@@ -83,9 +87,10 @@ type FloodStats struct {
 
 // FloodRun is a running flood.
 type FloodRun struct {
-	cfg    Flood
-	cancel context.CancelFunc
-	done   chan struct{}
+	cfg      Flood
+	attempts int // sessions tried; only the flood's goroutine touches it
+	cancel   context.CancelFunc
+	done     chan struct{}
 
 	sessions, records, data, closed, errs, maxPer atomic.Int64
 	mu                                            sync.Mutex
@@ -97,7 +102,7 @@ func (f Flood) Start(ctx context.Context) (*FloodRun, error) {
 	if err := f.Target.check(); err != nil {
 		return nil, err
 	}
-	if !f.Source.IsValid() {
+	if !f.Source.IsValid() && len(f.Rotate) == 0 {
 		return nil, errors.New("adversary: flood needs a source address")
 	}
 	if f.DataEvery <= 0 {
@@ -151,7 +156,12 @@ func (r *FloodRun) session(ctx context.Context) error {
 	if r.cfg.NoRead {
 		rcvBuf = 4096
 	}
-	raw, err := dialFrom(ctx, r.cfg.Source, r.cfg.Target.Addr, rcvBuf)
+	src := r.cfg.Source
+	if len(r.cfg.Rotate) > 0 {
+		src = r.cfg.Rotate[r.attempts%len(r.cfg.Rotate)]
+		r.attempts++
+	}
+	raw, err := dialFrom(ctx, src, r.cfg.Target.Addr, rcvBuf)
 	if err != nil {
 		return err
 	}
