@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // flagName matches the flag package's "-name" in its messages, so they
@@ -29,12 +30,45 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return errors.New(flagName.ReplaceAllString(OneLine(err), "$1--$2"))
+		return errors.New(explainParseError(fs, flagName.ReplaceAllString(OneLine(err), "$1--$2")))
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
+}
+
+// parseErrorOf matches the flag package's bare "parse error" for a value
+// its type refused, after Parse has spelled the flag "--name".
+var parseErrorOf = regexp.MustCompile(`for (?:flag )?--([\w-]+): parse error$`)
+
+// explainParseError replaces the flag package's "parse error" with what the
+// flag wants, so "--drain-timeout 30" says that a duration needs a unit.
+func explainParseError(fs *flag.FlagSet, msg string) string {
+	m := parseErrorOf.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return msg
+	}
+	f := fs.Lookup(msg[m[2]:m[3]])
+	if f == nil {
+		return msg
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return msg
+	}
+	var want string
+	switch g.Get().(type) {
+	case time.Duration:
+		want = "want a duration with a unit, e.g. 10s, 1m30s or 250ms"
+	case bool:
+		want = "want true or false"
+	case float64:
+		want = "want a number, e.g. 100 or 2.5"
+	default:
+		return msg
+	}
+	return msg[:m[1]-len("parse error")] + want
 }
 
 // Exit reports a failed command line and returns the exit status: usage on

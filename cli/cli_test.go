@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,6 +18,8 @@ func newFS() *flag.FlagSet {
 	fs.Int("port", 1, "port")
 	fs.Int("other-timeout", 10, "seconds")
 	fs.Bool("insecure", false, "no client certificates")
+	fs.Duration("drain-timeout", time.Second, "drain")
+	fs.Float64("rate", 1, "per second")
 	return fs
 }
 
@@ -31,7 +34,10 @@ func TestParse(t *testing.T) {
 		{[]string{"--port", "x"}, `invalid value "x" for flag --port: want a decimal integer`},
 		{[]string{"--other-timeout=-3"}, ""}, // a negative number is a value, not a flag
 		{[]string{"--port"}, "flag needs an argument: --port"},
-		{[]string{"--insecure=maybe"}, "--insecure"},
+		{[]string{"--insecure=maybe"}, `invalid boolean value "maybe" for --insecure: want true or false`},
+		{[]string{"--drain-timeout", "30"}, `invalid value "30" for flag --drain-timeout: want a duration with a unit, e.g. 10s`},
+		{[]string{"--drain-t", "x"}, `invalid value "x" for flag --drain-timeout: want a duration`},
+		{[]string{"--rate", "fast"}, `invalid value "fast" for flag --rate: want a number`},
 		{[]string{"--port", "3", "stray"}, `unexpected argument "stray"`},
 	}
 	for _, tc := range tests {
