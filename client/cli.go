@@ -108,7 +108,11 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		return nil, fs, fmt.Errorf("--ports: %w", err)
 	}
 	if _, err := config.ParseLevel(o.logLevel); err != nil {
-		return nil, fs, fmt.Errorf("--log-level: %w", err)
+		// The message names the flag already; drop config's "usage: " tag.
+		return nil, fs, errors.New(strings.TrimPrefix(err.Error(), config.ErrUsage.Error()+": "))
+	}
+	if strings.TrimSpace(o.host) == "" {
+		return nil, fs, errors.New("--host must not be empty")
 	}
 	if o.solverWorkers < 0 {
 		return nil, fs, fmt.Errorf("--solver-workers: %d is negative", o.solverWorkers)
@@ -193,6 +197,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &sf) && sf.Injected:
 		fmt.Fprintf(stdout, "session ended by the server with %q after %d body requests: %s\n", sf.Line, res.BodyRequests, InjectedFailNote)
 		return ExitOK
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintf(stderr, "tlslpd client: interrupted by a signal: %s\n", cli.OneLine(err))
+		return ExitFailed
 	}
 	fmt.Fprintf(stderr, "tlslpd client: session failed: %s\n", cli.OneLine(err))
 	return ExitFailed

@@ -36,7 +36,8 @@ func TestMainFlagErrors(t *testing.T) {
 		{"bad port", []string{"--ports", "3115,x"}, "ports"},
 		{"port range", []string{"--ports", "70000"}, "ports"},
 		{"empty ports", []string{"--ports", ""}, "ports"},
-		{"bad log level", []string{"--log-level", "TRACE"}, "log-level"},
+		{"bad log level", []string{"--log-level", "TRACE"}, `tlslpd client: --log-level "TRACE": want DEBUG`},
+		{"empty host", []string{"--host", " "}, "--host must not be empty"},
 		{"bad answer", []string{"--answer", "NICK=x"}, "answer"},
 		{"answer without =", []string{"--answer", "COUNTRY"}, "answer"},
 		{"negative workers", []string{"--solver-workers", "-1"}, "solver-workers"},
@@ -231,6 +232,28 @@ func TestRunStopsSolvingWhenTheServerEndsTheSession(t *testing.T) {
 			assert.Regexp(t, regexp.MustCompile(`solving WORK at n_bits 60: \S+ hashes in \d+s, \S+ hashes/s; a solution takes 1.15e\+18 hashes on average, about \S+ years at this rate`), progress.String())
 		})
 	}
+}
+
+// Cancelling the run (Ctrl-C) while solving is reported as that, never as
+// the server ending the session.
+func TestRunCancelledWhileSolving(t *testing.T) {
+	env := testenv.New(t)
+	port := startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
+		_, _ = c.Write([]byte("HELLO\n"))
+		_, _ = r.ReadString('\n')
+		_, _ = c.Write([]byte("WORK AUTH 60\n")) // hopeless at any speed
+		_, _ = r.ReadString('\n')                // until the client goes
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	cfg := baseCfg(env.AnonTLS, port)
+	cfg.WorkTimeout = time.Minute
+	began := time.Now()
+	_, err := Run(ctx, cfg)
+	assert.Less(t, time.Since(began), 20*time.Second, "stopped long before the work timeout")
+	require.ErrorIs(t, err, context.Canceled)
+	assert.NotContains(t, err.Error(), "server ended")
+	assert.Contains(t, err.Error(), "solving WORK (n_bits 60)")
 }
 
 // The reference client's log lines, in --tutorial: a skipped port, then

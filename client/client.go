@@ -462,6 +462,11 @@ func (s *session) work(req Request) error {
 // interruptedSolving turns what the server sent while we solved into the
 // session's end.
 func (s *session) interruptedSolving(r lineResult, req Request) error {
+	if s.ctx.Err() != nil {
+		// Our own cancellation (Ctrl-C) closed the connection under the
+		// reader: the server did nothing.
+		return fmt.Errorf("solving WORK (n_bits %d): %w", req.NBits, s.ctx.Err())
+	}
 	if r.err != nil {
 		return s.readError(r.err, fmt.Sprintf("the WORK suffix (n_bits %d) to be solved; the server ended the session first", req.NBits))
 	}
