@@ -464,8 +464,12 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --insecure refuses to serve on non-loopback host %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, c.Host)
 	}
 	if c.MetricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+		_, port, err := net.SplitHostPort(c.MetricsAddr)
+		if err != nil {
 			return fmt.Errorf("%w: --metrics-addr %q: %v", ErrUsage, c.MetricsAddr, err)
+		}
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return fmt.Errorf("%w: --metrics-addr %q: port %q: want 0..65535", ErrUsage, c.MetricsAddr, port)
 		}
 	}
 	return nil

@@ -86,6 +86,8 @@ func TestParseErrorsAreOneLine(t *testing.T) {
 		{[]string{"--proxy-protocol-from", "10.1.2.3/8"}, "host bits are set; did you mean 10.0.0.0/8?"},
 		{[]string{"--proxy-protocol-from", "lb.example"}, "want a CIDR or an IP address"},
 		{[]string{"--metrics-addr", "nonsense"}, "--metrics-addr"},
+		{[]string{"--metrics-addr", "127.0.0.1:99999"}, `--metrics-addr "127.0.0.1:99999": port "99999": want 0..65535`},
+		{[]string{"--metrics-addr", "127.0.0.1:-1"}, "want 0..65535"},
 		{[]string{"--random-string", "a b"}, "--random-string must not contain spaces"},
 		{[]string{"extra"}, "unexpected argument \"extra\""},
 	}
