@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,8 +69,20 @@ func clientMain(args []string, stdout, stderr io.Writer) int {
 	cert, key, err := IssueClientFiles(*dir, *name, *force, Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "tlslpd certs client: %s\n", cli.OneLine(err))
+		if errors.Is(err, ErrClientName) {
+			return 2
+		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %s\nwrote %s\nuse: tlslpd client --client-cert %s --private-key %s\n", cert, key, cert, key)
+	fmt.Fprintf(stdout, "wrote %s\nwrote %s\nuse: tlslpd client --client-cert %s --private-key %s\n", cert, key, shellWord(cert), shellWord(key))
 	return 0
+}
+
+// shellWord quotes s for a POSIX shell when it holds anything but plain
+// path characters, so the printed command can be pasted as it is.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+:@,=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

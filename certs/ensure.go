@@ -12,6 +12,9 @@ import (
 // has no private key next to it (ca_key.pem).
 var ErrNoCAKey = errors.New("the CA's private key is missing")
 
+// ErrClientName is returned for a client name that cannot name files.
+var ErrClientName = errors.New("want a plain name (it names the files)")
+
 // Ensured says what Ensure did with each file.
 type Ensured struct {
 	Written []string
@@ -109,7 +112,7 @@ func Ensure(dir string, opts Options) (Ensured, error) {
 // (the key 0600). Existing files are refused unless overwrite is set.
 func IssueClientFiles(dir, name string, overwrite bool, opts Options) (cert, key string, err error) {
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
-		return "", "", fmt.Errorf("client name %q: want a plain name (it names the files)", name)
+		return "", "", fmt.Errorf("client name %q: %w", name, ErrClientName)
 	}
 	files := FilesIn(dir)
 	ca, err := LoadCA(files.CACert, files.CAKey)

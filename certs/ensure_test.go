@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,6 +87,15 @@ func TestSignAnotherClient(t *testing.T) {
 	errOut.Reset()
 	assert.Equal(t, 2, Main([]string{"client", "--dir", dir}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "--name is required")
+	for _, bad := range []string{"../evil", "a/b", ".."} {
+		errOut.Reset()
+		assert.Equal(t, 2, Main([]string{"client", "--dir", dir, "--name", bad}, &out, &errOut), bad)
+		assert.Equal(t, 1, strings.Count(errOut.String(), "\n"), "one line: %q", errOut.String())
+		assert.Contains(t, errOut.String(), "want a plain name")
+	}
+	out.Reset()
+	require.Equal(t, 0, Main([]string{"client", "--dir", dir, "--name", "Ada Lovelace's"}, &out, &errOut), errOut.String())
+	assert.Contains(t, out.String(), "--client-cert '"+filepath.Join(dir, `Ada Lovelace'\''s_cert.pem`)+"'")
 	errOut.Reset()
 	assert.Equal(t, 1, Main([]string{"client", "--dir", t.TempDir(), "--name", "bob"}, &out, &errOut))
 	assert.Contains(t, errOut.String(), "tlslpd certs")
