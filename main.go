@@ -24,7 +24,8 @@ Usage:
   tlslpd certs [flags]          write development certificates into certificates/ (existing files are kept)
   tlslpd certs client --name X  sign another client certificate with certificates/ca_key.pem
   tlslpd client [flags]         run one tlslp session against a server
-  tlslpd bench load [flags]     load generator (closed/open model, park mode)
+  tlslpd bench load [flags]     load generator (closed/open model, park mode, thresholds, HTML report, --out)
+  tlslpd bench report FILE...   merge the --out files of several load generators (text, --json, --html)
   tlslpd bench verify [flags]   PoW verification throughput
   tlslpd bench suite [flags]    the side-by-side suite behind 'make bench' (writes BENCHMARKS.md)
   tlslpd bench baseline [flags] the goroutine-per-connection yardstick server
@@ -46,6 +47,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		return bench.Main(args[1:], stdout, stderr)
 	case "version":
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "-help" || args[1] == "--help") {
+			fmt.Fprintln(stdout, "usage: tlslpd version  (prints the version, commit and Go version; also: tlslpd --version)")
+			return 0
+		}
 		if len(args) > 1 {
 			fmt.Fprintf(stderr, "tlslpd version: unexpected argument %q\n", args[1])
 			return 2

@@ -20,6 +20,12 @@ func TestVersionCommandAndFlagAgree(t *testing.T) {
 	assert.Equal(t, a.String(), b.String())
 	assert.Equal(t, 1, strings.Count(a.String(), "\n"))
 	assert.Equal(t, 2, run([]string{"version", "extra"}, &a, &errs))
+	for _, help := range []string{"-h", "--help"} {
+		var out, e bytes.Buffer
+		assert.Equal(t, 0, run([]string{"version", help}, &out, &e), help)
+		assert.True(t, strings.HasPrefix(out.String(), "usage: tlslpd version"), out.String())
+		assert.Empty(t, e.String())
+	}
 }
 
 // The Makefile stamps the version with -ldflags -X; a rename of the
