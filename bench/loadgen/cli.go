@@ -118,11 +118,22 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 			modes++
 		}
 	}
+	for _, n := range []struct {
+		flag  string
+		value float64
+	}{
+		{"workers", float64(c.Workers)}, {"rate", c.Rate}, {"park", float64(c.Park)}, {"sessions", float64(c.Sessions)},
+		{"source-ips", float64(c.SourceIPs)}, {"identities", float64(c.Identities)},
+	} {
+		if n.value < 0 {
+			return nil, fs, fmt.Errorf("--%s %v: must not be negative", n.flag, n.value)
+		}
+	}
 	switch {
 	case modes > 1:
 		return nil, fs, errors.New("--workers, --rate and --park are exclusive")
-	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.MaxInflight <= 0 || c.SourceIPs < 0:
-		return nil, fs, errors.New("--workers, --rate, --park, --sessions, --max-inflight and --source-ips must not be negative")
+	case c.MaxInflight <= 0:
+		return nil, fs, fmt.Errorf("--max-inflight %d: must be positive", c.MaxInflight)
 	case c.Duration < 0 || c.Hold <= 0 || c.Grace < 0 || c.ProgressInterval < 0:
 		return nil, fs, errors.New("--duration, --grace and --progress-interval must not be negative and --hold must be positive")
 	case c.Interval < 100*time.Millisecond:

@@ -27,7 +27,10 @@ func TestMainFlagErrors(t *testing.T) {
 	}{
 		{"unknown flag", []string{"--bogus"}, "bogus"},
 		{"two modes", []string{"--workers", "2", "--rate", "5"}, "exclusive"},
-		{"negative sessions", []string{"--sessions", "-1"}, "negative"},
+		{"negative sessions", []string{"--sessions", "-1"}, "--sessions -1: must not be negative"},
+		{"negative rate", []string{"--rate", "-5"}, "--rate -5: must not be negative"},
+		{"negative identities", []string{"--identities", "-1"}, "--identities -1: must not be negative"},
+		{"zero max-inflight", []string{"--rate", "5", "--max-inflight", "0"}, "--max-inflight 0: must be positive"},
 		{"bad duration", []string{"--duration", "soon"}, "duration"},
 		{"negative grace", []string{"--grace", "-1s"}, "grace"},
 		{"bad resumption", []string{"--resumption=maybe"}, "resumption"},
