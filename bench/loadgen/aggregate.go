@@ -113,7 +113,7 @@ func (a *aggregator) summary(metas []RunMeta) Summary {
 	for l, n := range t.FailLines {
 		s.FailLines[l] = n
 	}
-	var end time.Time
+	var end, loadEnd time.Time
 	modes, targets := map[string]bool{}, map[string]bool{}
 	for i, m := range metas {
 		if i == 0 || m.StartTime.Before(s.StartTime) {
@@ -131,6 +131,9 @@ func (a *aggregator) summary(metas []RunMeta) Summary {
 		s.Resumption = s.Resumption || m.Resumption
 		s.SourceIPs = max(s.SourceIPs, m.SourceIPs)
 		s.LoadSeconds = max(s.LoadSeconds, m.LoadSeconds)
+		if e := m.StartTime.Add(time.Duration(m.LoadSeconds * float64(time.Second))); e.After(loadEnd) {
+			loadEnd = e
+		}
 		s.GraceSeconds = max(s.GraceSeconds, m.GraceSeconds)
 		s.CPUs += m.CPUs
 		s.Incomplete = s.Incomplete || m.Incomplete
@@ -161,6 +164,12 @@ func (a *aggregator) summary(metas []RunMeta) Summary {
 	s.mixed = len(modes) > 1
 	if !end.IsZero() {
 		s.DurationSeconds = end.Sub(s.StartTime).Seconds()
+	}
+	if len(metas) > 1 {
+		// Merged generators started sessions from the first one's start to
+		// the last one's load end: runs one after another must not have
+		// their arrivals divided by one run's length.
+		s.LoadSeconds = loadEnd.Sub(s.StartTime).Seconds()
 	}
 	s.Sessions = t.Counts.Total()
 	if s.DurationSeconds > 0 {

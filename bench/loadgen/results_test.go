@@ -237,3 +237,29 @@ func FuzzResultsReader(f *testing.F) {
 		_, _ = Merge([]*ResultsReader{rr})
 	})
 }
+
+// Merged generators' started rate is over the time any of them was
+// starting sessions, whether they ran side by side or one after another.
+func TestMergedStartedRateSpansTheRuns(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name     string
+		metas    []RunMeta
+		wantLoad float64
+	}{
+		{"one run", []RunMeta{{StartTime: t0, LoadSeconds: 5}}, 5},
+		{"side by side", []RunMeta{{StartTime: t0, LoadSeconds: 5}, {StartTime: t0.Add(500 * time.Millisecond), LoadSeconds: 5}}, 5.5},
+		{"one after another", []RunMeta{{StartTime: t0, LoadSeconds: 5}, {StartTime: t0.Add(8 * time.Second), LoadSeconds: 3}}, 11},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := range tc.metas {
+				tc.metas[i].EndTime = tc.metas[i].StartTime.Add(time.Duration(tc.metas[i].LoadSeconds * float64(time.Second)))
+			}
+			a := newAggregator()
+			a.totals.Started = 1100
+			s := a.summary(tc.metas)
+			assert.InDelta(t, tc.wantLoad, s.LoadSeconds, 1e-9)
+			assert.InDelta(t, 1100/tc.wantLoad, s.StartedPerSecond, 1e-6)
+		})
+	}
+}
