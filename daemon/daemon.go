@@ -23,6 +23,7 @@ import (
 	"tlslpd/identity"
 	"tlslpd/logsink"
 	"tlslpd/metrics"
+	"tlslpd/monitor"
 	"tlslpd/records"
 	"tlslpd/statemachine"
 	"tlslpd/tlsbridge"
@@ -196,6 +197,7 @@ type Daemon struct {
 	cfg     config.Server
 	log     zerolog.Logger
 	tlsCtx  *tlsbridge.Server
+	monitor *monitor.Monitor // with the metrics endpoint
 	met     *metrics.Metrics
 	admin   *metrics.HTTP
 	records *records.Writer
@@ -242,7 +244,10 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 		d.met.CounterFunc("tlslpd_records_dropped_total", "Session records dropped because the records file could not keep up.", func() float64 { return float64(w.Dropped()) })
 	}
 	if cfg.MetricsAddr != "" {
-		if d.admin, err = metrics.Listen(cfg.MetricsAddr, d.met, metrics.HTTPOptions{Pprof: cfg.MetricsPprof}); err != nil {
+		d.monitor = monitor.New(d.met.Registry, monitor.Options{})
+		opts := metrics.HTTPOptions{Pprof: cfg.MetricsPprof, Handlers: d.monitor.Handlers()}
+		if d.admin, err = metrics.Listen(cfg.MetricsAddr, d.met, opts); err != nil {
+			d.monitor.Close()
 			d.closeRecords()
 			return nil, err
 		}
@@ -349,6 +354,15 @@ func (d *Daemon) reloadCertificates(cause string) error {
 func (d *Daemon) Run(ctx context.Context) error {
 	defer d.closeRecords()
 	onRecord := d.Hooks.OnRecord
+	if d.monitor != nil {
+		mon, hook := d.monitor, onRecord
+		onRecord = func(r *eventloop.Record) {
+			mon.Offer(func() monitor.Session { return monitorSession(r) })
+			if hook != nil {
+				hook(r)
+			}
+		}
+	}
 	if d.records != nil {
 		w, hook := d.records, onRecord
 		onRecord = func(r *eventloop.Record) {
@@ -392,6 +406,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}()
 		defer func() {
+			d.monitor.Close() // ends the monitor's event streams, which Shutdown would wait for
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			_ = d.admin.Shutdown(sctx)

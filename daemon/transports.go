@@ -3,6 +3,7 @@ package daemon
 import (
 	"tlslpd/config"
 	"tlslpd/eventloop"
+	"tlslpd/monitor"
 	"tlslpd/transport"
 	"tlslpd/webclient"
 )
@@ -41,4 +42,12 @@ func listenNames(cfg *config.Server) []string {
 		out[i] = l.String()
 	}
 	return out
+}
+
+// monitorSession is what the live monitor's table shows of a record.
+func monitorSession(r *eventloop.Record) monitor.Session {
+	return monitor.Session{
+		End: r.Start.Add(r.Duration), Remote: r.Remote, Transport: r.Transport, Outcome: r.Outcome,
+		LastStep: r.LastStep, Duration: r.Duration.Seconds(), Fingerprint: r.Fingerprint,
+	}
 }

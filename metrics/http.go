@@ -29,6 +29,8 @@ type HTTPOptions struct {
 	// reveal memory contents and cost CPU to take, so by default only a
 	// loopback bind serves them.
 	Pprof bool
+	// Handlers are further routes (the live monitor's page and stream).
+	Handlers map[string]http.Handler
 }
 
 // Listen binds addr (any address: a Prometheus on another host, or one
@@ -53,6 +55,9 @@ func newHTTP(ln net.Listener, loopback bool, m *Metrics, opts HTTPOptions) *HTTP
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	for pattern, handler := range opts.Handlers {
+		mux.Handle(pattern, handler)
 	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -193,3 +193,32 @@ func TestBrowserPlaysSession(t *testing.T) {
 	require.Len(t, replies, protocol.NumBodyCommands)
 	assert.Equal(t, statemachine.Reply{Command: "FULL_NAME", Value: "Ada Lovelace"}, replies[0])
 }
+
+// TestMonitorPageInBrowser opens the live monitor in headless Chromium
+// while sessions run on several transports, and checks it updates and
+// lists them.
+func TestMonitorPageInBrowser(t *testing.T) {
+	bin := chromium(t)
+	s := startServer(t)
+	b := startBrowser(t, bin)
+	b.call("Page.navigate", map[string]any{"url": s.metrics + "/monitor"})
+	for i, name := range []string{transport.TCP, transport.WS, transport.TLS, transport.WSS, transport.TCP, transport.WS} {
+		c := s.dial(t, name)
+		if i%2 == 0 {
+			_ = play(t, c)
+		} else {
+			upToWork(t, c) // stays in WORK: the monitor shows it active
+		}
+	}
+	require.Eventually(t, func() bool {
+		n, _ := strconv.Atoi(b.eval("document.body.dataset.updates || '0'"))
+		rows, _ := strconv.Atoi(b.eval("String(document.querySelectorAll('#recent tr').length)"))
+		return n >= 3 && rows >= 3
+	}, 60*time.Second, 200*time.Millisecond, "the monitor never showed the sessions")
+	t.Logf("screenshot: %s", b.screenshot("monitor.png"))
+	text := b.eval("document.body.innerText")
+	assert.Contains(t, text, "live ·")
+	for _, want := range []string{"tcp", "ws", "tls", "wss", "work"} {
+		assert.Contains(t, text, want)
+	}
+}
