@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/metrics"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
 	"tlslpd/tlsbridge"
@@ -234,4 +235,44 @@ func TestFailedWriteClosesTheSessionUnderItsCaller(t *testing.T) {
 	assert.Nil(t, sess.engine, "freed by OnClose")
 	assert.Zero(t, lp.wheel.Len())
 	assert.Nil(t, lp.sessions.head)
+}
+
+// Peers that connect and send nothing cannot lock others out at
+// --max-conns: past a grace period the oldest of them gives its place.
+// Connections already answered never do.
+func TestUnansweredConnectionsGiveWayAtMaxConns(t *testing.T) {
+	h := startServer(t, func(c *Config) {
+		c.MaxConns = 3
+		c.Loops = 1 // one loop holds every unanswered connection
+	})
+	var silent []net.Conn
+	for range 3 {
+		conn, err := net.Dial("tcp", h.addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { conn.Close() })
+		silent = append(silent, conn)
+		time.Sleep(20 * time.Millisecond) // accept order: silent[0] is the oldest
+	}
+	require.Eventually(t, func() bool { return h.srv.Conns() == 3 }, ioBound, 5*time.Millisecond)
+
+	expectRefused(t, h.addr, nil) // within the grace period, the newcomer is refused
+	time.Sleep(unansweredGrace + 100*time.Millisecond)
+
+	p := h.dial(withCert)
+	p.expect("HELLO")
+	expectEOF(t, silent[0])
+	assert.Equal(t, 1.0, testutil.ToFloat64(h.met.ShedCounter(metrics.ShedUnansweredAtCapacity)))
+
+	// The answered session stays; the other silent ones give way in turn.
+	q := h.dial(withCert)
+	q.expect("HELLO")
+	expectEOF(t, silent[1])
+	r := h.dial(withCert)
+	r.expect("HELLO")
+	expectEOF(t, silent[2])
+	expectRefused(t, h.addr, nil) // three answered sessions: nothing gives way
+	p.send("HELLOBACK")
+	p.expect("WORK AUTH 8")
+	assert.Equal(t, 3.0, testutil.ToFloat64(h.met.ShedCounter(metrics.ShedUnansweredAtCapacity)))
+	assert.Equal(t, 2.0, testutil.ToFloat64(h.met.RefusedCounter(metrics.RefusedMaxConns)))
 }

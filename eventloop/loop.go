@@ -10,6 +10,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"tlslpd/metrics"
 	"tlslpd/statemachine"
 	"tlslpd/timerwheel"
 )
@@ -34,7 +35,8 @@ type loop struct {
 	out   []byte // ciphertext to write, reused for every flush
 	line  []byte // the state machine's outgoing line
 
-	sessions sessionList // every open session of this loop, for shutdown
+	sessions   sessionList    // every open session of this loop, for shutdown
+	unanswered unansweredList // those not answered yet, oldest first
 
 	shed shedder // whether OnOpen sheds new connections
 
@@ -114,4 +116,60 @@ func (l *sessionList) remove(s *session) {
 		s.next.prev = s.prev
 	}
 	s.prev, s.next = nil, nil
+}
+
+// unansweredList holds, oldest first, the connections this loop has not
+// answered yet: no byte sent back, so no TLS handshake under way (silent
+// peers, partial or trickled ClientHellos, and hellos queued for a
+// handshake slot). At --max-conns the oldest of them gives its place to a
+// newcomer (see Server.OnOpen).
+type unansweredList struct {
+	head, tail *session
+}
+
+func (l *unansweredList) pushBack(s *session) {
+	s.unanswered = true
+	s.uPrev, s.uNext = l.tail, nil
+	if l.tail != nil {
+		l.tail.uNext = s
+	} else {
+		l.head = s
+	}
+	l.tail = s
+}
+
+func (l *unansweredList) remove(s *session) {
+	if !s.unanswered {
+		return
+	}
+	s.unanswered = false
+	if s.uPrev != nil {
+		s.uPrev.uNext = s.uNext
+	} else {
+		l.head = s.uNext
+	}
+	if s.uNext != nil {
+		s.uNext.uPrev = s.uPrev
+	} else {
+		l.tail = s.uPrev
+	}
+	s.uPrev, s.uNext = nil, nil
+}
+
+// unansweredGrace is how long a connection may stay unanswered before it
+// can be made to give its place at --max-conns: a client's ClientHello
+// follows its connect within a round trip.
+const unansweredGrace = time.Second
+
+// evictUnanswered ends this loop's oldest connection that has stayed
+// unanswered past unansweredGrace, so that a newcomer takes its place at
+// --max-conns; false when there is none.
+func (lp *loop) evictUnanswered(now time.Time) bool {
+	oldest := lp.unanswered.head
+	if oldest == nil || now.Sub(oldest.opened) < unansweredGrace {
+		return false
+	}
+	lp.srv.notice(noticeShed, metrics.ShedUnansweredAtCapacity, oldest.addr)
+	oldest.finish(ending{handshake: metrics.HandshakeCanceled})
+	return true
 }

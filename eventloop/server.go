@@ -464,7 +464,11 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		// handshake that completes too late, or never, for its client.
 		return s.refuse(noticeShed, metrics.ShedOverload, addr)
 	}
-	if s.conns.Add(1) > int64(s.cfg.MaxConns) {
+	if s.conns.Add(1) > int64(s.cfg.MaxConns) && !lp.evictUnanswered(time.Now()) {
+		// At the cap, a connection that has sent nothing worth answering
+		// gives its place (its close is queued, so for a moment the count
+		// is one over); only without one is the newcomer refused, so
+		// peers that connect and stay silent cannot lock others out.
 		s.conns.Add(-1)
 		return s.refuse(noticeRefused, metrics.RefusedMaxConns, addr)
 	}

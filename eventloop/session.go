@@ -43,6 +43,9 @@ type session struct {
 	proxy    proxyStage
 
 	prev, next *session // loop.sessions membership
+	uPrev      *session // loop.unanswered membership
+	uNext      *session
+	unanswered bool
 
 	opened  time.Time
 	stepAt  time.Time // when the request now awaited was sent
@@ -66,6 +69,7 @@ type session struct {
 func newSession(s *Server, lp *loop, c gnet.Conn, ip netip.Addr, l *listener) *session {
 	sess := &session{srv: s, lp: lp, listener: l, conn: c, ip: ip, opened: time.Now()}
 	lp.sessions.push(sess)
+	lp.unanswered.pushBack(sess)
 	sess.timer.Value = sess
 	// The wake comes from another goroutine (a handshake slot came free);
 	// Conn.Wake is gnet's concurrency-safe way back onto this connection's
@@ -273,6 +277,7 @@ func (s *session) onClosed() {
 	s.socketGone = true
 	s.interrupt(statemachine.EventPeerClosed, metrics.HandshakeAbandoned, nil)
 	s.lp.sessions.remove(s)
+	s.lp.unanswered.remove(s)
 	s.engine.Release()
 	s.engine = nil
 }
@@ -323,6 +328,7 @@ func (s *session) finish(e ending) {
 	}
 	s.ended = true
 	s.lp.wheel.Cancel(&s.timer)
+	s.lp.unanswered.remove(s)
 	if s.identityHeld {
 		s.identityHeld = false
 		s.srv.cfg.Identities.Release(s.peer.Fingerprint)
@@ -356,7 +362,8 @@ func (s *session) flush() {
 	}
 	out := s.engine.AppendOutgoing(s.lp.out[:0])
 	if len(out) > 0 {
-		_, _ = s.conn.Write(out) // gnet buffers what the socket does not take
+		s.lp.unanswered.remove(s) // answered: a handshake is under way
+		_, _ = s.conn.Write(out)  // gnet buffers what the socket does not take
 	}
 	s.lp.out = out[:0]
 	if s.ended {

@@ -15,6 +15,9 @@ const (
 	// Sheds: the connection is closed to protect the server.
 	ShedOverload    = "overload"     // handshakes queue longer than a client waits
 	ShedBufferLimit = "buffer_limit" // the peer does not read what it is sent
+	// ShedUnansweredAtCapacity: at --max-conns, the oldest connection not
+	// answered yet (silent, or a partial hello) gave its place to a newcomer.
+	ShedUnansweredAtCapacity = "unanswered_at_capacity"
 
 	// Handshake results.
 	HandshakeOK             = "ok"
@@ -33,7 +36,9 @@ func RefusedReasons() []string {
 		RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
 }
 
-func ShedReasons() []string { return []string{ShedOverload, ShedBufferLimit} }
+func ShedReasons() []string {
+	return []string{ShedOverload, ShedBufferLimit, ShedUnansweredAtCapacity}
+}
 
 func HandshakeResults() []string {
 	return []string{HandshakeOK, HandshakeTimeout, HandshakeAbandoned, HandshakeNotTLS, HandshakeBadCertificate, HandshakeFailed, HandshakeCanceled}
