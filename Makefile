@@ -66,7 +66,9 @@ bench: build
 # overload at 3x capacity, KeyUpdate floods, memory per stalled handshake,
 # RSS after a burst; each against a fresh tlslpd on loopback, figures as
 # ratios to the same run's no-attack baseline. About 6 minutes at full size;
-# HOSTILE_ARGS= (empty) runs the smaller, quicker version.
+# HOSTILE_ARGS= (empty) runs the smaller, quicker version; add
+# -hostile.bin=PATH to attack another build (e.g. an older commit's) with
+# the same attack code, for before/after figures.
 HOSTILE_ARGS ?= -hostile.full
 bench-hostile:
 	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 30m ./adversary -args $(HOSTILE_ARGS)

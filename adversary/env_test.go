@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +30,16 @@ import (
 
 var tlslpdBin string
 
+// hostileBin runs the attacks against another build, e.g. an older
+// commit's, for before/after figures measured by the same attack code.
+var hostileBin = flag.String("hostile.bin", "", "tlslpd binary to attack instead of building this tree's")
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *hostileBin != "" {
+		tlslpdBin = *hostileBin
+		os.Exit(m.Run())
+	}
 	testbin.Main(m, &tlslpdBin, testbin.Build{})
 }
 
