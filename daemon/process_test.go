@@ -578,6 +578,9 @@ func TestConfigFileAndHealthEndpoints(t *testing.T) {
 	p.pki = pki
 	c, err := p.dial(t, pki, p.addrs[0])
 	require.NoError(t, err)
+	// Held open to the end: an unreferenced conn may be closed by its
+	// finalizer, and the session below must still be at WORK.
+	defer c.conn.Close()
 	_, err = c.toWork()
 	require.NoError(t, err)
 	serving := p.logged("tlslpd serving")
