@@ -71,6 +71,19 @@ func explainParseError(fs *flag.FlagSet, msg string) string {
 	return msg[:m[1]-len("parse error")] + want
 }
 
+// Explain turns an error from setting flag name (fs.Set, Set) into what
+// the flag wants, where the flag package only says "parse error".
+func Explain(fs *flag.FlagSet, name string, err error) error {
+	if err == nil || err.Error() != "parse error" {
+		return err
+	}
+	msg := explainParseError(fs, "for --"+name+": parse error")
+	if want, ok := strings.CutPrefix(msg, "for --"+name+": "); ok && want != "parse error" {
+		return errors.New(want)
+	}
+	return err
+}
+
 // Exit reports a failed command line and returns the exit status: usage on
 // stdout and 0 for flag.ErrHelp, else "<command>: <error>" on one line of
 // stderr and 2.

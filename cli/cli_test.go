@@ -54,6 +54,14 @@ func TestParse(t *testing.T) {
 	require.ErrorIs(t, Parse(newFS(), []string{"--help"}), flag.ErrHelp)
 }
 
+func TestExplain(t *testing.T) {
+	fs := newFS()
+	assert.EqualError(t, Explain(fs, "drain-timeout", fs.Set("drain-timeout", "30")), "want a duration with a unit, e.g. 10s, 1m30s or 250ms")
+	assert.EqualError(t, Explain(fs, "insecure", fs.Set("insecure", "maybe")), "want true or false")
+	assert.EqualError(t, Explain(fs, "port", Set(fs, "port", "0x1")), ErrNotDecimal.Error())
+	assert.NoError(t, Explain(fs, "port", nil))
+}
+
 func TestExit(t *testing.T) {
 	fs := newFS()
 	var out, errOut bytes.Buffer

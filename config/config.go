@@ -139,6 +139,14 @@ func Defaults() Server {
 	}
 }
 
+// repeatable is implemented by flags that may be given more than once
+// (and as a YAML list in a --config file); every other flag takes one value.
+type repeatable interface{ repeatable() }
+
+func (listFlag) repeatable()   {}
+func (prefixFlag) repeatable() {}
+func (sniFlag) repeatable()    {}
+
 // listFlag is a repeatable string flag.
 type listFlag struct{ v *[]string }
 

@@ -58,9 +58,12 @@ func applyFile(fs *flag.FlagSet, path string) error {
 		if err != nil {
 			return fmt.Errorf("%w %s: line %d: key %q: %v", ErrConfigFile, path, key.Line, key.Value, err)
 		}
+		if _, ok := fs.Lookup(name).Value.(repeatable); !ok && value.Kind == yaml.SequenceNode {
+			return fmt.Errorf("%w %s: line %d: key %q takes one value, not a list", ErrConfigFile, path, key.Line, key.Value)
+		}
 		for _, item := range items {
 			if err := cli.Set(fs, name, item); err != nil {
-				return fmt.Errorf("%w %s: line %d: key %q: invalid value %q: %v", ErrConfigFile, path, value.Line, key.Value, item, err)
+				return fmt.Errorf("%w %s: line %d: key %q: invalid value %q: %v", ErrConfigFile, path, value.Line, key.Value, item, cli.Explain(fs, name, err))
 			}
 		}
 	}
