@@ -7,7 +7,7 @@ ARGS     ?=
 BENCH_OUT  ?= BENCHMARKS.md
 BENCH_ARGS ?=
 
-.PHONY: all build certs run test vet fmt-check fuzz bench bench-go bench-hostile bench-deps clean
+.PHONY: all build certs run test vet fmt-check fuzz bench bench-go bench-hostile bench-deps bench-transports clean
 
 all: build
 
@@ -61,6 +61,12 @@ bench-go:
 # BENCH_ARGS=--no-nginx or --no-pin.
 bench: build
 	./$(BIN) bench suite --out $(BENCH_OUT) $(BENCH_ARGS)
+	$(MAKE) bench-transports
+
+# Server CPU per session and sessions/s over plain TCP and TLS, tlslpd
+# against the goroutine baseline, each server a child process; about 15 s.
+bench-transports:
+	$(GO) test -run '^$$' -bench TransportsCPU -benchtime 1x -count 3 ./bench/transports
 
 # The attack benchmarks of issue 11 (adversary/): stalled handshakes,
 # overload at 3x capacity, KeyUpdate floods, memory per stalled handshake,

@@ -42,7 +42,10 @@ var ErrConfig = errors.New("invalid baseline configuration")
 type Config struct {
 	// TLS must hold the server certificate. mTLS is whatever ClientAuth
 	// says; use NewTLSConfig for the reference's secure default.
-	TLS          *tls.Config
+	TLS *tls.Config
+	// Plain serves the protocol over plain TCP (TLS is then unused): the
+	// goroutine-per-connection side of tlslpd's tcp:// transport.
+	Plain        bool
 	Token        string
 	RandomString string
 	// NBits is the difficulty; 0 means protocol.DefaultNBits. Use
@@ -72,7 +75,7 @@ func NewTLSConfig(cert tls.Certificate, clientCAs *x509.CertPool, insecure bool)
 }
 
 func (c *Config) normalise() error {
-	if c.TLS == nil || (len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil) {
+	if !c.Plain && (c.TLS == nil || (len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil)) {
 		return fmt.Errorf("%w: no server certificate", ErrConfig)
 	}
 	if c.Token == "" {
@@ -104,14 +107,17 @@ func (c *Config) normalise() error {
 	return nil
 }
 
-// Serve accepts TLS connections on ln (a plain TCP listener) until ctx is
+// Serve accepts TLS connections (plain ones with cfg.Plain) on ln (a plain TCP listener) until ctx is
 // done, then closes the listener and every open connection and waits for
 // their goroutines. In tutorial mode it returns after one session.
 func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err := cfg.normalise(); err != nil {
 		return err
 	}
-	tln := tls.NewListener(ln, cfg.TLS)
+	tln := ln
+	if !cfg.Plain {
+		tln = tls.NewListener(ln, cfg.TLS)
+	}
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]struct{}{}
@@ -151,7 +157,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 			c.Close()
 		}
 		if cfg.Tutorial {
-			handle(ctx, c.(*tls.Conn), &cfg)
+			handle(ctx, c, &cfg)
 			forget()
 			ln.Close()
 			return nil
@@ -160,7 +166,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		go func() {
 			defer wg.Done()
 			defer forget()
-			handle(ctx, c.(*tls.Conn), &cfg)
+			handle(ctx, c, &cfg)
 		}()
 	}
 }
@@ -168,7 +174,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 var errReceiving = errors.New("over-long line or invalid UTF-8")
 
 type conn struct {
-	c   *tls.Conn
+	c   net.Conn
 	r   *bufio.Reader
 	cfg *Config
 	log *slog.Logger
@@ -176,14 +182,16 @@ type conn struct {
 
 // handle runs one session; any failure is reported to the peer in one FAIL
 // line (best effort) and the caller closes the connection.
-func handle(ctx context.Context, c *tls.Conn, cfg *Config) {
+func handle(ctx context.Context, c net.Conn, cfg *Config) {
 	log := cfg.Logger.With("peer", c.RemoteAddr().String())
-	hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
-	err := c.HandshakeContext(hctx)
-	cancel()
-	if err != nil {
-		log.Debug("handshake failed", "err", err)
-		return
+	if tc, ok := c.(*tls.Conn); ok {
+		hctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			log.Debug("handshake failed", "err", err)
+			return
+		}
 	}
 	s := &conn{c: c, r: bufio.NewReaderSize(c, 2*protocol.MaxLineLength), cfg: cfg, log: log}
 	if line, err := s.session(); err != nil {

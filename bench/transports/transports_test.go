@@ -1,0 +1,309 @@
+package transports
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"tlslpd/bench/baseline"
+	"tlslpd/bench/suite"
+	"tlslpd/config"
+	"tlslpd/daemon"
+	"tlslpd/eventloop"
+	"tlslpd/internal/testenv"
+	"tlslpd/protocol"
+)
+
+// childEnv names the server a re-executed test binary runs:
+// tlslpd-tcp, tlslpd-tls, baseline-tcp or baseline-tls. childCerts is the
+// directory of the PKI files.
+const (
+	childEnv   = "TLSLPD_TRANSPORTS_SERVER"
+	childCerts = "TLSLPD_TRANSPORTS_CERTS"
+	// childProfile, when set, makes tlslpd children write a CPU profile
+	// to $TLSLPD_TRANSPORTS_CPUPROFILE-<kind>.pprof.
+	childProfile = "TLSLPD_TRANSPORTS_CPUPROFILE"
+)
+
+func TestMain(m *testing.M) {
+	if kind := os.Getenv(childEnv); kind != "" {
+		if path := os.Getenv(childProfile); path != "" && strings.HasPrefix(kind, "tlslpd") {
+			// A profile of the server alone: TLSLPD_TRANSPORTS_CPUPROFILE=dir/prefix
+			f, err := os.Create(path + "-" + kind + ".pprof")
+			if err == nil && pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+		if err := serve(kind, os.Getenv(childCerts)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pprof.StopCPUProfile()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// serve runs one server until SIGTERM, printing its port first.
+func serve(kind, certs string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	server, transport, _ := strings.Cut(kind, "-")
+	files := func(name string) string { return filepath.Join(certs, name) }
+	if server == "baseline" {
+		cert, err := tls.LoadX509KeyPair(files("server-cert.pem"), files("server-key.pem"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+		return baseline.Serve(ctx, ln, baseline.Config{
+			Plain: transport == "tcp", TLS: baseline.NewTLSConfig(cert, nil, true), ZeroBits: true, Inject: baseline.InjectReference,
+		})
+	}
+	cfg, err := config.Parse("tlslpd", []string{
+		"--listen", transport + "://127.0.0.1:0", "--insecure", "--n_bits", "0",
+		"--server-cert", files("server-cert.pem"), "--server-key", files("server-key.pem"), "--ca-cert", files("ca_cert.pem"),
+		"--status-interval", "0", "--log-level", "ERROR", "--shed-delay", "-1s",
+	}, nil)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(cfg, zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	d.Hooks.Started = func(s *eventloop.Server) { fmt.Println(s.Addrs()[0].(*net.TCPAddr).Port) }
+	return d.Run(ctx)
+}
+
+// child is one server process.
+type child struct {
+	cmd  *exec.Cmd
+	port int
+}
+
+func startChild(tb testing.TB, kind, certs string) *child {
+	tb.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+kind, childCerts+"="+certs)
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	require.NoError(tb, err)
+	require.NoError(tb, cmd.Start())
+	c := &child{cmd: cmd}
+	tb.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(tb, err, "%s did not start", kind)
+	c.port, err = strconv.Atoi(strings.TrimSpace(line))
+	require.NoError(tb, err)
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	return c
+}
+
+// cpu is the child's CPU seconds so far.
+func (c *child) cpu(tb testing.TB) float64 {
+	s, err := suite.NewProcReader().Sample(c.cmd.Process.Pid)
+	require.NoError(tb, err)
+	return s.CPUSeconds
+}
+
+// playOne runs one session as a correct client and reports whether the
+// server ended it as the protocol says (DONE/OK or an injected FAIL).
+func playOne(port int, tlsCfg *tls.Config) error {
+	raw, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
+	_ = raw.SetDeadline(time.Now().Add(30 * time.Second))
+	var c net.Conn = raw
+	if tlsCfg != nil {
+		c = tls.Client(raw, tlsCfg)
+	}
+	r := bufio.NewReaderSize(c, 2048)
+	sum := ""
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		line = strings.TrimSuffix(line, "\n")
+		cmd, rest, _ := strings.Cut(line, " ")
+		var reply string
+		switch cmd {
+		case "HELLO":
+			reply = "HELLOBACK"
+		case "WORK":
+			token, _, _ := strings.Cut(rest, " ")
+			s := sha256.Sum256([]byte(token + protocol.DefaultRandomString))
+			sum = hex.EncodeToString(s[:])
+			reply = "0" // n_bits 0: any suffix
+		case "DONE":
+			_, err := io.WriteString(c, "OK\n")
+			return err
+		case "FAIL":
+			if rest == protocol.DefaultRandomString {
+				return nil // injected, as the reference does
+			}
+			return errors.New(line)
+		default:
+			reply = sum + " load"
+		}
+		if _, err := io.WriteString(c, reply+"\n"); err != nil {
+			return err
+		}
+	}
+}
+
+// measure runs n sessions on clients goroutines and returns the server's
+// CPU seconds and the wall time they took.
+func measure(tb testing.TB, c *child, tlsCfg *tls.Config, n, clients int) (cpu, wall float64) {
+	tb.Helper()
+	var left atomic.Int64
+	left.Store(int64(n))
+	var failures atomic.Int64
+	var firstErr atomic.Value
+	cpu0, t0 := c.cpu(tb), time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for left.Add(-1) >= 0 {
+				if err := playOne(c.port, tlsCfg); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	wall = time.Since(t0).Seconds()
+	cpu = c.cpu(tb) - cpu0
+	require.Zero(tb, failures.Load(), "sessions failed: %v", firstErr.Load())
+	return cpu, wall
+}
+
+type result struct{ cpu, wall, sessions float64 }
+
+func (r result) cpuPerSession() float64 { return r.cpu / r.sessions }
+func (r result) perSecond() float64     { return r.sessions / r.wall }
+
+// TestServersPlaySessions checks every server of the benchmark over both
+// transports with a few sessions, so the benchmark measures working servers.
+func TestServersPlaySessions(t *testing.T) {
+	env := testenv.New(t)
+	certs := filepath.Dir(env.Files(t).ServerCert)
+	for _, kind := range []string{"tlslpd-tcp", "baseline-tcp", "tlslpd-tls", "baseline-tls"} {
+		t.Run(kind, func(t *testing.T) {
+			c := startChild(t, kind, certs)
+			var tlsCfg *tls.Config
+			if strings.HasSuffix(kind, "tls") {
+				tlsCfg = &tls.Config{RootCAs: env.PKI.CertPool(), ServerName: "localhost"}
+			}
+			cpu, _ := measure(t, c, tlsCfg, 20, 2) // fails the test if a session does
+			require.GreaterOrEqual(t, cpu, 0.0, "the child's CPU is read")
+		})
+	}
+}
+
+// BenchmarkTransportsCPU measures server CPU per session and sessions per
+// second, tlslpd against the goroutine baseline, over plain TCP and over
+// TLS (no client certificates on either side, n_bits 0, the reference's
+// FAIL injection), in interleaved rounds of one run. Reported: each
+// server's µs of CPU per session and sessions/s, and the ratios
+// tlslpd/baseline (the goal over plain TCP: cpu ratio at most 0.5).
+func BenchmarkTransportsCPU(b *testing.B) {
+	env := testenv.New(b)
+	certs := filepath.Dir(env.Files(b).ServerCert)
+	clientTLS := &tls.Config{RootCAs: env.PKI.CertPool(), ServerName: "localhost"}
+	const clients = 16
+	sessions := map[string]int{"tcp": 4000, "tls": 600}
+	if testing.Short() {
+		sessions = map[string]int{"tcp": 400, "tls": 60}
+	}
+	kinds := []string{"tlslpd-tcp", "baseline-tcp", "tlslpd-tls", "baseline-tls"}
+	children := map[string]*child{}
+	for _, k := range kinds {
+		children[k] = startChild(b, k, certs)
+	}
+	totals := map[string]*result{}
+	for _, k := range kinds {
+		totals[k] = &result{}
+	}
+	b.ResetTimer()
+	for range b.N {
+		for round := 0; round < 2; round++ {
+			for _, k := range kinds {
+				if round == 1 { // reverse order in the second round
+					k = kinds[len(kinds)-1-indexOf(kinds, k)]
+				}
+				transport := k[strings.IndexByte(k, '-')+1:]
+				var tlsCfg *tls.Config
+				if transport == "tls" {
+					tlsCfg = clientTLS
+				}
+				n := sessions[transport]
+				measure(b, children[k], tlsCfg, n/10, clients) // warm-up
+				cpu, wall := measure(b, children[k], tlsCfg, n, clients)
+				totals[k].cpu += cpu
+				totals[k].wall += wall
+				totals[k].sessions += float64(n)
+			}
+		}
+	}
+	b.StopTimer()
+	for _, k := range kinds {
+		b.ReportMetric(totals[k].cpuPerSession()*1e6, k+"-cpu-µs/session")
+		b.ReportMetric(totals[k].perSecond(), k+"-sessions/s")
+	}
+	for _, tr := range []string{"tcp", "tls"} {
+		b.ReportMetric(totals["tlslpd-"+tr].cpuPerSession()/totals["baseline-"+tr].cpuPerSession(), tr+"-cpu-ratio-tlslpd/baseline")
+	}
+	b.ReportMetric(totals["tlslpd-tcp"].cpuPerSession()/totals["tlslpd-tls"].cpuPerSession(), "tlslpd-cpu-ratio-tcp/tls")
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
