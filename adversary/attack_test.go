@@ -291,3 +291,32 @@ func checkShedLogged(t *testing.T, s *server, shed float64, start time.Time) {
 		assert.Contains(t, l["sample_remote"], "127.0.0.", "a sample source address")
 	}
 }
+
+// Connections that never send a byte, held open at --max-conns from many
+// addresses (each reopened when closed), must not lock the honest client
+// out: at the cap the server makes room by closing the connection that
+// has waited longest without sending anything, not by refusing the
+// newcomer.
+func TestSilentConnectionsAtMaxConns(t *testing.T) {
+	s := startServer(t, "--max-conns", "300")
+	ctx := attackCtx(t)
+	run, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: 300, Hold: true, Silent: true}.Start(ctx)
+	require.NoError(t, err)
+	defer run.Stop()
+	_, err = run.WaitOpen(ctx, 300, 20*time.Second)
+	require.NoError(t, err)
+	// A connection becomes "unanswered" once it has been silent for a
+	// moment (1 s); younger ones may just be slow to speak.
+	time.Sleep(1500 * time.Millisecond)
+	before := s.scrape()
+	for range 3 {
+		_, err = run.WaitOpen(ctx, 295, 20*time.Second)
+		require.NoError(t, err)
+		probeOK(t, ctx, s)
+	}
+	after := s.scrape()
+	reason := `reason="unanswered_at_capacity"`
+	assert.Positive(t, sum(after, "tlslpd_connections_shed_total", reason)-sum(before, "tlslpd_connections_shed_total", reason),
+		"places were made by shedding silent connections, counted")
+	t.Logf("attack %+v", run.Stats())
+}
