@@ -78,6 +78,9 @@ func (r *peerRates) allow(k abuse, now int64, l rateLimit) bool {
 // rate counts one record of kind k against the peer's limit. Past it the
 // engine's error is k's; the caller fails the engine with it.
 func (e *engine) rate(k abuse) error {
+	if e.rates == nil {
+		e.rates = new(peerRates) // most sessions never need it
+	}
 	now := e.srv.clock()
 	if e.rates.allow(k, now, e.srv.peerLimits[k]) {
 		return nil

@@ -36,7 +36,7 @@ type engine struct {
 	plainLen  int
 	sentClose bool
 	recvClose bool
-	rates     peerRates // records without application data, rated
+	rates     *peerRates // records without application data, rated; made at the first
 }
 
 // NewEngine returns an engine for one connection from the source address
