@@ -138,6 +138,7 @@ func (e *engine) advanceHandshake() {
 	e.hs = nil
 	e.srv.inFlightN.Add(-1)
 	res := h.res
+	h.res = hsResult{} // a TLS 1.2 tls.Conn keeps h through its transport
 	switch {
 	case res.err != nil:
 		e.srv.failedN.Add(1)
