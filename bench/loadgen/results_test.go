@@ -263,3 +263,15 @@ func TestMergedStartedRateSpansTheRuns(t *testing.T) {
 		})
 	}
 }
+
+// Every outcome in the report's table says what it means, and the rows
+// account for every session exactly once.
+func TestOutcomeRowsExplainEveryOutcome(t *testing.T) {
+	s := Summary{Counts: Counts{Completed: 1, ServerFail: 2, InjectedFail: 3, TLSErrors: 4, Timeouts: 5, ConnectErrors: 6, ProtocolErrors: 7, Unfinished: 8}}
+	var n uint64
+	for _, r := range s.outcomeRows() {
+		assert.NotEmpty(t, r.Note, r.Name)
+		n += r.N
+	}
+	assert.Equal(t, s.Counts.Total(), n)
+}

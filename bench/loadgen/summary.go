@@ -181,9 +181,9 @@ func (s *Summary) outcomeRows() []struct {
 		{"completed", c.Completed, "reached DONE and sent OK"},
 		{"injected FAIL", c.InjectedFail, "the server's random FAIL <random_string>: a normal protocol outcome"},
 		{"server FAIL", c.ServerFail, "any other FAIL line from the server"},
-		{"TLS error", c.TLSErrors, ""},
-		{"timeout", c.Timeouts, ""},
-		{"connect error", c.ConnectErrors, ""},
+		{"TLS error", c.TLSErrors, "the TLS handshake failed or was cut (a server refusing or shedding connections closes them here)"},
+		{"timeout", c.Timeouts, "a step took longer than this generator's --other-timeout or --work-timeout"},
+		{"connect error", c.ConnectErrors, "the TCP connection could not be made (refused, unreachable, dial timeout)"},
 		{"protocol error", c.ProtocolErrors, "the server closed early or sent something unexpected"},
 		{"unfinished", c.Unfinished, "still running when the run ended"},
 	}
