@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,23 @@ type server struct {
 
 	mu      sync.Mutex
 	records []*eventloop.Record
+
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// stop ends the daemon as SIGTERM would (drain, then FAIL to the rest) and
+// waits for it.
+func (s *server) stop(t *testing.T) {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		select {
+		case <-s.done:
+		case <-time.After(15 * time.Second):
+			t.Error("tlslpd did not stop")
+		}
+	})
 }
 
 func startServer(t *testing.T, extra ...string) *server {
@@ -76,15 +95,9 @@ func startServer(t *testing.T, extra ...string) *server {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	s.cancel, s.done = cancel, done
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			t.Error("tlslpd did not stop")
-		}
-	})
+	t.Cleanup(func() { s.stop(t) })
 	select {
 	case srv := <-started:
 		for i, a := range srv.Addrs() {
@@ -302,6 +315,63 @@ func TestConformance(t *testing.T) {
 }
 
 // scrape reads /metrics into series name{labels} -> value.
+// TestDeadlinesAndDrainOnEveryTransport: the step deadline and the drain
+// end sessions the same way on every transport, with the same FAIL lines
+// and records.
+func TestDeadlinesAndDrainOnEveryTransport(t *testing.T) {
+	s := startServer(t, "--other-timeout", "1", "--drain-timeout", "1s")
+	names := []string{transport.TLS, transport.TCP, transport.Auto, transport.WS, transport.WSS}
+	t.Run("timeout", func(t *testing.T) {
+		for _, name := range names {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				c := s.dial(t, name)
+				line, err := c.ReadLine()
+				require.NoError(t, err)
+				require.Equal(t, "HELLO", line)
+				line, err = c.ReadLine() // say nothing: the step deadline ends it
+				require.NoError(t, err)
+				assert.Equal(t, protocol.FailHelloTimeout, line)
+				rec := s.recordFor(t, c.LocalAddr())
+				assert.Equal(t, "timeout", rec.Outcome)
+			})
+		}
+	})
+	// Sessions parked in WORK when the daemon stops: after the drain
+	// timeout each gets the shutdown FAIL line and a record.
+	conns := map[string]lineConn{}
+	for _, name := range names {
+		c := s.dial(t, name)
+		upToWork(t, c)
+		conns[name] = c
+	}
+	s.stop(t)
+	for name, c := range conns {
+		line, err := c.ReadLine()
+		require.NoError(t, err, name)
+		assert.Equal(t, protocol.FailShutdown, line, name)
+		assert.Equal(t, "shutdown", s.recordFor(t, c.LocalAddr()).Outcome, name)
+	}
+}
+
+func TestListenersFromYAML(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tlslpd.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("listen:\n  - tls://127.0.0.1:1234\n  - tcp://127.0.0.1:1235\n  - ws://127.0.0.1:8080/play\nauto-wait: 100ms\n"), 0o644))
+	cfg, err := config.Parse("tlslpd", []string{"--config", path}, nil)
+	require.NoError(t, err)
+	var got []string
+	for _, l := range cfg.Listeners() {
+		got = append(got, l.String())
+	}
+	assert.Equal(t, []string{"tls://127.0.0.1:1234", "tcp://127.0.0.1:1235", "ws://127.0.0.1:8080/play"}, got)
+	assert.Equal(t, 100*time.Millisecond, cfg.AutoWait)
+
+	require.NoError(t, os.WriteFile(path, []byte("listen: [ws://0.0.0.0:8080]\n"), 0o644))
+	_, err = config.Parse("tlslpd", []string{"--config", path}, nil)
+	require.ErrorIs(t, err, config.ErrUsage)
+	assert.Contains(t, err.Error(), "--allow-plain")
+}
+
 func scrape(t *testing.T, base string) map[string]string {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
