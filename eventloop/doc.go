@@ -21,6 +21,13 @@
 // counts for limits, logs and records); a header from anyone else is
 // refused.
 //
+// Around the sessions: overload.go decides per loop whether OnOpen sheds
+// new connections (handshakes waiting too long), loop.go keeps the
+// connections not answered yet that give their place at --max-conns,
+// notices.go counts every refusal, shed and failed handshake and sums
+// them up in the log once per interval, and memory.go hands memory back to
+// the OS once a burst has drained.
+//
 // It must not parse lines (codec), decide protocol replies (statemachine),
 // or implement TLS (tlsbridge); it wires them.
 package eventloop

@@ -3,6 +3,8 @@ package eventloop
 import (
 	"bufio"
 	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"tlslpd/metrics"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
+	"tlslpd/tlsbridge"
 )
 
 // endingCounts reads every counter an ending moves.
@@ -253,5 +256,24 @@ func expectEOF(t *testing.T, conn net.Conn) {
 			}
 			return
 		}
+	}
+}
+
+func TestHandshakeResultNamesTheError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{nil, metrics.HandshakeAbandoned},
+		{tlsbridge.ErrClosed, metrics.HandshakeAbandoned},
+		{fmt.Errorf("%w: first bytes 'GET '", tlsbridge.ErrNotTLS), metrics.HandshakeNotTLS},
+		{fmt.Errorf("%w: waited longest", tlsbridge.ErrShed), metrics.HandshakeCanceled},
+		{fmt.Errorf("%w: %w", tlsbridge.ErrHandshake, x509.UnknownAuthorityError{}), metrics.HandshakeBadCertificate},
+		{fmt.Errorf("%w: tls: client didn't provide a certificate", tlsbridge.ErrHandshake), metrics.HandshakeBadCertificate},
+		{fmt.Errorf("%w: %w", tlsbridge.ErrHandshake, tlsbridge.ErrIdentityRefused), metrics.HandshakeBadCertificate},
+		{fmt.Errorf("%w: tls: no cipher suite supported by both client and server", tlsbridge.ErrHandshake), metrics.HandshakeFailed},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, handshakeResult(tc.err), "%v", tc.err)
 	}
 }

@@ -299,6 +299,10 @@ func handshakeResult(err error) string {
 		return metrics.HandshakeAbandoned
 	case errors.Is(err, tlsbridge.ErrNotTLS):
 		return metrics.HandshakeNotTLS
+	case errors.Is(err, tlsbridge.ErrShed):
+		// Ended to make room among handshakes waiting for their peers:
+		// the server's doing, counted by tlsbridge's shed reasons.
+		return metrics.HandshakeCanceled
 	case isBadCertificate(err):
 		return metrics.HandshakeBadCertificate
 	}
