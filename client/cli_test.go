@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -190,6 +191,22 @@ func TestRunWorkBinaryErrors(t *testing.T) {
 	_, err = RunWorkBinary(ctx, write("slow.sh", "exec sleep 30\n"), "AUTH", 8)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Less(t, time.Since(began), 10*time.Second, "a cancelled solver is stopped")
+
+	// A script whose child inherits its stdout: the child is stopped too,
+	// and the client does not wait for it to close the pipe.
+	pidFile := filepath.Join(dir, "child.pid")
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	began = time.Now()
+	_, err = RunWorkBinary(ctx, write("wrapper.sh", "sleep 30 &\necho $! > "+pidFile+"\nwait\n"), "AUTH", 8)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(began), 10*time.Second, "a solver's child holding stdout does not keep the client waiting")
+	pid, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	assert.Eventually(t, func() bool {
+		_, err := os.Stat("/proc/" + strings.TrimSpace(string(pid)))
+		return errors.Is(err, os.ErrNotExist)
+	}, 5*time.Second, 20*time.Millisecond, "the solver's child was stopped with it")
 }
 
 // The server may end the session while the client solves WORK; the

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"tlslpd/protocol"
@@ -37,6 +39,12 @@ func RunWorkBinary(ctx context.Context, binary, token string, nBits int) (string
 	cmd := exec.CommandContext(ctx, path, token, strconv.Itoa(nBits))
 	cmd.Dir = filepath.Dir(path)
 	cmd.Env = []string{"LC_ALL=C"}
+	// The solver may be a script whose children inherit its stdout: stop
+	// its whole process group, not just it, or a child left running would
+	// hold the pipe open and keep the client waiting past --work-timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedBuffer{b: &stderr, max: 4096}
 	stdout, err := cmd.StdoutPipe()
@@ -46,6 +54,9 @@ func RunWorkBinary(ctx context.Context, binary, token string, nBits int) (string
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrWorkBinary, err)
 	}
+	// Reading stops when ctx ends, whoever still holds the pipe's other end.
+	stopClosing := context.AfterFunc(ctx, func() { _ = stdout.Close() })
+	defer stopClosing()
 	suffix, found := "", false
 	sc := bufio.NewScanner(stdout)
 	sc.Buffer(make([]byte, 4096), 1<<20)
