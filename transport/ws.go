@@ -126,6 +126,8 @@ func (e *wsEngine) upgrade() {
 		e.stage, e.err = wsFailed, ErrServedPage
 	case req.Path != e.path():
 		e.refuse("404 Not Found", "no WebSocket endpoint at "+req.Path+"; it is at "+e.path())
+	case !req.SameOrigin():
+		e.refuse("403 Forbidden", "WebSocket from another site's page (Origin "+req.Origin+")")
 	case !req.Upgrade || req.Key == "":
 		e.refuse("400 Bad Request", "want a WebSocket upgrade (Upgrade: websocket, Connection: Upgrade, Sec-WebSocket-Key)")
 	case req.Version != "13":

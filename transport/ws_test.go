@@ -185,6 +185,10 @@ func TestWebSocketOpeningHandshake(t *testing.T) {
 		resp := get(t, "GET /other HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 		assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	})
+	t.Run("another site's page", func(t *testing.T) {
+		resp := get(t, "GET /tlslp HTTP/1.1\r\nHost: "+addr+"\r\nOrigin: http://evil.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	})
 	t.Run("old version", func(t *testing.T) {
 		resp := get(t, "GET /tlslp HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
 		assert.Equal(t, http.StatusUpgradeRequired, resp.StatusCode)
@@ -204,7 +208,7 @@ func TestWebSocketOpeningHandshake(t *testing.T) {
 	for _, r := range []string{"failed", "abandoned", "not_tls", "ok"} {
 		assert.Equal(t, "0", series[`tlslpd_tls_handshakes_total{result="`+r+`"}`], r)
 	}
-	assert.Equal(t, "5", series[`tlslpd_transport_connections_total{transport="ws"}`])
+	assert.Equal(t, "6", series[`tlslpd_transport_connections_total{transport="ws"}`])
 }
 
 // TestNoGoroutinePerSession parks sessions at WORK on every plain

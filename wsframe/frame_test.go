@@ -160,7 +160,12 @@ func TestParseRequest(t *testing.T) {
 	r, n, err := ParseRequest([]byte(req))
 	require.NoError(t, err)
 	assert.Equal(t, len(req)-len("extra"), n)
-	assert.Equal(t, Request{Method: "GET", Path: "/tlslp", Upgrade: true, Key: "dGhlIHNhbXBsZSBub25jZQ==", Version: "13"}, r)
+	assert.Equal(t, Request{Method: "GET", Path: "/tlslp", Upgrade: true, Key: "dGhlIHNhbXBsZSBub25jZQ==", Version: "13", Host: "a"}, r)
+	assert.True(t, r.SameOrigin(), "no Origin: not a browser page")
+	for origin, same := range map[string]bool{"http://a": true, "https://A": true, "http://evil.example": false, "null": false} {
+		r.Origin = origin
+		assert.Equal(t, same, r.SameOrigin(), origin)
+	}
 	// RFC 6455 section 1.3's example.
 	assert.Equal(t, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="))
 

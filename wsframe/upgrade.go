@@ -28,6 +28,20 @@ type Request struct {
 	Upgrade bool
 	Key     string // Sec-WebSocket-Key, when valid (16 bytes in base64)
 	Version string // Sec-WebSocket-Version
+	Host    string // Host
+	Origin  string // Origin (browsers send it; other clients usually not)
+}
+
+// SameOrigin reports whether a browser's request comes from a page of the
+// host it connects to (or from no page: no Origin header). A page of
+// another site must not drive sessions with the user's network position
+// or client certificate (cross-site WebSocket hijacking).
+func (r Request) SameOrigin() bool {
+	if r.Origin == "" {
+		return true
+	}
+	_, host, ok := strings.Cut(r.Origin, "://")
+	return ok && strings.EqualFold(host, r.Host)
 }
 
 // ParseRequest reads an HTTP request's head from the start of b. It
@@ -74,6 +88,10 @@ func ParseRequest(b []byte) (Request, int, error) {
 			}
 		case "sec-websocket-version":
 			r.Version = value
+		case "host":
+			r.Host = value
+		case "origin":
+			r.Origin = value
 		}
 	}
 	r.Upgrade = upgrade && connUpgrade
