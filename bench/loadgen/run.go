@@ -213,7 +213,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		}
 	}
 	agg := newAggregator()
-	rec := newRecorder(start, cfg.Interval, func() int64 { n, _ := r.inFlight(); return n }, func(iv *interval) error {
+	rec := newRecorder(start, cfg.Interval, func() int64 { n, _ := r.inFlight(); return n + r.held.Load() }, func(iv *interval) error {
 		agg.add(iv)
 		if out != nil {
 			if err := out.interval(iv); err != nil {
@@ -462,6 +462,7 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, rec *reco
 				mu.Lock()
 				conns = append(conns, c)
 				mu.Unlock()
+				r.held.Add(1)
 				// A parked session must stay silent; any read result
 				// before we close it means the server dropped it.
 				watch.Add(1)
@@ -495,6 +496,7 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, rec *reco
 	closed.Store(true)
 	for _, c := range conns {
 		_ = c.Close()
+		r.held.Add(-1)
 	}
 	watch.Wait()
 	p.Dropped = int(drops.Load())

@@ -261,6 +261,7 @@ func TestRunPark(t *testing.T) {
 			assert.Equal(t, 50, sum.Park.Requested)
 			assert.Equal(t, 50, sum.Park.Parked)
 			assert.Equal(t, tc.wantDropped, sum.Park.Dropped)
+			assert.GreaterOrEqual(t, sum.PeakInflight, int64(50), "parked sessions are in flight while held")
 			assert.Zero(t, sum.Counts.Total(), "no park failures")
 			assert.GreaterOrEqual(t, time.Since(start), tc.hold)
 			assert.Contains(t, notices.String(), "parked 50 of 50")

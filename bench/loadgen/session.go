@@ -71,6 +71,9 @@ type sessionRunner struct {
 	// inflight counts sessions in each phase now, for the progress line
 	// and for saying what unfinished sessions were doing.
 	inflight [numPhases]atomic.Int64
+	// held counts park mode's sessions parked at WORK and held open: in
+	// flight for the peak, though no phase is running.
+	held atomic.Int64
 }
 
 // inFlight returns how many sessions are in each phase now.
