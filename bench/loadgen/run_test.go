@@ -245,6 +245,7 @@ func TestRunPark(t *testing.T) {
 			var notices bytes.Buffer
 			cfg := baseConfig(env, port)
 			cfg.Park, cfg.Hold, cfg.Notices = 50, tc.hold, &notices
+			cfg.ParkDialers = 4 // at most 4 opening at once: the peak of 50 is the held ones
 			var calls [][2]int
 			var parkedAt time.Time
 			cfg.OnParked = func(parked, requested int) {
