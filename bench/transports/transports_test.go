@@ -44,6 +44,9 @@ const (
 	// childProfile, when set, makes tlslpd children write a CPU profile
 	// to $TLSLPD_TRANSPORTS_CPUPROFILE-<kind>.pprof.
 	childProfile = "TLSLPD_TRANSPORTS_CPUPROFILE"
+	// childArgs are further tlslpd flags for the tlslpd children, e.g.
+	// TLSLPD_TRANSPORTS_ARGS="--loops 1".
+	childArgs = "TLSLPD_TRANSPORTS_ARGS"
 )
 
 func TestMain(m *testing.M) {
@@ -85,11 +88,15 @@ func serve(kind, certs string) error {
 			Plain: transport == "tcp", TLS: baseline.NewTLSConfig(cert, nil, true), ZeroBits: true, Inject: baseline.InjectReference,
 		})
 	}
-	cfg, err := config.Parse("tlslpd", []string{
+	args := []string{
 		"--listen", transport + "://127.0.0.1:0", "--insecure", "--n_bits", "0",
 		"--server-cert", files("server-cert.pem"), "--server-key", files("server-key.pem"), "--ca-cert", files("ca_cert.pem"),
 		"--status-interval", "0", "--log-level", "ERROR", "--shed-delay", "-1s",
-	}, nil)
+	}
+	if extra := os.Getenv(childArgs); extra != "" {
+		args = append(args, strings.Fields(extra)...)
+	}
+	cfg, err := config.Parse("tlslpd", args, nil)
 	if err != nil {
 		return err
 	}
