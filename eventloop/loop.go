@@ -40,10 +40,11 @@ type loop struct {
 
 	shed shedder // whether OnOpen sheds new connections
 
-	tickPending atomic.Bool
-	tickQueued  atomic.Int64      // when the ticker queued the pending advance, Unix ns
-	advance     gnet.RunnableFunc // made once: the tick allocates nothing per loop
-	fire        func(*timerwheel.Timer[*session])
+	tickPending  atomic.Bool
+	evictPending atomic.Bool       // another loop asked this one to make room
+	tickQueued   atomic.Int64      // when the ticker queued the pending advance, Unix ns
+	advance      gnet.RunnableFunc // made once: the tick allocates nothing per loop
+	fire         func(*timerwheel.Timer[*session])
 }
 
 func newLoop(s *Server, el gnet.EventLoop) *loop {
@@ -125,6 +126,9 @@ func (l *sessionList) remove(s *session) {
 // newcomer (see Server.OnOpen).
 type unansweredList struct {
 	head, tail *session
+	// oldest is head's accept time (Unix ns, 0: empty), for other loops
+	// looking for a connection to displace.
+	oldest atomic.Int64
 }
 
 func (l *unansweredList) pushBack(s *session) {
@@ -134,6 +138,7 @@ func (l *unansweredList) pushBack(s *session) {
 		l.tail.uNext = s
 	} else {
 		l.head = s
+		l.oldest.Store(s.opened.UnixNano())
 	}
 	l.tail = s
 }
@@ -147,6 +152,11 @@ func (l *unansweredList) remove(s *session) {
 		s.uPrev.uNext = s.uNext
 	} else {
 		l.head = s.uNext
+		if l.head != nil {
+			l.oldest.Store(l.head.opened.UnixNano())
+		} else {
+			l.oldest.Store(0)
+		}
 	}
 	if s.uNext != nil {
 		s.uNext.uPrev = s.uPrev
@@ -160,6 +170,13 @@ func (l *unansweredList) remove(s *session) {
 // can be made to give its place at --max-conns: a client's ClientHello
 // follows its connect within a round trip.
 const unansweredGrace = time.Second
+
+// displaceable reports, from any goroutine, whether this loop holds a
+// connection unanswered past unansweredGrace at now.
+func (lp *loop) displaceable(now time.Time) bool {
+	oldest := lp.unanswered.oldest.Load()
+	return oldest != 0 && now.Sub(time.Unix(0, oldest)) >= unansweredGrace
+}
 
 // evictUnanswered ends this loop's oldest connection that has stayed
 // unanswered past unansweredGrace, so that a newcomer takes its place at

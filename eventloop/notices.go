@@ -1,6 +1,7 @@
 package eventloop
 
 import (
+	"math"
 	"net/netip"
 	"sort"
 	"sync"
@@ -89,7 +90,7 @@ func (n *notices) report(log zerolog.Logger, interval time.Duration) {
 	for _, k := range keys {
 		c := counts[k]
 		ev := log.WithLevel(noticeLevel(k))
-		ev = ev.Str("reason", k.reason).Uint64("count", c.n).Float64("interval_seconds", interval.Seconds())
+		ev = ev.Str("reason", k.reason).Uint64("count", c.n).Float64("interval_seconds", math.Round(interval.Seconds()*10)/10)
 		if c.sample.IsValid() {
 			ev = ev.Str("sample_remote", c.sample.String())
 		}

@@ -464,7 +464,7 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		// handshake that completes too late, or never, for its client.
 		return s.refuse(noticeShed, metrics.ShedOverload, addr)
 	}
-	if s.conns.Add(1) > int64(s.cfg.MaxConns) && !lp.evictUnanswered(time.Now()) {
+	if s.conns.Add(1) > int64(s.cfg.MaxConns) && !s.makeRoom(lp, time.Now()) {
 		// At the cap, a connection that has sent nothing worth answering
 		// gives its place (its close is queued, so for a moment the count
 		// is one over); only without one is the newcomer refused, so
@@ -492,6 +492,34 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		sess.startEarly()
 	}
 	return nil, gnet.None
+}
+
+// makeRoom, at --max-conns, closes the oldest connection not answered
+// yet: this loop's at once, or else another loop's, which that loop closes
+// as soon as it gets to it (the count is one over until then; one request
+// per loop at a time bounds that).
+func (s *Server) makeRoom(lp *loop, now time.Time) bool {
+	if lp.evictUnanswered(now) {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, other := range s.loops {
+		if other == lp || !other.displaceable(now) || !other.evictPending.CompareAndSwap(false, true) {
+			continue
+		}
+		err := other.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+			other.evictPending.Store(false)
+			other.evictUnanswered(time.Now())
+			return nil
+		}))
+		if err != nil {
+			other.evictPending.Store(false)
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // refuse closes a connection at once; it never became a session.
