@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/eventloop"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
 	"tlslpd/transport"
@@ -54,7 +55,7 @@ func startBrowser(t *testing.T, bin string) *browser {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--no-first-run", "--user-data-dir="+t.TempDir(), "--window-size=1100,900", "--remote-debugging-port=0",
+		"--no-first-run", "--ignore-certificate-errors", "--user-data-dir="+t.TempDir(), "--window-size=1100,900", "--remote-debugging-port=0",
 		"--remote-debugging-address=127.0.0.1", "about:blank")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -155,43 +156,51 @@ func (b *browser) screenshot(name string) string {
 }
 
 // TestBrowserPlaysSession drives the embedded page in headless Chromium
-// to a completed session (tutorial mode: the one session has no injected
-// FAIL) and checks both sides: the page's account and the server's record.
+// to a completed session over ws and over wss (tutorial mode: the one
+// session has no injected FAIL) and checks both sides: the page's account
+// and the server's record.
 func TestBrowserPlaysSession(t *testing.T) {
 	bin := chromium(t)
-	s := startServer(t, "--tutorial", "--reference-log=false", "--n_bits", "10", "--insecure")
-	b := startBrowser(t, bin)
-	page := "http://127.0.0.1:" + strconv.Itoa(s.ports[transport.WS]) + "/?autostart"
-	b.call("Page.navigate", map[string]any{"url": page})
-	outcome := ""
-	require.Eventually(t, func() bool {
-		outcome = b.eval("document.body ? (document.body.dataset.outcome || '') : ''")
-		return outcome == "ok" || outcome == "fail"
-	}, 60*time.Second, 200*time.Millisecond, "the page never finished its session")
-	t.Logf("screenshot: %s", b.screenshot("browser-client.png"))
-	text := b.eval("document.body.innerText")
-	assert.Equal(t, "ok", outcome, text)
-	assert.Contains(t, text, "Session completed: DONE answered with OK.")
-	assert.Contains(t, text, "WORK "+protocol.DefaultToken+" 10")
-	assert.Contains(t, text, "solved in ")
-	for _, cmd := range protocol.BodyCommands {
-		assert.Contains(t, text, cmd+" "+testRandom, "the page shows every body request")
-	}
-
-	var replies []statemachine.Reply
-	require.Eventually(t, func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, r := range s.records {
-			if r.Transport == transport.WS && r.Outcome == "completed" {
-				replies = r.Replies
-				return true
+	for _, tc := range []struct{ name, scheme string }{{transport.WS, "http"}, {transport.WSS, "https"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startServer(t, "--tutorial", "--reference-log=false", "--n_bits", "10", "--insecure")
+			b := startBrowser(t, bin)
+			page := tc.scheme + "://127.0.0.1:" + strconv.Itoa(s.ports[tc.name]) + "/?autostart"
+			b.call("Page.navigate", map[string]any{"url": page})
+			outcome := ""
+			require.Eventually(t, func() bool {
+				outcome = b.eval("document.body ? (document.body.dataset.outcome || '') : ''")
+				return outcome == "ok" || outcome == "fail"
+			}, 60*time.Second, 200*time.Millisecond, "the page never finished its session")
+			t.Logf("screenshot: %s", b.screenshot("browser-client-"+tc.name+".png"))
+			text := b.eval("document.body.innerText")
+			assert.Equal(t, "ok", outcome, text)
+			assert.Contains(t, text, "Session completed: DONE answered with OK.")
+			assert.Contains(t, text, "WORK "+protocol.DefaultToken+" 10")
+			assert.Contains(t, text, "solved in ")
+			for _, cmd := range protocol.BodyCommands {
+				assert.Contains(t, text, cmd+" "+testRandom, "the page shows every body request")
 			}
-		}
-		return false
-	}, ioBound, 10*time.Millisecond, "the server recorded no completed ws session")
-	require.Len(t, replies, protocol.NumBodyCommands)
-	assert.Equal(t, statemachine.Reply{Command: "FULL_NAME", Value: "Ada Lovelace"}, replies[0])
+
+			var rec *eventloop.Record
+			require.Eventually(t, func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				for _, r := range s.records {
+					if r.Transport == tc.name && r.Outcome == "completed" {
+						rec = r
+						return true
+					}
+				}
+				return false
+			}, ioBound, 10*time.Millisecond, "the server recorded no completed %s session", tc.name)
+			require.Len(t, rec.Replies, protocol.NumBodyCommands)
+			assert.Equal(t, statemachine.Reply{Command: "FULL_NAME", Value: "Ada Lovelace"}, rec.Replies[0])
+			if tc.name == transport.WSS {
+				assert.NotEmpty(t, rec.TLSVersion, "wss went through the TLS bridge")
+			}
+		})
+	}
 }
 
 // TestMonitorPageInBrowser opens the live monitor in headless Chromium
