@@ -142,6 +142,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		return nil, fs, fmt.Errorf("--port %d out of range", c.Port)
 	case o.insecure && !isLoopbackHost(c.Host):
 		return nil, fs, fmt.Errorf("--insecure skips verifying the server, so it is refused for non-loopback host %q", c.Host)
+	case SameFile(o.out, o.report):
+		return nil, fs, fmt.Errorf("--out and --report both name %s: give each its own file", o.out)
 	}
 	// A flag that cannot act in the chosen mode is an error, not a no-op.
 	set := map[string]bool{}

@@ -29,6 +29,7 @@ func TestMainFlagErrors(t *testing.T) {
 		{"two modes", []string{"--workers", "2", "--rate", "5"}, "exclusive"},
 		{"negative sessions", []string{"--sessions", "-1"}, "--sessions -1: must not be negative"},
 		{"negative rate", []string{"--rate", "-5"}, "--rate -5: must not be negative"},
+		{"out and report one file", []string{"--out", "run.x", "--report", "./run.x"}, "--out and --report both name run.x"},
 		{"negative identities", []string{"--identities", "-1"}, "--identities -1: must not be negative"},
 		{"zero max-inflight", []string{"--rate", "5", "--max-inflight", "0"}, "--max-inflight 0: must be positive"},
 		{"bad duration", []string{"--duration", "soon"}, "duration"},

@@ -489,6 +489,14 @@ func Merge(readers []*ResultsReader) (Summary, error) {
 	if len(readers) == 0 {
 		return Summary{}, fmt.Errorf("%w: no files", ErrResults)
 	}
+	for i, a := range readers {
+		for _, b := range readers[i+1:] {
+			if a.meta.Host == b.meta.Host && a.meta.StartTime.Equal(b.meta.StartTime) {
+				return Summary{}, fmt.Errorf("%w: %s and %s are the same run (host %s, started %s): merged twice it would count its sessions twice",
+					ErrResults, a.name, b.name, a.meta.Host, a.meta.StartTime.UTC().Format(time.RFC3339Nano))
+			}
+		}
+	}
 	length := readers[0].meta.IntervalMs
 	for _, rr := range readers[1:] {
 		if rr.meta.IntervalMs != length {

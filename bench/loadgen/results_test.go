@@ -275,3 +275,33 @@ func TestOutcomeRowsExplainEveryOutcome(t *testing.T) {
 	}
 	assert.Equal(t, s.Counts.Total(), n)
 }
+
+// The same run given twice (a copied file, a path named twice) would
+// count its sessions twice: Merge refuses it.
+func TestMergeRefusesTheSameRunTwice(t *testing.T) {
+	var buf bytes.Buffer
+	meta := &RunMeta{Host: "gen-0", IntervalMs: 1000, StartTime: time.Unix(1_700_000_000, 123)}
+	lw, err := newLogWriter(&buf, meta)
+	require.NoError(t, err)
+	iv := newInterval()
+	iv.reset(time.UnixMilli(1_700_000_000_000), time.Second)
+	iv.Counts.Completed = 1
+	recordUs(iv.hists[tagSession], 3*time.Millisecond)
+	require.NoError(t, lw.interval(iv))
+	require.NoError(t, lw.end(meta))
+	var rs []*ResultsReader
+	for _, name := range []string{"a.hlog", "copy-of-a.hlog"} {
+		rr, err := NewResultsReader(bytes.NewReader(buf.Bytes()), name)
+		require.NoError(t, err)
+		rs = append(rs, rr)
+	}
+	_, err = Merge(rs)
+	require.ErrorIs(t, err, ErrResults)
+	assert.Contains(t, err.Error(), "a.hlog and copy-of-a.hlog are the same run (host gen-0")
+
+	one, err := NewResultsReader(bytes.NewReader(buf.Bytes()), "a.hlog")
+	require.NoError(t, err)
+	sum, err := Merge([]*ResultsReader{one})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), sum.Counts.Completed)
+}

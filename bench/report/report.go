@@ -66,6 +66,23 @@ func parse(args []string) (*options, *flag.FlagSet, error) {
 	if o.wait < 0 || o.waitTimeout <= 0 {
 		return nil, fs, errors.New("--wait must not be negative and --wait-timeout must be positive")
 	}
+	if loadgen.SameFile(o.html, o.jsonFile) {
+		return nil, fs, fmt.Errorf("--html and --json-out both name %s: give each its own file", o.html)
+	}
+	for _, out := range []struct{ flag, path string }{{"--html", o.html}, {"--json-out", o.jsonFile}} {
+		if out.path == "" {
+			continue
+		}
+		for _, in := range o.files {
+			// An output inside a directory argument would be read as
+			// results if it ends in .hlog; one naming an input would
+			// truncate it before it is read.
+			inDir := filepath.Ext(out.path) == resultsExt && isDir(in) && loadgen.SameFile(filepath.Dir(out.path), in)
+			if loadgen.SameFile(out.path, in) || inDir {
+				return nil, fs, fmt.Errorf("%s %s would overwrite the results it reads (%s)", out.flag, out.path, in)
+			}
+		}
+	}
 	return o, fs, nil
 }
 
@@ -151,6 +168,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return loadgen.ExitFailed
 	}
 	return code
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // resultsExt is what a directory's results files are called.

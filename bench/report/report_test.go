@@ -137,6 +137,10 @@ func TestReportErrors(t *testing.T) {
 		{"missing file", []string{filepath.Join(dir, "nope.hlog")}, loadgen.ExitFailed, "nope.hlog"},
 		{"not a results file", []string{bad}, loadgen.ExitFailed, "not a tlslpd bench load results file"},
 		{"html path checked first", []string{"--html", filepath.Join(dir, "no", "x.html"), bad}, loadgen.ExitFailed, "--html"},
+		{"html names an input", []string{"--html", bad, bad}, loadgen.ExitUsage, "--html " + bad + " would overwrite the results it reads"},
+		{"json-out names an input by another path", []string{"--json-out", filepath.Join(dir, ".", "bad.hlog"), bad}, loadgen.ExitUsage, "would overwrite"},
+		{"json-out as .hlog in an input directory", []string{"--json-out", filepath.Join(dir, "merged.hlog"), dir}, loadgen.ExitUsage, "would overwrite"},
+		{"one file for both outputs", []string{"--html", filepath.Join(dir, "o"), "--json-out", filepath.Join(dir, "o"), bad}, loadgen.ExitUsage, "--html and --json-out both name"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -146,6 +150,9 @@ func TestReportErrors(t *testing.T) {
 			assert.Contains(t, errb.String(), tc.want)
 		})
 	}
+	text, err := os.ReadFile(bad)
+	require.NoError(t, err)
+	assert.Equal(t, "not a results file\n", string(text), "an input is never truncated by an output")
 }
 
 // reportDirectoryWaitAndJSONFile runs last: it cuts a file short.
