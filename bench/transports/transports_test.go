@@ -47,6 +47,8 @@ const (
 	// childArgs are further tlslpd flags for the tlslpd children, e.g.
 	// TLSLPD_TRANSPORTS_ARGS="--loops 1".
 	childArgs = "TLSLPD_TRANSPORTS_ARGS"
+	// benchClients sets the benchmark's concurrent clients (default 16).
+	benchClients = "TLSLPD_TRANSPORTS_CLIENTS"
 )
 
 func TestMain(m *testing.M) {
@@ -260,7 +262,10 @@ func BenchmarkTransportsCPU(b *testing.B) {
 	env := testenv.New(b)
 	certs := filepath.Dir(env.Files(b).ServerCert)
 	clientTLS := &tls.Config{RootCAs: env.PKI.CertPool(), ServerName: "localhost"}
-	const clients = 16
+	clients := 16
+	if n, err := strconv.Atoi(os.Getenv(benchClients)); err == nil && n > 0 {
+		clients = n
+	}
 	sessions := map[string]int{"tcp": 4000, "tls": 600}
 	if testing.Short() {
 		sessions = map[string]int{"tcp": 400, "tls": 60}
