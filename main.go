@@ -29,6 +29,7 @@ Usage:
   tlslpd bench verify [flags]   PoW verification throughput
   tlslpd bench suite [flags]    the side-by-side suite behind 'make bench' (writes BENCHMARKS.md)
   tlslpd bench baseline [flags] the goroutine-per-connection yardstick server
+  tlslpd bench attack [flags]   a hostile client against a tlslpd on loopback (stalled handshakes, floods, ...)
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -14,7 +14,7 @@ import (
 func TestCommandLineConventions(t *testing.T) {
 	commands := [][]string{
 		{}, {"serve"}, {"certs"}, {"certs", "client"}, {"client"},
-		{"bench", "load"}, {"bench", "verify"}, {"bench", "suite"}, {"bench", "baseline"},
+		{"bench", "load"}, {"bench", "verify"}, {"bench", "suite"}, {"bench", "baseline"}, {"bench", "attack"},
 	}
 	for _, cmd := range commands {
 		name := strings.Join(append([]string{"tlslpd"}, cmd...), " ")

@@ -14,6 +14,8 @@
 //     run of tlslpd, the baseline (as `tlslpd bench baseline`, its own
 //     process) and nginx's stream module that writes BENCHMARKS.md. It
 //     imports tlslpd/timerwheel for the timer micro-benchmark only.
+//   - `tlslpd bench attack` is tlslpd/adversary's Main: its hostile
+//     clients (which share no server code either) run by hand.
 //
 // Package bench itself only dispatches subcommands (Main).
 //

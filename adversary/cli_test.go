@@ -1,0 +1,52 @@
+package adversary
+
+import (
+	"bytes"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAttackCommand(t *testing.T) {
+	s := startServer(t)
+	host, port, _ := strings.Cut(s.addr, ":")
+	certs := filepath.Join(s.cmd.Dir, "certificates")
+	base := []string{"--host", host, "--port", port, "--duration", "1500ms",
+		"--ca-cert", filepath.Join(certs, "ca_cert.pem"), "--client-cert", filepath.Join(certs, "client_cert.pem"),
+		"--private-key", filepath.Join(certs, "ec_private_key.pem")}
+	number := func(out, label string) int {
+		m := regexp.MustCompile(label + ` (\d+)`).FindAllStringSubmatch(out, -1)
+		require.NotEmpty(t, m, "%q in %s", label, out)
+		n, err := strconv.Atoi(m[len(m)-1][1])
+		require.NoError(t, err)
+		return n
+	}
+	tests := []struct {
+		kind  string
+		check func(out string)
+	}{
+		{"stall", func(out string) { assert.Equal(t, 20, number(out, "holding"), out) }},
+		{"keyupdate", func(out string) { assert.Positive(t, number(out, "closed by the server"), out) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kind, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := Main(append([]string{"--kind", tc.kind, "--conns", "20", "--sources", "4"}, base...), &stdout, &stderr)
+			require.Equal(t, 0, code, stderr.String())
+			assert.Contains(t, stdout.String(), "attack "+tc.kind+" on "+s.addr)
+			tc.check(stdout.String())
+		})
+	}
+	t.Run("only loopback", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		args := append(append([]string{}, base...), "--host", "192.0.2.1")
+		assert.Equal(t, 2, Main(args, &stdout, &stderr))
+		assert.Contains(t, stderr.String(), "only loopback")
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"))
+	})
+}
