@@ -220,12 +220,12 @@ func TestStalledHandshakes(t *testing.T) {
 }
 
 // One address holding more stalled handshakes than its share of the
-// suspended bound (1/8 of 2,048 by default) loses its oldest ones, not the
-// newcomers, and its attack costs no one else their turn.
+// suspended bound (256 here; half of 2,048 by default) loses its oldest
+// ones, not the newcomers, and its attack costs no one else their turn.
 func TestStalledBeyondAddressShare(t *testing.T) {
-	s := startServer(t, "--handshake-timeout", "60s")
+	const conns, share = 400, 256
+	s := startServer(t, "--handshake-timeout", "60s", "--max-suspended-handshakes-per-ip", strconv.Itoa(share))
 	ctx := attackCtx(t)
-	const conns, share = 400, 2048 / 8
 	run, err := Stall{Target: s.target, Sources: Sources(2, 1), Conns: conns, Hold: true}.Start(ctx)
 	require.NoError(t, err)
 	defer run.Stop()

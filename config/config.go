@@ -264,7 +264,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", cfg.HandshakeTimeout, "deadline for the TLS handshake")
 	fs.IntVar(&cfg.MaxHandshakes, "max-handshakes", cfg.MaxHandshakes, "TLS handshakes computing at once; one waiting for its peer holds no slot (0: one per core)")
 	fs.IntVar(&cfg.MaxSuspendedHandshakes, "max-suspended-handshakes", cfg.MaxSuspendedHandshakes, "TLS handshakes waiting for their peers, each holding its crypto/tls state; past it the longest waiting is ended (0: 2048)")
-	fs.IntVar(&cfg.MaxSuspendedPerIP, "max-suspended-handshakes-per-ip", cfg.MaxSuspendedPerIP, "of those, most from one source address (IPv6: one /64) (0: an eighth of --max-suspended-handshakes)")
+	fs.IntVar(&cfg.MaxSuspendedPerIP, "max-suspended-handshakes-per-ip", cfg.MaxSuspendedPerIP, "of those, most from one source address (IPv6: one /64) (0: half of --max-suspended-handshakes)")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or console (default: console on a terminal, json otherwise; colour only on a terminal)")
 	fs.IntVar(&cfg.Loops, "loops", cfg.Loops, "event loops (0: GOMAXPROCS, which Go derives from the cores or the container's CPU limit)")
 

@@ -112,7 +112,7 @@ type Config struct {
 	MaxSuspendedHandshakes int
 	// MaxSuspendedPerAddr bounds the suspended handshakes of one source
 	// address (IPv6: one /64); past it that address's longest waiting one
-	// is shed. 0 means an eighth of MaxSuspendedHandshakes.
+	// is shed. 0 means half of MaxSuspendedHandshakes.
 	MaxSuspendedPerAddr int
 }
 
