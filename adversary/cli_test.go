@@ -20,7 +20,7 @@ func TestAttackCommand(t *testing.T) {
 		"--ca-cert", filepath.Join(certs, "ca_cert.pem"), "--client-cert", filepath.Join(certs, "client_cert.pem"),
 		"--private-key", filepath.Join(certs, "ec_private_key.pem")}
 	number := func(out, label string) int {
-		m := regexp.MustCompile(label + ` (\d+)`).FindAllStringSubmatch(out, -1)
+		m := regexp.MustCompile(label+` (\d+)`).FindAllStringSubmatch(out, -1)
 		require.NotEmpty(t, m, "%q in %s", label, out)
 		n, err := strconv.Atoi(m[len(m)-1][1])
 		require.NoError(t, err)
