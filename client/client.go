@@ -249,7 +249,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("TLS handshake: %w", ctx.Err())
 		}
-		return res, fmt.Errorf("TLS handshake with %s: %w: %w", raw.RemoteAddr(), ErrTLS, err)
+		return res, fmt.Errorf("TLS handshake with %s: %w: %w%s", raw.RemoteAddr(), ErrTLS, err, refusedCertificateHint(err))
 	}
 	res.TLSVersion = conn.ConnectionState().Version
 	s.log.Debug().Str("version", tls.VersionName(res.TLSVersion)).Int("port", port).Msg("TLS established")
@@ -601,7 +601,7 @@ func (s *session) readError(err error, step string) error {
 	// has finished, so its rejection arrives as an alert on the first read.
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "remote error" {
-		return fmt.Errorf("waiting for %s: %w: %w", step, ErrTLS, err)
+		return fmt.Errorf("waiting for %s: %w: %w%s", step, ErrTLS, err, refusedCertificateHint(err))
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("waiting for %s: %w: connection closed", step, ErrProtocol)
@@ -610,6 +610,26 @@ func (s *session) readError(err error, step string) error {
 		return fmt.Errorf("waiting for %s: %w: %w", step, ErrProtocol, err)
 	}
 	return fmt.Errorf("waiting for %s: %w", step, err)
+}
+
+// refusedCertificateHint says what a server's certificate alert means for
+// the user: the server refused the client certificate we showed (or the
+// lack of one), not its own.
+func refusedCertificateHint(err error) string {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Err == nil {
+		return ""
+	}
+	// crypto/tls reports a peer's alert as an unexported type; its text
+	// is the alert's name.
+	switch oe.Err.Error() {
+	case "tls: bad certificate", "tls: unsupported certificate", "tls: revoked certificate",
+		"tls: expired certificate", "tls: unknown certificate", "tls: unknown certificate authority":
+		return " (the server refused our client certificate: check --client-cert and --private-key against the server's --ca-cert, or use --transient-cert for a server in --client-auth any mode)"
+	case "tls: certificate required":
+		return " (the server requires a client certificate: give --client-cert and --private-key, or --transient-cert)"
+	}
+	return ""
 }
 
 func (s *session) send(line string) error {

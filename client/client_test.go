@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/identity"
 	"tlslpd/internal/testenv"
 	"tlslpd/protocol"
 )
@@ -172,7 +173,11 @@ func TestRunErrors(t *testing.T) {
 		want    error
 		wantMsg string
 	}{
-		{name: "client without cert refused", tls: env.AnonTLS, want: ErrTLS, port: func(t *testing.T) int {
+		{name: "client without cert refused", tls: env.AnonTLS, want: ErrTLS, wantMsg: "the server requires a client certificate", port: func(t *testing.T) int {
+			p, _ := env.StartBaseline(t, baseline.Config{NBits: 4}, false)
+			return p
+		}},
+		{name: "client cert from another CA refused", tls: selfSignedClient(t, env.AnonTLS), want: ErrTLS, wantMsg: "the server refused our client certificate", port: func(t *testing.T) int {
 			p, _ := env.StartBaseline(t, baseline.Config{NBits: 4}, false)
 			return p
 		}},
@@ -265,4 +270,17 @@ func TestRunConfigErrors(t *testing.T) {
 			require.ErrorIs(t, err, ErrConfig)
 		})
 	}
+}
+
+// selfSignedClient is base presenting a self-signed client certificate,
+// which no CA-verifying server accepts.
+func selfSignedClient(t *testing.T, base *tls.Config) *tls.Config {
+	t.Helper()
+	cert, err := identity.Transient("stranger", time.Hour)
+	require.NoError(t, err)
+	cfg := base.Clone()
+	// Shown whatever CAs the server names (Certificates alone would be
+	// withheld from a server whose CAs did not sign it).
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	return cfg
 }
