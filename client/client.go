@@ -625,7 +625,7 @@ func refusedCertificateHint(err error) string {
 	switch oe.Err.Error() {
 	case "tls: bad certificate", "tls: unsupported certificate", "tls: revoked certificate",
 		"tls: expired certificate", "tls: unknown certificate", "tls: unknown certificate authority":
-		return " (the server refused our client certificate: check --client-cert and --private-key against the server's --ca-cert, or use --transient-cert for a server in --client-auth any mode)"
+		return " (the server refused our client certificate: a server in --client-auth verify mode takes only certificates its --ca-cert signed (check --client-cert and --private-key); a --transient-cert needs a server in --client-auth any mode)"
 	case "tls: certificate required":
 		return " (the server requires a client certificate: give --client-cert and --private-key, or --transient-cert)"
 	}

@@ -29,7 +29,9 @@ func (o *cliOptions) loadTLS(log *zerolog.Logger) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transient client certificate: %w", err)
 	}
-	cfg.Certificates = []tls.Certificate{cert}
+	// Always shown: crypto/tls would withhold it from a server that names
+	// the CAs it trusts, and the server's refusal says more than silence.
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
 	cfg.ServerName = o.serverName
 	log.Info().Str("fingerprint", identity.Of(cert.Certificate[0]).String()).Str("subject", cert.Leaf.Subject.String()).
 		Time("not_after", cert.Leaf.NotAfter).Msg("transient client certificate")
