@@ -60,11 +60,13 @@ func TestMainFlagErrors(t *testing.T) {
 	}
 }
 
-// cliTarget is a server and the flags that reach it.
+// cliTarget is a server and the flags that reach it, with a step timeout
+// generous enough that a loaded machine under -race makes sessions slow,
+// not timed out.
 func cliTarget(t *testing.T, env *testenv.Env, port int) []string {
 	files := env.Files(t)
 	return []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--client-cert", files.ClientCert,
-		"--private-key", files.ClientKey, "--ca-cert", files.CACert}
+		"--private-key", files.ClientKey, "--ca-cert", files.CACert, "--other-timeout", strconv.Itoa(int(stepBound.Seconds()))}
 }
 
 func TestMainOutputs(t *testing.T) {
@@ -108,7 +110,8 @@ func TestMainOutputs(t *testing.T) {
 	t.Run("text and report", func(t *testing.T) {
 		report := filepath.Join(dir, "report.html")
 		var out, errb bytes.Buffer
-		code := Main(append([]string{"--rate", "50", "--duration", "500ms", "--report", report, "--quiet"}, common...), &out, &errb)
+		// --grace lets every session of the window finish on a slow machine.
+		code := Main(append([]string{"--rate", "50", "--duration", "500ms", "--grace", stepBound.String(), "--report", report, "--quiet"}, common...), &out, &errb)
 		require.Equal(t, ExitOK, code, errb.String())
 		text := out.String()
 		assert.Contains(t, text, "offered rate 50.0/s")
@@ -198,12 +201,14 @@ func TestMainDurationBoundsSlowWork(t *testing.T) {
 	progress := &syncWriter{}
 	var out bytes.Buffer
 	start := time.Now()
-	code := Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "300ms", "--grace", "200ms",
+	// The grace is long enough for both sessions to get through the
+	// handshake to WORK on a loaded machine, and far too short to solve it.
+	code := Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "300ms", "--grace", "3s",
 		"--progress-interval", "100ms", "--work-timeout", "600"), &out, progress)
 	elapsed := time.Since(start)
 	assert.Equal(t, ExitFailed, code, "nothing completed")
 	// 2^40 hashes would take hours; the run ends at duration + grace.
-	assert.Less(t, elapsed, 20*time.Second)
+	assert.Less(t, elapsed, 30*time.Second)
 	text := out.String()
 	assert.Regexp(t, `unfinished +2 +100%`, text)
 	assert.Contains(t, text, "2 sessions were still running when the run ended and count as unfinished (2 in WORK solve (this client))")
@@ -230,12 +235,12 @@ func TestMainSummaryOnSIGTERM(t *testing.T) {
 	// Progress lines come after the signal handler is in place; wait for
 	// one that has seen a completed session.
 	completed := regexp.MustCompile(`completed [1-9]`)
-	require.Eventually(t, func() bool { return completed.MatchString(progress.String()) }, 20*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return completed.MatchString(progress.String()) }, stepBound, 10*time.Millisecond)
 	require.NoError(t, syscall.Kill(os.Getpid(), syscall.SIGTERM))
 	select {
 	case code := <-done:
-		assert.Equal(t, ExitOK, code)
-	case <-time.After(20 * time.Second):
+		assert.Equal(t, ExitOK, code, progress.String())
+	case <-time.After(stepBound):
 		t.Fatal("SIGTERM did not end the run")
 	}
 	assert.Contains(t, out.String(), "outcomes of ")

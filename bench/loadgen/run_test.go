@@ -3,7 +3,9 @@ package loadgen
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,10 +17,14 @@ import (
 	"tlslpd/protocol"
 )
 
+// stepBound bounds every step of a session in these tests: generous, so a
+// session on a loaded machine under -race is slow rather than a timeout.
+const stepBound = time.Minute
+
 func baseConfig(env *testenv.Env, port int) Config {
 	return Config{
 		Host: "127.0.0.1", Port: port, TLS: env.ClientTLS,
-		OtherTimeout: 5 * time.Second, WorkTimeout: 10 * time.Second,
+		OtherTimeout: stepBound, WorkTimeout: stepBound,
 		SourceIPs: 4,
 	}
 }
@@ -185,7 +191,9 @@ func TestRunOpen(t *testing.T) {
 	env := testenv.New(t)
 	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
 	cfg := baseConfig(env, port)
-	cfg.Rate, cfg.Duration = 20, time.Second
+	// Grace lets every session started in the window finish, however slow
+	// the machine: the counts below are exact.
+	cfg.Rate, cfg.Duration, cfg.Grace = 20, time.Second, stepBound
 	sum, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, "open", sum.Mode)
@@ -293,12 +301,35 @@ func TestRunCancelled(t *testing.T) {
 	cfg.Workers, cfg.Duration = 2, time.Hour
 	progress := &syncWriter{}
 	cfg.Progress, cfg.ProgressInterval = progress, 50*time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
+	// Cancel once a progress line has counted a completed session (on a
+	// loaded machine that may take a while), never on a fixed clock.
+	var cancelledAt atomic.Int64
+	go func() {
+		completed := regexp.MustCompile(`completed [1-9]`)
+		bound := time.NewTimer(stepBound)
+		defer bound.Stop()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !completed.MatchString(progress.String()) {
+			select {
+			case <-tick.C:
+			case <-ctx.Done(): // the test is over (Run returned uncancelled)
+				return
+			case <-bound.C: // cancel anyway: the assertions below fail
+				cancelledAt.Store(time.Now().UnixNano())
+				cancel()
+				return
+			}
+		}
+		cancelledAt.Store(time.Now().UnixNano())
+		cancel()
+	}()
 	sum, err := Run(ctx, cfg)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), 10*time.Second)
+	require.NotZero(t, cancelledAt.Load(), "Run returned before it was cancelled")
+	assert.Less(t, time.Since(time.Unix(0, cancelledAt.Load())), stepBound, "cancelling ends the hour-long run")
 	assert.Positive(t, sum.Counts.Completed)
 	assert.Equal(t, sum.Sessions, sum.Counts.Total())
 	assert.Contains(t, progress.String(), "completed")
