@@ -54,7 +54,9 @@ bench-go:
 
 # The side-by-side suite (tlslpd vs the goroutine-per-connection baseline,
 # and nginx's stream module for handshakes when installed): about 8 minutes,
-# writes BENCHMARKS.md. With 4 CPUs or more, servers and load generator run
+# writes BENCHMARKS.md (keeping, as they are, the hand-written sections
+# after its line "<!-- hand-written below: make bench keeps this part -->").
+# With 4 CPUs or more, servers and load generator run
 # on disjoint halves, and the cores section (about 30 s per core count,
 # up to 6) repeats the sessions test per server core count; on fewer CPUs
 # the report says it could not pin. BENCH_ARGS passes flags, e.g.

@@ -92,7 +92,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep.Commands = append([]string{suiteCommand(args)}, rep.Commands...)
-	if err := os.WriteFile(*out, []byte(Render(rep)), 0o644); err != nil {
+	if err := writeReport(*out, Render(rep), stderr); err != nil {
 		fmt.Fprintf(stderr, "tlslpd bench suite: write report: %v\n", err)
 		return 1
 	}
@@ -137,4 +137,19 @@ func parseSections(s string) (map[string]bool, error) {
 
 func suiteCommand(args []string) string {
 	return strings.TrimSpace("bin/tlslpd bench suite " + strings.Join(args, " "))
+}
+
+// writeReport writes the rendered report to path, keeping the hand-written
+// part below HandWrittenMarker of the file it replaces. The old file is
+// read now, after the run, so edits made while the suite ran are kept.
+func writeReport(path, rendered string, stderr io.Writer) error {
+	previous, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read the hand-written part: %w", err)
+	}
+	text, kept := KeepHandWritten(rendered, string(previous))
+	if !kept {
+		fmt.Fprintf(stderr, "tlslpd bench suite: warning: %s had no line %q, so none of it was kept (git diff shows what was there)\n", path, HandWrittenMarker)
+	}
+	return os.WriteFile(path, []byte(text), 0o644)
 }

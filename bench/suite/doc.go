@@ -18,7 +18,10 @@
 // One file per section (sessions.go, park.go, pow.go, timers.go,
 // handshake.go) beside the shared runner (suite.go) and server start-up
 // (servers.go). BENCHMARKS.md's prose is the template
-// templates/benchmarks.md.tmpl; markdown.go only computes its cells. The
+// templates/benchmarks.md.tmpl; markdown.go only computes its cells.
+// Render ends with HandWrittenMarker, and `--out` keeps whatever the file
+// it replaces has after that line: sections measured by hand (`go test
+// -bench`, `make bench-hostile`) go there and survive `make bench`. The
 // package must not import testing: it is linked into the daemon's binary.
 //
 // The pure parts (/proc parsing, the Prometheus text scrape, ratios and the

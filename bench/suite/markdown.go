@@ -32,6 +32,7 @@ type mdView struct {
 	Timers       [][]string
 	Handshakes   [][]string
 	Cores        [][]string
+	Marker       string
 }
 
 type powView struct {
@@ -40,14 +41,59 @@ type powView struct {
 	Rows                        [][]string
 }
 
-// Render writes BENCHMARKS.md for a report.
+// HandWrittenMarker is the line of BENCHMARKS.md after which the file is
+// written by hand (figures from `go test -bench`, `make bench-hostile` and
+// the like): Render ends with it, and `bench suite --out` replaces only
+// what is above it, keeping everything below as the file had it.
+const HandWrittenMarker = "<!-- hand-written below: make bench keeps this part -->"
+
+// KeepHandWritten returns rendered (Render's output, which ends with the
+// marker line) followed by what came after the marker line in previous,
+// the file being replaced ("" when there is none). kept is false when
+// previous has content but no marker line: nothing of it can be told
+// apart as hand-written, so none of it is kept.
+func KeepHandWritten(rendered, previous string) (out string, kept bool) {
+	at, ok := markerEnd(rendered)
+	if !ok {
+		// Render always ends with the marker: this is a bug here.
+		panic("KeepHandWritten: the rendered report has no marker line")
+	}
+	rendered = rendered[:at]
+	if previous == "" {
+		return rendered, true
+	}
+	from, ok := markerEnd(previous)
+	if !ok {
+		return rendered, false
+	}
+	return rendered + previous[from:], true
+}
+
+// markerEnd returns the offset just past the first line of s that is
+// HandWrittenMarker (surrounding spaces and a CR aside).
+func markerEnd(s string) (int, bool) {
+	for off := 0; off < len(s); {
+		line := s[off:]
+		next := len(s)
+		if i := strings.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i], off+i+1
+		}
+		if strings.TrimSpace(line) == HandWrittenMarker {
+			return next, true
+		}
+		off = next
+	}
+	return 0, false
+}
+
+// Render writes BENCHMARKS.md for a report, ending with HandWrittenMarker.
 func Render(r *Report) string {
 	v := mdView{
 		Report: r, Date: r.Date.Format("2006-01-02 15:04 MST"), Targets: Targets(*r), Context: handshakeShare(r),
 		Light:     r.Params.LightWorkers > 0 && r.Params.LightWorkers != r.Params.Workers,
 		QuietName: NameTlslpdQuiet, NginxVersion: nginxVersion(r.Nginx),
 		Sessions: sessionsCells(r), Park: parkCells(r), PoW: powCells(r), Timers: timerCells(r), Handshakes: handshakeCells(r),
-		Cores: coresCells(r),
+		Cores: coresCells(r), Marker: HandWrittenMarker,
 	}
 	for i := range v.Targets {
 		if v.Targets[i].Got == "" {
