@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strconv"
@@ -51,6 +52,10 @@ func (p PositiveSeconds) Set(s string) error {
 	n, err := cli.ParseInt(s)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("%q is not a positive integer", s)
+	}
+	if maxSeconds := int(math.MaxInt64 / int64(time.Second)); n > maxSeconds {
+		// A larger count would wrap around in a time.Duration.
+		return fmt.Errorf("%q is more than %d seconds (292 years)", s, maxSeconds)
 	}
 	*p.D = time.Duration(n) * time.Second
 	return nil

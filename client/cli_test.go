@@ -34,6 +34,7 @@ func TestMainFlagErrors(t *testing.T) {
 		{"zero work timeout", []string{"--work-timeout", "0"}, "work-timeout"},
 		{"negative other timeout", []string{"--other-timeout=-3"}, "other-timeout"},
 		{"non-int timeout", []string{"--other-timeout", "1.5"}, "other-timeout"},
+		{"timeout past a Duration", []string{"--work-timeout", "9300000000"}, `"9300000000" is more than 9223372036 seconds`},
 		{"bad port", []string{"--ports", "3115,x"}, "ports"},
 		{"port range", []string{"--ports", "70000"}, "ports"},
 		{"empty ports", []string{"--ports", ""}, "ports"},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -215,6 +216,9 @@ func ParseSource(s string) (netip.Prefix, error) {
 // reference's `type=positive int` flags do.
 type seconds struct{ d *time.Duration }
 
+// maxSeconds is the most whole seconds a time.Duration holds.
+const maxSeconds = int(math.MaxInt64 / int64(time.Second))
+
 func (s seconds) String() string {
 	if s.d == nil {
 		return ""
@@ -226,6 +230,10 @@ func (s seconds) Set(v string) error {
 	n, err := cli.ParseInt(v)
 	if err != nil || n <= 0 {
 		return fmt.Errorf("want a positive whole number of seconds, in decimal")
+	}
+	if n > maxSeconds {
+		// A larger count would wrap around in a time.Duration.
+		return fmt.Errorf("want at most %d seconds (292 years)", maxSeconds)
 	}
 	*s.d = time.Duration(n) * time.Second
 	return nil
@@ -435,6 +443,12 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --cert-watch-interval must not be negative", ErrUsage)
 	case c.StatusInterval < 0:
 		return fmt.Errorf("%w: --status-interval must not be negative", ErrUsage)
+	case c.StatusInterval > 0 && c.StatusInterval < 100*time.Millisecond:
+		// Shorter floods the log (1ns wrote 300,000 lines in 2 s).
+		return fmt.Errorf("%w: --status-interval %s: want 0 (off) or at least 100ms", ErrUsage, c.StatusInterval)
+	case c.CertWatchInterval > 0 && c.CertWatchInterval < 10*time.Millisecond:
+		// Each check stats every certificate file: shorter is a busy loop.
+		return fmt.Errorf("%w: --cert-watch-interval %s: want 0 (SIGHUP only) or at least 10ms", ErrUsage, c.CertWatchInterval)
 	case c.GCPercent < 10:
 		return fmt.Errorf("%w: --gc-percent must be at least 10", ErrUsage)
 	case c.MaxConnsPerIdentity < 0:

@@ -88,6 +88,10 @@ func TestParseErrorsAreOneLine(t *testing.T) {
 		{[]string{"--metrics-addr", "nonsense"}, "--metrics-addr"},
 		{[]string{"--metrics-addr", "127.0.0.1:99999"}, `--metrics-addr "127.0.0.1:99999": port "99999": want 0..65535`},
 		{[]string{"--metrics-addr", "127.0.0.1:-1"}, "want 0..65535"},
+		{[]string{"--status-interval", "1ns"}, "--status-interval 1ns: want 0 (off) or at least 100ms"},
+		{[]string{"--cert-watch-interval", "1us"}, "--cert-watch-interval 1µs: want 0 (SIGHUP only) or at least 10ms"},
+		{[]string{"--work-timeout", "9300000000"}, `invalid value "9300000000" for flag --work-timeout: want at most 9223372036 seconds`},
+		{[]string{"--other-timeout", "99999999999999"}, "want at most 9223372036 seconds"},
 		{[]string{"--random-string", "a b"}, "--random-string must not contain spaces"},
 		{[]string{"extra"}, "unexpected argument \"extra\""},
 	}
