@@ -302,3 +302,60 @@ func TestUnansweredConnectionsGiveWayAtMaxConns(t *testing.T) {
 		})
 	}
 }
+
+// A rolling restart on one host: the new process shares the port
+// (ReusePort) and the old one drains. While it drains, every new
+// connection must reach the new process, none refused by the old one.
+func TestDrainingHandsNewConnectionsToTheProcessSharingThePort(t *testing.T) {
+	old := startServer(t, func(c *Config) {
+		c.ReusePort = true
+		c.DrainTimeout = ioBound
+	})
+	_, port, err := net.SplitHostPort(old.addr)
+	require.NoError(t, err)
+	next := startServer(t, func(c *Config) {
+		c.ReusePort = true
+		c.Addrs = []string{"tcp://127.0.0.1:" + port}
+	})
+	require.Equal(t, old.addr, next.addr)
+
+	// The two have certificates of their own: a connection that lands on
+	// the other one fails verification. Keep one session on the old one,
+	// so that it drains.
+	var held *peer
+	require.Eventually(t, func() bool {
+		p, err := old.dialAs(&recorder{}, old.tlsConfig(withCert))
+		if err != nil {
+			return false
+		}
+		if line, err := p.r.ReadString('\n'); err != nil || line != "HELLO\n" {
+			p.conn.Close()
+			return false
+		}
+		held = p
+		return true
+	}, ioBound, time.Millisecond)
+	held.t = t
+	t.Cleanup(func() { held.conn.Close() })
+	stopped := make(chan error, 1)
+	go func() { stopped <- old.stopServer() }()
+	require.Eventually(t, old.srv.Draining, ioBound, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the listeners are detached right after
+
+	for range 20 {
+		p := next.dial(withCert)
+		p.expect("HELLO")
+		p.conn.Close()
+	}
+	assert.Zero(t, testutil.ToFloat64(old.met.RefusedCounter(metrics.RefusedDraining)), "no newcomer was refused by the draining process")
+
+	held.send("HELLOBACK") // the session in flight still completes its step
+	held.expect("WORK AUTH 8")
+	held.conn.Close()
+	select {
+	case err := <-stopped:
+		require.NoError(t, err)
+	case <-time.After(2 * ioBound):
+		t.Fatal("the old server did not stop")
+	}
+}

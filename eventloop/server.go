@@ -152,7 +152,9 @@ type Server struct {
 	gnetAddrs []string // cfg.Addrs as bound (see claimAddrs)
 	addrs     []net.Addr
 	ready     chan struct{}
-	finished  chan struct{} // closed when the tutorial session ended
+	booted    chan struct{}   // closed by OnBoot; ready follows once Run has seen the listeners
+	ownLns    map[uint64]bool // our listening sockets' inodes, with ReusePort (see detachListeners)
+	finished  chan struct{}   // closed when the tutorial session ended
 	finish    sync.Once
 	tutorial  atomic.Bool // the one tutorial session is taken
 }
@@ -189,6 +191,7 @@ func New(cfg Config) (*Server, error) {
 		loops:      map[gnet.EventLoop]*loop{},
 		perIP:      map[netip.Addr]int32{},
 		ready:      make(chan struct{}),
+		booted:     make(chan struct{}),
 		finished:   make(chan struct{}),
 	}, nil
 }
@@ -231,14 +234,24 @@ func (s *Server) Run(ctx context.Context) error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithLogger(gnetLogger{s.log}),
 	}
+	var lnAddrs map[string]bool
+	var before map[uint64]bool
+	if s.cfg.ReusePort {
+		lnAddrs = hostPorts(addrs)
+		before = listenerInodes(lnAddrs)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- gnet.Rotate(s, addrs, opts...) }()
 
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve %s: %w", strings.Join(addrs, ", "), err)
-	case <-s.ready:
+	case <-s.booted:
 	}
+	if s.cfg.ReusePort {
+		s.ownLns = ownListeners(lnAddrs, before, s.cfg.Loops*len(addrs))
+	}
+	close(s.ready)
 	tickCtx, stopTick := context.WithCancel(context.Background())
 	tickDone := make(chan struct{})
 	go func() { defer close(tickDone); s.runTicker(tickCtx) }()
@@ -329,6 +342,15 @@ func probeListen(hostPort string) (int, error) {
 // tutorial ended) there is nothing to wait for.
 func (s *Server) drain(signalled bool) {
 	s.draining.Store(true)
+	if s.cfg.ReusePort {
+		// Another process may share the port: let it take every new
+		// connection while the sessions here finish.
+		n, err := s.detachListeners()
+		if err != nil {
+			s.log.Warn().Err(err).Msg("draining: not every listener could be detached")
+		}
+		s.log.Debug().Int("listeners", n).Msg("draining: listeners detached")
+	}
 	if signalled && s.cfg.DrainTimeout > 0 && s.conns.Load() > 0 {
 		s.log.Info().Int64("connections_open", s.conns.Load()).Stringer("drain_timeout", s.cfg.DrainTimeout).Msg("draining")
 		s.waitConns(s.cfg.DrainTimeout)
@@ -384,7 +406,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 		}
 		unix.Close(fd)
 	}
-	close(s.ready)
+	close(s.booted)
 	return gnet.None
 }
 
