@@ -374,6 +374,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		}
 	}
+	maxConns := d.cfg.MaxConns
+	if nofile, err := nofileLimit(); err == nil {
+		if fit := fitMaxConns(maxConns, nofile); fit < maxConns {
+			d.log.Warn().Int("max_conns", maxConns).Int("lowered_to", fit).Uint64("open_file_limit", nofile).
+				Msg("--max-conns is more than the open-file limit allows, lowered so a flood of connections cannot stop the daemon; raise the limit (ulimit -n, systemd LimitNOFILE=) to serve more")
+			maxConns = fit
+		}
+	}
 	srv, err := eventloop.New(eventloop.Config{
 		Listeners:        listeners(&d.cfg, d.tlsCtx),
 		Loops:            d.cfg.Loops,
@@ -382,7 +390,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		WorkTimeout:      d.cfg.WorkTimeout,
 		OtherTimeout:     d.cfg.OtherTimeout,
 		HandshakeTimeout: d.cfg.HandshakeTimeout,
-		MaxConns:         d.cfg.MaxConns,
+		MaxConns:         maxConns,
 		MaxConnsPerIP:    d.cfg.MaxConnsPerIP,
 		MaxBufferedBytes: d.cfg.MaxBufferedBytes,
 		DrainTimeout:     d.cfg.DrainTimeout,

@@ -83,7 +83,13 @@ func hasFlag(args []string, name string) bool {
 
 func startIn(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	return startCmd(t, dir, exec.Command(binary, args...))
+}
+
+// startCmd starts cmd (tlslpd, or a wrapper that execs it) in dir and
+// waits until it serves.
+func startCmd(t *testing.T, dir string, cmd *exec.Cmd) *proc {
+	t.Helper()
 	cmd.Dir = dir
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
