@@ -47,7 +47,7 @@ func Listen(addr string, m *Metrics, opts HTTPOptions) (*HTTP, error) {
 // newHTTP serves on ln; loopback says whether ln is reachable from this
 // host only.
 func newHTTP(ln net.Listener, loopback bool, m *Metrics, opts HTTPOptions) *HTTP {
-	h := &HTTP{ln: ln, loopback: loopback, pprof: loopback || opts.Pprof}
+	h := &HTTP{ln: limitConns(ln, MaxHTTPConns), loopback: loopback, pprof: loopback || opts.Pprof}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry}))
 	if h.pprof {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -98,4 +99,38 @@ func TestReasonSeriesExistFromStartup(t *testing.T) {
 	for name, values := range want {
 		assert.ElementsMatch(t, values, got[name], name)
 	}
+}
+
+// Idle connections to the metrics endpoint hold at most MaxHTTPConns
+// descriptors (the rest wait in the backlog), and a scrape still gets
+// through once they go.
+func TestHTTPConnectionsAreBounded(t *testing.T) {
+	h, err := Listen("127.0.0.1:0", New(), HTTPOptions{})
+	require.NoError(t, err)
+	go func() { _ = h.Serve() }()
+	defer h.Shutdown(t.Context())
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			_ = c.Close()
+		}
+	}()
+	for range MaxHTTPConns + 20 {
+		c, err := net.DialTimeout("tcp", h.Addr().String(), 2*time.Second)
+		require.NoError(t, err)
+		idle = append(idle, c)
+	}
+	lim := h.ln.(*limitListener)
+	require.Eventually(t, func() bool { return len(lim.slots) == MaxHTTPConns }, 5*time.Second, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond)
+	assert.Equal(t, MaxHTTPConns, len(lim.slots), "no more than the bound accepted")
+	for _, c := range idle {
+		_ = c.Close()
+	}
+	idle = nil
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get("http://" + h.Addr().String() + "/healthz")
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
 }
