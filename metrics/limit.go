@@ -7,10 +7,12 @@ import (
 
 // MaxHTTPConns bounds the metrics endpoint's open connections. Every one
 // holds a file descriptor, and the daemon must never let descriptors run
-// out: gnet stops its event loop when accept fails with EMFILE. Scrapers
-// and probes need a handful; more wait in the listen backlog, holding no
-// descriptor, and silent ones are closed by ReadHeaderTimeout.
-const MaxHTTPConns = 16
+// out: gnet stops its event loop when accept fails with EMFILE. The live
+// monitor's event streams take up to 16 (monitor.Options.MaxWatchers) and
+// scrapers and probes a handful, so 48 leaves /healthz and /metrics room
+// however many streams are open; more wait in the listen backlog, holding
+// no descriptor, and silent ones are closed by ReadHeaderTimeout.
+const MaxHTTPConns = 48
 
 // limitListener accepts at most n connections open at once.
 type limitListener struct {
