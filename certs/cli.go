@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"tlslpd/cli"
@@ -25,7 +26,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err := cli.Parse(fs, args); err != nil {
 		return cli.Exit(fs, err, stdout, stderr)
 	}
-	opts := Options{Hosts: strings.Split(*hosts, ",")}
+	list, err := ParseHosts(*hosts)
+	if err != nil {
+		return cli.Exit(fs, err, stdout, stderr)
+	}
+	opts := Options{Hosts: list}
 	if *force {
 		pki, err := New(opts)
 		if err == nil {
@@ -85,4 +90,43 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ParseHosts reads --hosts: comma-separated DNS names (a leading "*."
+// wildcard allowed) and IP addresses, spaces around them ignored. An empty
+// item or a name a certificate cannot carry is an error: it would make a
+// certificate that TLS clients refuse or that matches nothing.
+func ParseHosts(s string) ([]string, error) {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		h := strings.TrimSpace(item)
+		if h == "" {
+			return nil, fmt.Errorf("--hosts %q: empty name (want comma-separated host names and IPs)", s)
+		}
+		if _, err := netip.ParseAddr(h); err != nil && !validDNSName(h) {
+			return nil, fmt.Errorf("--hosts %q: %q is neither a host name nor an IP address", s, h)
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// validDNSName accepts letters, digits and '-' in dot-separated labels of
+// at most 63 bytes (253 in all), and a leading "*." wildcard.
+func validDNSName(h string) bool {
+	h = strings.TrimPrefix(h, "*.")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -143,3 +143,28 @@ func TestLoadCAWithPKCS8Key(t *testing.T) {
 	require.NoError(t, err)
 	verifyLeaf(t, files.CACert, cert, x509.ExtKeyUsageClientAuth)
 }
+
+func TestHostsFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string // nil: refused
+	}{
+		{"localhost,127.0.0.1,::1", []string{"localhost", "127.0.0.1", "::1"}},
+		{" a.example , *.b.example", []string{"a.example", "*.b.example"}},
+		{"", nil}, {"a,,b", nil}, {"bad host!", nil}, {"-a.example", nil}, {"a..example", nil}, {"*.", nil},
+	} {
+		got, err := ParseHosts(tc.in)
+		if tc.want == nil {
+			assert.Error(t, err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got)
+	}
+	var out, errOut bytes.Buffer
+	dir := filepath.Join(t.TempDir(), "certificates")
+	assert.Equal(t, 2, Main([]string{"--dir", dir, "--hosts", "a,,b"}, &out, &errOut))
+	assert.Equal(t, "tlslpd certs: --hosts \"a,,b\": empty name (want comma-separated host names and IPs)\n", errOut.String())
+	_, err := os.Stat(dir)
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing written")
+}
