@@ -73,7 +73,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	ctx, stop := context.WithTimeout(ctx, *duration)
+	// The attack runs on ctx (a signal ends it); the clock on held, so
+	// the summary can be read while the attack still holds.
+	held, stop := context.WithTimeout(ctx, *duration)
 	defer stop()
 
 	var (
@@ -139,7 +141,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		done := make(chan result, *conns)
 		for i := range *conns {
 			go func() {
-				res, err := Pipeline{Target: target, Source: srcs[i%len(srcs)], Token: *token, NBits: *nBits}.Run(ctx)
+				res, err := Pipeline{Target: target, Source: srcs[i%len(srcs)], Token: *token, NBits: *nBits}.Run(held)
 				done <- result{res, err}
 			}()
 		}
@@ -172,7 +174,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer tick.Stop()
 	for running := true; running; {
 		select {
-		case <-ctx.Done():
+		case <-held.Done():
 			running = false
 		case <-tick.C:
 			fmt.Fprintf(stdout, "%5.0fs  %s\n", time.Since(start).Seconds(), report())
