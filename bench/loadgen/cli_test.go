@@ -160,7 +160,7 @@ func TestMainOutputs(t *testing.T) {
 
 func TestMainThresholdExitCodes(t *testing.T) {
 	env := testenv.New(t)
-	port := env.StartTlslpd(t, "--n_bits", "4")
+	port := startTlslpd(t, env, "--n_bits", "4")
 	// tlslpd injects FAIL in about 90% of sessions: 200 leave some completed.
 	common := append(cliTarget(t, env, port), "--workers", "2", "--sessions", "200", "--quiet")
 	tests := []struct {
@@ -197,13 +197,13 @@ func TestMainThresholdExitCodes(t *testing.T) {
 // says why, and the status lines a pipe gets say what is in flight.
 func TestMainDurationBoundsSlowWork(t *testing.T) {
 	env := testenv.New(t)
-	port := env.StartTlslpd(t, "--n_bits", "40", "--work-timeout", "600")
+	port := startTlslpd(t, env, "--n_bits", "40", "--work-timeout", "600")
 	progress := &syncWriter{}
 	var out bytes.Buffer
 	start := time.Now()
 	// The grace is long enough for both sessions to get through the
 	// handshake to WORK on a loaded machine, and far too short to solve it.
-	code := Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "300ms", "--grace", "3s",
+	code := Main(append(cliTarget(t, env, port), "--workers", "2", "--duration", "300ms", "--grace", "5s",
 		"--progress-interval", "100ms", "--work-timeout", "600"), &out, progress)
 	elapsed := time.Since(start)
 	assert.Equal(t, ExitFailed, code, "nothing completed")
@@ -225,7 +225,7 @@ func TestMainDurationBoundsSlowWork(t *testing.T) {
 
 func TestMainSummaryOnSIGTERM(t *testing.T) {
 	env := testenv.New(t)
-	port := env.StartTlslpd(t, "--n_bits", "4")
+	port := startTlslpd(t, env, "--n_bits", "4")
 	progress := &syncWriter{}
 	var out bytes.Buffer
 	done := make(chan int, 1)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bytes"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -38,11 +39,24 @@ func (s *sourceRecorder) sources() map[string]int {
 }
 
 // startBaseline serves cfg with mTLS on a listener that records sources.
+// Unless cfg sets its own, the server's deadlines are stepBound: a loaded
+// machine makes sessions slow, and the tests count them, not timeouts.
 func startBaseline(t *testing.T, env *testenv.Env, cfg baseline.Config) (int, *sourceRecorder) {
 	t.Helper()
+	if cfg.OtherTimeout == 0 {
+		cfg.OtherTimeout = stepBound
+	}
 	rec := &sourceRecorder{Listener: testenv.Listen(t), ips: map[string]int{}}
 	env.ServeBaseline(t, rec, cfg, false)
 	return testenv.Port(rec), rec
+}
+
+// startTlslpd runs the in-process tlslpd with args, its handshake and step
+// deadlines stepBound unless args set them.
+func startTlslpd(t *testing.T, env *testenv.Env, args ...string) int {
+	t.Helper()
+	bound := strconv.Itoa(int(stepBound.Seconds()))
+	return env.StartTlslpd(t, append([]string{"--handshake-timeout", stepBound.String(), "--other-timeout", bound}, args...)...)
 }
 
 // syncWriter lets the progress goroutine and the test share a buffer.

@@ -31,7 +31,7 @@ type generatorRun struct {
 func runGenerators(t *testing.T, n int) []*generatorRun {
 	t.Helper()
 	env := testenv.New(t)
-	port := env.StartTlslpd(t, "--n_bits", "8")
+	port := startTlslpd(t, env, "--n_bits", "8")
 	runs := make([]*generatorRun, n)
 	var wg sync.WaitGroup
 	for i := range runs {
