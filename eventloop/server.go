@@ -29,6 +29,10 @@ import (
 // ErrConfig is wrapped by configuration errors from New.
 var ErrConfig = errors.New("invalid server configuration")
 
+// ErrEngineEnded is Serve's error when gnet stops serving by itself, before
+// any shutdown was asked for (an event loop gave up; gnet's log says why).
+var ErrEngineEnded = errors.New("the event loops stopped on their own")
+
 // EngineFactory makes one TLS engine per connection (*tlsbridge.Server),
 // for the connection's source address.
 type EngineFactory interface {
@@ -262,6 +266,9 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		stopTick()
 		<-tickDone
+		if err == nil {
+			err = ErrEngineEnded
+		}
 		return fmt.Errorf("serve: %w", err)
 	}
 	s.drain(ctx.Err() != nil)
