@@ -24,14 +24,16 @@ import (
 func loadRuns(t *testing.T) (dir string, files []string, sums []loadgen.Summary) {
 	t.Helper()
 	env := testenv.New(t)
-	port := env.StartTlslpd(t, "--n_bits", "8")
+	// A minute per step on both sides: a loaded machine under -race makes
+	// sessions slow, and these runs must not turn that into timeouts.
+	port := env.StartTlslpd(t, "--n_bits", "8", "--handshake-timeout", "60s", "--other-timeout", "60")
 	certs := env.Files(t)
 	dir = t.TempDir()
 	common := []string{"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--client-cert", certs.ClientCert,
-		"--private-key", certs.ClientKey, "--ca-cert", certs.CACert, "--quiet", "--json", "--interval", "250ms"}
+		"--private-key", certs.ClientKey, "--ca-cert", certs.CACert, "--quiet", "--json", "--interval", "250ms", "--other-timeout", "60"}
 	// tlslpd injects FAIL in about 90% of sessions (the reference's
 	// draw): 100 sessions each leave some completed in most intervals.
-	modes := [][]string{{"--workers", "2", "--sessions", "100"}, {"--rate", "100", "--duration", "1s"}}
+	modes := [][]string{{"--workers", "2", "--sessions", "100"}, {"--rate", "100", "--duration", "1s", "--grace", "60s"}}
 	files = make([]string, len(modes))
 	sums = make([]loadgen.Summary, len(modes))
 	var wg sync.WaitGroup
