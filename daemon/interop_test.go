@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -15,15 +16,19 @@ import (
 	"tlslpd/internal/testenv"
 )
 
-// interopBound bounds every step of these tests.
-const interopBound = 20 * time.Second
+// interopBound bounds every step of these tests, on both sides: generous,
+// so that a loaded machine under -race makes sessions slow, not timed out
+// (client and daemon share this process and its CPU).
+const interopBound = time.Minute
 
 // inProcess runs a daemon in this process on 127.0.0.1:0 (the shared test
-// environment's) and returns its port and a client TLS config.
+// environment's) and returns its port and a client TLS config. Its
+// handshake and step deadlines are interopBound unless args set them.
 func inProcess(t *testing.T, args ...string) (int, *tls.Config) {
 	t.Helper()
 	env := testenv.New(t)
-	return env.StartTlslpd(t, args...), env.ClientTLS
+	bounds := []string{"--handshake-timeout", interopBound.String(), "--other-timeout", strconv.Itoa(int(interopBound.Seconds()))}
+	return env.StartTlslpd(t, append(bounds, args...)...), env.ClientTLS
 }
 
 func TestClientAgainstTlslpd(t *testing.T) {
