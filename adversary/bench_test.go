@@ -437,6 +437,9 @@ func BenchmarkStalledBurst(b *testing.B) {
 			for run.Stats().Opened < int64(n) && time.Now().Before(deadline) {
 				time.Sleep(100 * time.Millisecond)
 			}
+			// A connection counts as unanswered once silent for a second;
+			// the honest sessions come after that.
+			time.Sleep(1500 * time.Millisecond)
 			waits, _, failed := honestWaits(b, ctx, s, 5, nil)
 			st := run.Stats()
 			m := s.scrape()
