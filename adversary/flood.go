@@ -262,16 +262,11 @@ func (r *FloodRun) handshake(ctx context.Context, raw net.Conn) (appendRecord, f
 		if err != nil {
 			return nil, nil, err
 		}
-		data := func(dst []byte, b byte) []byte { return seal.seal(dst, recordTypeApplicationData, []byte{b}) }
-		switch r.cfg.Kind {
-		case EmptyRecords:
-			return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeApplicationData, nil), nil }, data, nil
-		case WarningAlerts:
-			return func(dst []byte) ([]byte, error) {
-				return seal.seal(dst, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled}), nil
-			}, data, nil
-		case KeyUpdates:
-			return func(dst []byte) ([]byte, error) { return seal.keyUpdate(dst, true) }, data, nil
+		if r.cfg.Kind == KeyUpdates {
+			return func(dst []byte) ([]byte, error) { return seal.keyUpdate(dst, true) }, dataRecord(seal), nil
+		}
+		if flood := commonFlood(seal, r.cfg.Kind); flood != nil {
+			return flood, dataRecord(seal), nil
 		}
 		return nil, nil, fmt.Errorf("adversary: %v is not a TLS 1.3 flood", r.cfg.Kind)
 	}
@@ -293,24 +288,43 @@ func (r *FloodRun) handshake(ctx context.Context, raw net.Conn) (appendRecord, f
 	if err != nil {
 		return nil, nil, err
 	}
-	data := func(dst []byte, b byte) []byte { return seal.seal(dst, recordTypeApplicationData, []byte{b}) }
-	switch r.cfg.Kind {
-	case EmptyRecords:
-		return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeApplicationData, nil), nil }, data, nil
-	case WarningAlerts:
-		return func(dst []byte) ([]byte, error) {
-			return seal.seal(dst, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled}), nil
-		}, data, nil
-	case Renegotiation:
+	if flood := commonFlood(seal, r.cfg.Kind); flood != nil {
+		return flood, dataRecord(seal), nil
+	}
+	if r.cfg.Kind == Renegotiation {
 		// A fresh ClientHello inside the session: a renegotiation the
 		// client starts (the server never asked with a HelloRequest).
 		hello, err := captureHello(cc)
 		if err != nil {
 			return nil, nil, err
 		}
-		return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeHandshake, hello[5:]), nil }, data, nil
+		return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeHandshake, hello[5:]), nil }, dataRecord(seal), nil
 	}
 	return nil, nil, fmt.Errorf("adversary: %v is not a TLS 1.2 flood", r.cfg.Kind)
+}
+
+// recordSealer is what both record layers (TLS 1.3 and 1.2) offer a flood.
+type recordSealer interface {
+	seal(dst []byte, typ byte, payload []byte) []byte
+}
+
+// dataRecord seals one byte of line data, the flood's keep-alive.
+func dataRecord(seal recordSealer) func([]byte, byte) []byte {
+	return func(dst []byte, b byte) []byte { return seal.seal(dst, recordTypeApplicationData, []byte{b}) }
+}
+
+// commonFlood is the record of a flood that both TLS versions send alike,
+// or nil for a kind that is version-specific.
+func commonFlood(seal recordSealer, kind FloodKind) appendRecord {
+	switch kind {
+	case EmptyRecords:
+		return func(dst []byte) ([]byte, error) { return seal.seal(dst, recordTypeApplicationData, nil), nil }
+	case WarningAlerts:
+		return func(dst []byte) ([]byte, error) {
+			return seal.seal(dst, recordTypeAlert, []byte{alertLevelWarning, alertUserCanceled}), nil
+		}
+	}
+	return nil
 }
 
 // Stats reads the counters.
