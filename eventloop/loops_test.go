@@ -1,12 +1,17 @@
 package eventloop
 
 import (
+	"bufio"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Event loops follow GOMAXPROCS (the cores, or a container's CPU limit).
@@ -38,4 +43,73 @@ func TestIdleLoopsParkInNetpoller(t *testing.T) {
 	// idle most of the time.
 	assert.Eventually(t, func() bool { return parked() >= 2 }, ioBound, 5*time.Millisecond,
 		"both event loops parked in the netpoller")
+}
+
+// A loop's epoll fd is never watched by the runtime's own netpoller
+// directly: registered for good, every event on every connection would
+// wake an idle runtime thread while the loop is busy (a wake-up storm:
+// third_party/gnet/README.tlslpd.md). Only a park epoll, holding nothing
+// but that one loop's fd while the loop is parked, may watch it.
+func TestLoopEpollWatchedOnlyByItsParkEpoll(t *testing.T) {
+	startServer(t, func(c *Config) { c.Loops = 2 })
+	watches := epollWatches(t)
+	loops := 0
+	for fd, targets := range watches {
+		if !watchesSocket(t, targets) {
+			continue
+		}
+		loops++
+		for watcher, its := range watches {
+			for _, target := range its {
+				if target == fd {
+					assert.Equal(t, []int{fd}, its, "epoll %d watches loop epoll %d among other fds: the runtime's netpoller watches the loop directly", watcher, fd)
+				}
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, loops, 2, "both loops' epoll fds (watching their listeners) found")
+}
+
+// epollWatches maps each epoll fd of this process to the fds it watches
+// (the tfd lines of /proc/self/fdinfo).
+func epollWatches(t *testing.T) map[int][]int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	require.NoError(t, err)
+	out := map[int][]int{}
+	for _, e := range entries {
+		link, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name()))
+		if err != nil || link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		fd, err := strconv.Atoi(e.Name())
+		require.NoError(t, err)
+		f, err := os.Open(filepath.Join("/proc/self/fdinfo", e.Name()))
+		if err != nil {
+			continue // closed meanwhile
+		}
+		targets := []int{}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Fields(sc.Text())
+			if len(fields) >= 2 && fields[0] == "tfd:" {
+				n, err := strconv.Atoi(fields[1])
+				require.NoError(t, err)
+				targets = append(targets, n)
+			}
+		}
+		require.NoError(t, f.Close())
+		out[fd] = targets
+	}
+	return out
+}
+
+func watchesSocket(t *testing.T, fds []int) bool {
+	t.Helper()
+	for _, fd := range fds {
+		if link, err := os.Readlink(filepath.Join("/proc/self/fd", strconv.Itoa(fd))); err == nil && strings.HasPrefix(link, "socket:") {
+			return true
+		}
+	}
+	return false
 }

@@ -35,8 +35,9 @@ import (
 // Poller represents a poller which is in charge of monitoring file-descriptors.
 type Poller struct {
 	fd                          int             // epoll fd
-	epFile                      *os.File        // tlslpd patch: fd as a file in Go's netpoller
-	epRaw                       syscall.RawConn // tlslpd patch: parks Polling until fd is readable
+	parkFd                      int             // tlslpd patch: the park epoll (see park)
+	parkFile                    *os.File        // tlslpd patch: parkFd in Go's netpoller
+	parkRaw                     syscall.RawConn // tlslpd patch: parks Polling until fd is readable
 	blockInEpoll                bool            // tlslpd patch: upstream's blocking epoll_wait
 	efd                         int             // eventfd
 	efdBuf                      []byte          // efd buffer to read an 8-byte integer
@@ -54,21 +55,19 @@ func OpenPoller() (poller *Poller, err error) {
 		err = os.NewSyscallError("epoll_create1", err)
 		return
 	}
-	// tlslpd patch: register the epoll fd itself (it is pollable) with Go's
-	// netpoller, so that an idle loop parks its goroutine there instead of
-	// holding an OS thread in a blocking epoll_wait. See README.tlslpd.md.
+	// tlslpd patch: an idle loop parks its goroutine in Go's netpoller
+	// instead of holding an OS thread in a blocking epoll_wait. The runtime
+	// watches a second, "park" epoll instance, which holds the loop's epoll
+	// fd only while the loop is parked: registered for good, every event
+	// on every connection would wake an idle thread of the runtime for
+	// nothing while the loop is busy. See README.tlslpd.md.
 	poller.blockInEpoll = os.Getenv("TLSLPD_GNET_BLOCKING_EPOLL") == "1"
-	if err = unix.SetNonblock(poller.fd, true); err != nil {
-		_ = unix.Close(poller.fd)
-		poller = nil
-		err = os.NewSyscallError("fcntl", err)
-		return
-	}
-	poller.epFile = os.NewFile(uintptr(poller.fd), "epoll")
-	if poller.epRaw, err = poller.epFile.SyscallConn(); err != nil {
-		_ = poller.epFile.Close()
-		poller = nil
-		return
+	if !poller.blockInEpoll {
+		if err = poller.openPark(); err != nil {
+			_ = unix.Close(poller.fd)
+			poller = nil
+			return
+		}
 	}
 	if poller.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 		_ = poller.Close()
@@ -91,7 +90,56 @@ func OpenPoller() (poller *Poller, err error) {
 // Close closes the poller.
 func (p *Poller) Close() error {
 	_ = unix.Close(p.efd)
-	return p.epFile.Close() // tlslpd patch: the file owns the epoll fd
+	if p.parkFile != nil { // tlslpd patch: wakes a parked Polling with os.ErrClosed
+		_ = p.parkFile.Close()
+	}
+	return os.NewSyscallError("close", unix.Close(p.fd))
+}
+
+// openPark makes the park epoll instance and hands it to Go's netpoller
+// (tlslpd patch). An epoll fd is pollable: readable while it has ready
+// events.
+func (p *Poller) openPark() error {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return os.NewSyscallError("epoll_create1", err)
+	}
+	// The runtime only polls non-blocking fds (epoll_wait ignores the flag).
+	if err = unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	// File.Fd would put the fd back in blocking mode: keep our own copy.
+	p.parkFd = fd
+	p.parkFile = os.NewFile(uintptr(fd), "epoll-park")
+	if p.parkRaw, err = p.parkFile.SyscallConn(); err != nil {
+		_ = p.parkFile.Close()
+		return err
+	}
+	return nil
+}
+
+// park waits, with the goroutine parked in Go's netpoller, until the
+// loop's epoll fd has events, and returns them as epoll_wait does (tlslpd
+// patch). The loop's fd joins the park epoll for the wait only: adding it
+// when it already has events makes the park epoll readable at once, so no
+// event is missed between the last epoll_wait and the park.
+func (p *Poller) park(el *eventList) (n int, err error) {
+	if err = unix.EpollCtl(p.parkFd, unix.EPOLL_CTL_ADD, p.fd, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+		if err == unix.EBADF { // Close ran
+			return -1, os.ErrClosed
+		}
+		return -1, os.NewSyscallError("epoll_ctl add", err)
+	}
+	rerr := p.parkRaw.Read(func(uintptr) bool {
+		n, err = unix.EpollWait(p.fd, el.events, 0)
+		return n > 0 || (err != nil && err != unix.EINTR)
+	})
+	_ = unix.EpollCtl(p.parkFd, unix.EPOLL_CTL_DEL, p.fd, nil)
+	if rerr != nil {
+		return -1, rerr
+	}
+	return n, err
 }
 
 // Make the endianness of bytes compatible with more linux OSs under different processor-architectures,
@@ -141,25 +189,22 @@ func (p *Poller) Polling(callback PollEventHandler) error {
 		n   int
 		err error
 	)
-	// tlslpd patch: ready reports whether epoll_wait(0) found events (or
-	// failed for good); while it finds none, the goroutine is parked in
-	// Go's netpoller until the epoll fd becomes readable.
-	ready := func(fd uintptr) bool {
-		n, err = unix.EpollWait(int(fd), el.events, 0)
-		return n > 0 || (err != nil && err != unix.EINTR)
-	}
 	for {
-		if p.blockInEpoll {
+		switch {
+		case p.blockInEpoll || msec == 0:
 			n, err = unix.EpollWait(p.fd, el.events, msec)
-		} else if rerr := p.epRaw.Read(ready); rerr != nil {
-			if errors.Is(rerr, os.ErrClosed) {
-				return rerr
+		default: // tlslpd patch: idle, so park in Go's netpoller
+			var perr error
+			if n, perr = p.park(el); perr != nil {
+				if errors.Is(perr, os.ErrClosed) {
+					return perr
+				}
+				// Not pollable after all (the runtime refused the fd):
+				// wait the upstream way rather than end the loop.
+				logging.Warnf("epoll fd not pollable by the Go runtime (%v), blocking in epoll_wait", perr)
+				p.blockInEpoll = true
+				continue
 			}
-			// Not pollable after all (the runtime refused the fd):
-			// wait the upstream way rather than end the loop.
-			logging.Warnf("epoll fd not pollable by the Go runtime (%v), blocking in epoll_wait", rerr)
-			p.blockInEpoll = true
-			continue
 		}
 		if n == 0 || (n < 0 && err == unix.EINTR) {
 			msec = -1
