@@ -458,11 +458,12 @@ func (d *Daemon) announce(ctx context.Context) {
 	case tlsbridge.ClientAuthOptional:
 		mode = "optional client certificates (verified when shown)"
 	}
+	addrs := d.srv.Addrs()
 	var bound []string
-	for _, a := range d.srv.Addrs() {
+	for _, a := range addrs {
 		bound = append(bound, a.String())
 	}
-	ev := d.log.Info().Strs("listen", bound).Strs("transports", listenNames(&d.cfg)).Str("mode", mode).
+	ev := d.log.Info().Strs("listen", bound).Strs("transports", listenNames(&d.cfg, addrs)).Str("mode", mode).
 		Int("n_bits", d.cfg.Session.NBits).Bool("tutorial", d.cfg.Session.Tutorial)
 	if d.admin != nil {
 		ev = ev.Str("metrics", "http://"+d.admin.Addr().String()+"/metrics")

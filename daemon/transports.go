@@ -1,6 +1,9 @@
 package daemon
 
 import (
+	"net"
+	"strconv"
+
 	"tlslpd/config"
 	"tlslpd/eventloop"
 	"tlslpd/monitor"
@@ -34,11 +37,18 @@ func listeners(cfg *config.Server, tlsServer transport.Factory) []eventloop.List
 }
 
 // listenNames are the listen addresses with their transports, for the
-// "tlslpd serving" line.
-func listenNames(cfg *config.Server) []string {
+// "tlslpd serving" line: the configured host, the bound port (port 0 asks
+// the kernel for one). bound is in listener order, one per listener when
+// every listener could be inspected; otherwise the configured ports stay.
+func listenNames(cfg *config.Server, bound []net.Addr) []string {
 	ls := cfg.Listeners()
 	out := make([]string, len(ls))
 	for i, l := range ls {
+		if len(bound) == len(ls) {
+			if t, ok := bound[i].(*net.TCPAddr); ok {
+				l.Port = strconv.Itoa(t.Port)
+			}
+		}
 		out[i] = l.String()
 	}
 	return out
