@@ -285,7 +285,7 @@ func checkShedLogged(t *testing.T, s *server, shed float64, start time.Time) {
 	logged := func() float64 {
 		lines = lines[:0]
 		n := 0.0
-		for _, l := range s.logLines() {
+		for _, l := range s.Events() {
 			if l["message"] == "connections shed" && l["reason"] == "overload" {
 				lines = append(lines, l)
 				c, _ := l["count"].(float64)

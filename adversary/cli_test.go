@@ -15,7 +15,7 @@ import (
 func TestAttackCommand(t *testing.T) {
 	s := startServer(t)
 	host, port, _ := strings.Cut(s.addr, ":")
-	certs := filepath.Join(s.cmd.Dir, "certificates")
+	certs := filepath.Join(s.Cmd.Dir, "certificates")
 	base := []string{"--host", host, "--port", port, "--duration", "1500ms",
 		"--ca-cert", filepath.Join(certs, "ca_cert.pem"), "--client-cert", filepath.Join(certs, "client_cert.pem"),
 		"--private-key", filepath.Join(certs, "ec_private_key.pem")}

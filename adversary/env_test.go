@@ -6,20 +6,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"tlslpd/certs"
 	"tlslpd/internal/testbin"
 )
 
@@ -51,26 +47,17 @@ const (
 
 // server is one tlslpd process under attack.
 type server struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	addr    string
-	metrics string // base URL of /metrics
-	target  Target
-	exited  chan struct{}
-
-	mu   sync.Mutex
-	logs []map[string]any
+	*testbin.Proc
+	t      testing.TB
+	addr   string // the first listener's
+	target Target
 }
 
 // startServer runs tlslpd with a fresh PKI, short loopback-only defaults
 // and args on top (later flags win).
 func startServer(t testing.TB, args ...string) *server {
 	t.Helper()
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	base := []string{
 		"--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0",
 		"--token", testToken, "--n_bits", strconv.Itoa(testNBits),
@@ -78,59 +65,11 @@ func startServer(t testing.TB, args ...string) *server {
 	}
 	cmd := exec.Command(tlslpdBin, append(base, args...)...)
 	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	s := &server{t: t, cmd: cmd, exited: make(chan struct{})}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		var once sync.Once
-		for sc.Scan() {
-			var m map[string]any
-			if json.Unmarshal(sc.Bytes(), &m) != nil {
-				continue
-			}
-			s.mu.Lock()
-			s.logs = append(s.logs, m)
-			if m["message"] == "tlslpd serving" {
-				if l, ok := m["listen"].([]any); ok && len(l) > 0 {
-					s.addr, _ = l[0].(string)
-				}
-				if u, ok := m["metrics"].(string); ok {
-					s.metrics = u
-				}
-				once.Do(func() { close(ready) })
-			}
-			s.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, stderr)
-	}()
-	go func() { _ = cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-s.exited
-	})
-	select {
-	case <-ready:
-	case <-s.exited:
-		t.Fatalf("tlslpd exited before serving: %v", s.logLines())
-	case <-time.After(startWait):
-		t.Fatal("tlslpd did not start serving in time")
-	}
+	p := testbin.Start(t, cmd, startWait)
+	require.NotEmpty(t, p.Listen, "the serving line names no listener")
 	cc, err := pki.ClientConfig("127.0.0.1")
 	require.NoError(t, err)
-	s.mu.Lock()
-	s.target = Target{Addr: s.addr, TLS: cc}
-	s.mu.Unlock()
-	return s
-}
-
-func (s *server) logLines() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]map[string]any(nil), s.logs...)
+	return &server{Proc: p, t: t, addr: p.Listen[0], target: Target{Addr: p.Listen[0], TLS: cc}}
 }
 
 // scrape reads /metrics as series -> value, the series spelled as in the
@@ -139,7 +78,7 @@ func (s *server) scrape() map[string]float64 {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.metrics, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Metrics, nil)
 	require.NoError(s.t, err)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(s.t, err)
@@ -189,7 +128,7 @@ func sum(m map[string]float64, name string, labels ...string) float64 {
 // rss is the server's resident set size in bytes, from /proc.
 func (s *server) rss() int64 {
 	s.t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.Cmd.Process.Pid))
 	require.NoError(s.t, err)
 	for _, line := range strings.Split(string(b), "\n") {
 		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
@@ -248,7 +187,7 @@ func (s *server) load(ctx context.Context, args ...string) loadSummary {
 		"--ca-cert", "certificates/ca_cert.pem", "--client-cert", "certificates/client_cert.pem",
 		"--private-key", "certificates/ec_private_key.pem"}
 	cmd := exec.CommandContext(ctx, tlslpdBin, append(base, args...)...)
-	cmd.Dir = s.cmd.Dir
+	cmd.Dir = s.Cmd.Dir
 	out, err := cmd.Output()
 	require.NoError(s.t, err, "bench load %v", args)
 	var sum loadSummary

@@ -47,10 +47,11 @@ func (v *secretVolume) update(pki *certs.PKI) {
 
 func (v *secretVolume) path(name string) string { return filepath.Join(v.dir, name) }
 
-func scrape(t *testing.T, base string) string {
+// scrape reads the metrics page at url (a serving line's "metrics").
+func scrape(t *testing.T, url string) string {
 	t.Helper()
 	hc := http.Client{Timeout: bound}
-	resp, err := hc.Get(base + "/metrics")
+	resp, err := hc.Get(url)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -77,7 +78,7 @@ func TestCertificatesReloadWhenSecretVolumeChanges(t *testing.T) {
 		"--server-cert", vol.path(certs.ServerCertFile), "--server-key", vol.path(certs.ServerKeyFile), "--ca-cert", vol.path(certs.CACertFile),
 		"--metrics-addr", "127.0.0.1:0", "--cert-watch-interval", "50ms")
 	p.pki = first
-	body := scrape(t, p.metrics)
+	body := scrape(t, p.Metrics)
 	firstExpiry := gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`)
 	assert.InDelta(t, float64(time.Now().Add(48*time.Hour).Unix()), firstExpiry, 3600)
 	assert.Greater(t, gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="ca"}`), float64(time.Now().Unix()))
@@ -86,19 +87,19 @@ func TestCertificatesReloadWhenSecretVolumeChanges(t *testing.T) {
 	next, err := certs.New(certs.Options{Validity: 96 * time.Hour})
 	require.NoError(t, err)
 	vol.update(next)
-	reloaded := p.logged("certificates reloaded")
+	reloaded := p.Logged("certificates reloaded", bound)
 	assert.Equal(t, "files changed", reloaded["cause"])
 
-	c, err := p.dial(t, next, p.addrs[0])
+	c, err := p.dial(t, next, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err, "the new CA's clients are served")
-	stale, err := p.dial(t, first, p.addrs[0])
+	stale, err := p.dial(t, first, p.Listen[0])
 	require.NoError(t, err)
 	_, err = stale.line()
 	assert.Error(t, err, "the old CA's clients are refused")
 
-	body = scrape(t, p.metrics)
+	body = scrape(t, p.Metrics)
 	assert.Greater(t, gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`), firstExpiry+24*3600)
 	assert.Equal(t, 1.0, gauge(t, body, "tlslpd_tls_reloads_total"))
 	assert.Equal(t, 0.0, gauge(t, body, "tlslpd_tls_reload_failures_total"))
@@ -121,11 +122,11 @@ func TestBrokenSecretUpdateKeepsServing(t *testing.T) {
 	}
 	require.NoError(t, os.Symlink("..gen_bad", filepath.Join(vol.dir, "..data_tmp")))
 	require.NoError(t, os.Rename(filepath.Join(vol.dir, "..data_tmp"), filepath.Join(vol.dir, "..data")))
-	failed := p.logged("reload failed; keeping the current certificates")
+	failed := p.Logged("reload failed; keeping the current certificates", bound)
 	assert.Equal(t, "files changed", failed["cause"])
-	c, err := p.dial(t, pki, p.addrs[0])
+	c, err := p.dial(t, pki, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err)
-	assert.Equal(t, 1.0, gauge(t, scrape(t, p.metrics), "tlslpd_tls_reload_failures_total"))
+	assert.Equal(t, 1.0, gauge(t, scrape(t, p.Metrics), "tlslpd_tls_reload_failures_total"))
 }

@@ -109,11 +109,11 @@ func TestBehindHAProxy(t *testing.T) {
 	// 127.0.0.1 is HAProxy's source; clients come from 127.0.0.3 and .4.
 	p := startDaemon(t, "--proxy-protocol-from", "127.0.0.1/32", "--max-conns-per-ip", "1",
 		"--metrics-addr", "127.0.0.1:0", "--records", "records.jsonl")
-	lb := startHAProxy(t, p.addrs[0])
+	lb := startHAProxy(t, p.Listen[0])
 
 	c := dialFrom(t, p.pki, "127.0.0.3", lb, nil)
 	token, err := c.toWork()
-	require.NoError(t, err, "a session through HAProxy:\n%s", p.text())
+	require.NoError(t, err, "a session through HAProxy:\n%s", p.Text())
 	// The cap counts 127.0.0.3, so a second client from it is refused
 	// while one from 127.0.0.4 is served.
 	again := dialFrom(t, p.pki, "127.0.0.3", lb, nil)
@@ -128,21 +128,21 @@ func TestBehindHAProxy(t *testing.T) {
 	// Straight to tlslpd from a source that is not the balancer: a
 	// header is refused, TLS is served.
 	header := proxyproto.AppendV2(nil, netip.MustParseAddrPort("198.51.100.1:1"), netip.MustParseAddrPort("192.0.2.1:1"))
-	forged := dialFrom(t, p.pki, "127.0.0.5", p.addrs[0], header)
+	forged := dialFrom(t, p.pki, "127.0.0.5", p.Listen[0], header)
 	_, err = forged.line()
 	require.Error(t, err, "a PROXY header from an untrusted source")
-	direct := dialFrom(t, p.pki, "127.0.0.5", p.addrs[0], nil)
+	direct := dialFrom(t, p.pki, "127.0.0.5", p.Listen[0], nil)
 	_, err = direct.session()
 	require.NoError(t, err)
 
-	body := scrape(t, p.metrics)
+	body := scrape(t, p.Metrics)
 	assert.Equal(t, 1.0, gauge(t, body, `tlslpd_connections_refused_total{reason="proxy_untrusted"}`))
 	assert.Equal(t, 1.0, gauge(t, body, `tlslpd_connections_refused_total{reason="max_conns_per_ip"}`))
 	// Three clients, plus the probe that waited for HAProxy to listen.
 	assert.GreaterOrEqual(t, gauge(t, body, `tlslpd_proxy_headers_total{version="2"}`), 3.0)
 
-	p.signal(syscall.SIGTERM)
-	require.Equal(t, 0, p.exitCode(bound))
+	p.Signal(syscall.SIGTERM)
+	require.Equal(t, 0, p.ExitCode(bound))
 	remotes := map[string]int{}
 	for _, r := range readRecords(t, filepath.Join(p.dir, "records.jsonl")) {
 		host, _, err := net.SplitHostPort(r["remote"].(string))

@@ -20,6 +20,7 @@ import (
 	"tlslpd/certs"
 	"tlslpd/config"
 	"tlslpd/identity"
+	"tlslpd/internal/testbin"
 )
 
 // dialIdentity connects presenting cert (transient, no CA) and asking for
@@ -70,11 +71,7 @@ func writeSNIPair(t *testing.T, pki *certs.PKI, dir, host string) {
 // the load's sessions never fail, the lists take effect for new
 // handshakes, and records name identity and server name.
 func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	writeSNIPair(t, pki, dir, "a.example")
 	deny := filepath.Join(dir, "deny.txt")
 	require.NoError(t, os.WriteFile(deny, []byte("# nobody yet\n"), 0o600))
@@ -82,7 +79,7 @@ func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
 		"--listen", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--records", "records.jsonl",
 		"--client-auth", "any", "--deny-identities", "deny.txt", "--max-conns-per-identity", "2",
 		"--sni", "a.example=sni.pem,sni-key.pem", "--cert-watch-interval", "100ms")
-	addr := p.addrs[0]
+	addr := p.Listen[0]
 
 	var ids []tls.Certificate
 	for _, name := range []string{"load-0", "load-1", "mallory", "probe"} {
@@ -137,9 +134,9 @@ func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
 	// SIGHUP: mallory on the deny list, and a new SNI certificate.
 	require.NoError(t, os.WriteFile(deny, []byte(identity.Of(mallory.Certificate[0]).String()+" mallory\n"), 0o600))
 	writeSNIPair(t, pki, dir, "a.example")
-	p.signal(syscall.SIGHUP)
-	p.logged("identity lists reloaded")
-	p.logged("certificates reloaded")
+	p.Signal(syscall.SIGHUP)
+	p.Logged("identity lists reloaded", bound)
+	p.Logged("certificates reloaded", bound)
 	ok, _ = servedTo(t, addr, mallory, "a.example")
 	assert.False(t, ok, "a denied fingerprint is refused after SIGHUP")
 	ok, newCN := servedTo(t, addr, probe, "a.example")
@@ -159,13 +156,13 @@ func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
 	stop = make(chan struct{})
 	assert.Zero(t, failed.Load(), "load sessions across the reloads: first error %v", firstErr.Load())
 
-	body := scrape(t, p.metrics)
+	body := scrape(t, p.Metrics)
 	assert.GreaterOrEqual(t, gauge(t, body, `tlslpd_identity_decisions_total{decision="denied"}`), 1.0)
 	assert.Zero(t, gauge(t, body, `tlslpd_identity_decisions_total{decision="not_allowed"}`), "every decision is exported, at zero too")
 	assert.GreaterOrEqual(t, gauge(t, body, `tlslpd_tls_handshakes_total{result="bad_certificate"}`), 1.0)
 
-	p.signal(syscall.SIGTERM)
-	require.Equal(t, 0, p.exitCode(bound))
+	p.Signal(syscall.SIGTERM)
+	require.Equal(t, 0, p.ExitCode(bound))
 	recs := readRecords(t, filepath.Join(dir, "records.jsonl"))
 	want := identity.Of(ids[0].Certificate[0]).String()
 	found := false
@@ -177,7 +174,7 @@ func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
 		}
 	}
 	assert.True(t, found, "the records name the load's identity")
-	m := p.logged("session finished")
+	m := p.Logged("session finished", bound)
 	assert.Len(t, m["fingerprint"], 64, "the log event names the identity too")
 }
 

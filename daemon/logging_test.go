@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"tlslpd/certs"
 	"tlslpd/config"
+	"tlslpd/internal/testbin"
 	"tlslpd/logsink"
 	"tlslpd/metrics"
 )
@@ -53,11 +53,7 @@ func TestLogFormat(t *testing.T) {
 // The binary writes no colour codes with --log-format console when its
 // stderr is a file.
 func TestConsoleLogIntoAFileHasNoColour(t *testing.T) {
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, _ := testbin.Home(t)
 	logPath := filepath.Join(dir, "stderr.log")
 	f, err := os.Create(logPath)
 	require.NoError(t, err)

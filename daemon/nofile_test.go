@@ -3,14 +3,12 @@ package daemon
 import (
 	"net"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+	"tlslpd/internal/testbin"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"tlslpd/certs"
 )
 
 func TestFitMaxConns(t *testing.T) {
@@ -34,17 +32,13 @@ func TestFitMaxConns(t *testing.T) {
 // daemon (gnet ends its loop when accept fails with EMFILE): --max-conns is
 // lowered to fit, said once, and the daemon goes on serving.
 func TestMaxConnsFitsTheOpenFileLimit(t *testing.T) {
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	cmd := exec.Command("sh", "-c", `ulimit -n 200 && exec "$0" "$@"`, binary,
 		"--n_bits", "4", "--token", "AUTH", "--log-level", "INFO", "--status-interval", "0",
 		"--listen", "127.0.0.1:0", "--max-conns", "1000")
 	p := startCmd(t, dir, cmd)
 	p.pki = pki
-	lowered := p.logged("--max-conns is more than the open-file limit allows, lowered so a flood of connections cannot stop the daemon; raise the limit (ulimit -n, systemd LimitNOFILE=) to serve more")
+	lowered := p.Logged("--max-conns is more than the open-file limit allows, lowered so a flood of connections cannot stop the daemon; raise the limit (ulimit -n, systemd LimitNOFILE=) to serve more", bound)
 	assert.EqualValues(t, 116, lowered["lowered_to"])
 
 	var conns []net.Conn
@@ -54,15 +48,15 @@ func TestMaxConnsFitsTheOpenFileLimit(t *testing.T) {
 		}
 	}()
 	for range 260 { // past the 200 descriptors the process may hold
-		c, err := net.DialTimeout("tcp", p.addrs[0], 2*time.Second)
+		c, err := net.DialTimeout("tcp", p.Listen[0], 2*time.Second)
 		if err == nil {
 			conns = append(conns, c)
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // let the loop accept (and refuse) them
 	select {
-	case <-p.exited:
-		t.Fatalf("tlslpd stopped under the flood:\n%s", p.text())
+	case <-p.Exited():
+		t.Fatalf("tlslpd stopped under the flood:\n%s", p.Text())
 	default:
 	}
 	for _, c := range conns {
@@ -70,12 +64,12 @@ func TestMaxConnsFitsTheOpenFileLimit(t *testing.T) {
 	}
 	conns = nil
 	require.Eventually(t, func() bool {
-		c, err := p.dial(t, pki, p.addrs[0])
+		c, err := p.dial(t, pki, p.Listen[0])
 		if err != nil {
 			return false
 		}
 		defer c.conn.Close()
 		_, err = c.toWork()
 		return err == nil
-	}, 10*time.Second, 100*time.Millisecond, "a session is served after the flood:\n%s", p.text())
+	}, 10*time.Second, 100*time.Millisecond, "a session is served after the flood:\n%s", p.Text())
 }

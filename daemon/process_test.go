@@ -41,28 +41,19 @@ func TestMain(m *testing.M) {
 
 const bound = 20 * time.Second // the longest any step here may take
 
+// proc is a tlslpd process under test, with the working directory it
+// runs in and the PKI written there.
 type proc struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	dir     string
-	pki     *certs.PKI
-	mu      sync.Mutex
-	logs    []map[string]any
-	logText bytes.Buffer
-	exited  chan struct{}
-	addrs   []string
-	metrics string
+	*testbin.Proc
+	dir string
+	pki *certs.PKI
 }
 
 // startDaemon writes a fresh PKI into a temp dir and starts the binary
 // there with args (plus defaults that keep tests short and loopback-only).
 func startDaemon(t *testing.T, args ...string) *proc {
 	t.Helper()
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	base := []string{"--n_bits", "4", "--token", "AUTH", "--log-level", "DEBUG", "--status-interval", "0"}
 	if !hasFlag(args, "--listen") {
 		base = append(base, "--listen", "127.0.0.1:0")
@@ -91,88 +82,7 @@ func startIn(t *testing.T, dir string, args ...string) *proc {
 func startCmd(t *testing.T, dir string, cmd *exec.Cmd) *proc {
 	t.Helper()
 	cmd.Dir = dir
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	p := &proc{t: t, cmd: cmd, dir: dir, exited: make(chan struct{})}
-	require.NoError(t, cmd.Start())
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			line := sc.Bytes()
-			var m map[string]any
-			p.mu.Lock()
-			p.logText.Write(line)
-			p.logText.WriteByte('\n')
-			if json.Unmarshal(line, &m) == nil {
-				p.logs = append(p.logs, m)
-				if m["message"] == "tlslpd serving" {
-					for _, a := range m["listen"].([]any) {
-						p.addrs = append(p.addrs, a.(string))
-					}
-					if u, ok := m["metrics"].(string); ok {
-						p.metrics = strings.TrimSuffix(u, "/metrics")
-					}
-					once.Do(func() { close(ready) })
-				}
-			}
-			p.mu.Unlock()
-		}
-	}()
-	go func() { _ = cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-	})
-	select {
-	case <-ready:
-	case <-p.exited:
-		t.Fatalf("tlslpd exited before serving:\n%s", p.text())
-	case <-time.After(bound):
-		t.Fatalf("tlslpd did not start:\n%s", p.text())
-	}
-	return p
-}
-
-func (p *proc) text() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logText.String()
-}
-
-// logged waits for a log event with this message and returns it.
-func (p *proc) logged(message string) map[string]any {
-	p.t.Helper()
-	deadline := time.Now().Add(bound)
-	for time.Now().Before(deadline) {
-		p.mu.Lock()
-		for _, m := range p.logs {
-			if m["message"] == message {
-				p.mu.Unlock()
-				return m
-			}
-		}
-		p.mu.Unlock()
-		time.Sleep(10 * time.Millisecond)
-	}
-	p.t.Fatalf("no log %q in:\n%s", message, p.text())
-	return nil
-}
-
-func (p *proc) signal(sig syscall.Signal) { require.NoError(p.t, p.cmd.Process.Signal(sig)) }
-
-// exitCode waits for the process to end.
-func (p *proc) exitCode(within time.Duration) int {
-	p.t.Helper()
-	select {
-	case <-p.exited:
-		return p.cmd.ProcessState.ExitCode()
-	case <-time.After(within):
-		p.t.Fatalf("tlslpd still running after %v:\n%s", within, p.text())
-		return -1
-	}
+	return &proc{Proc: testbin.Start(t, cmd, bound), dir: dir}
 }
 
 // client is a protocol client for the daemon under test.
@@ -286,21 +196,21 @@ func readRecords(t *testing.T, path string) []map[string]any {
 
 func TestSIGTERMDrainsAndFlushesRecords(t *testing.T) {
 	p := startDaemon(t, "--records", "records.jsonl", "--drain-timeout", "10s")
-	c, err := p.dial(t, p.pki, p.addrs[0])
+	c, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	token, err := c.toWork()
 	require.NoError(t, err)
 
-	p.signal(syscall.SIGTERM)
-	p.logged("draining")
+	p.Signal(syscall.SIGTERM)
+	p.Logged("draining", bound)
 	// New connections are refused while the session in flight finishes.
-	if late, err := p.dial(t, p.pki, p.addrs[0]); err == nil {
+	if late, err := p.dial(t, p.pki, p.Listen[0]); err == nil {
 		_, lerr := late.line()
 		assert.Error(t, lerr, "a connection during drain must be closed")
 	}
 	outcome, err := c.finish(token)
 	require.NoError(t, err)
-	require.Equal(t, 0, p.exitCode(bound))
+	require.Equal(t, 0, p.ExitCode(bound))
 
 	recs := readRecords(t, filepath.Join(p.dir, "records.jsonl"))
 	require.Len(t, recs, 1, "exactly the one session; refused connections leave no record")
@@ -320,15 +230,15 @@ func TestSIGTERMDrainsAndFlushesRecords(t *testing.T) {
 
 func TestDrainTimeoutEndsStuckSessionsWithFail(t *testing.T) {
 	p := startDaemon(t, "--records", "records.jsonl", "--drain-timeout", "500ms")
-	c, err := p.dial(t, p.pki, p.addrs[0])
+	c, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err)
-	p.signal(syscall.SIGINT)
+	p.Signal(syscall.SIGINT)
 	l, err := c.line()
 	require.NoError(t, err)
 	assert.Equal(t, protocol.FailShutdown, l)
-	require.Equal(t, 0, p.exitCode(bound))
+	require.Equal(t, 0, p.ExitCode(bound))
 	recs := readRecords(t, filepath.Join(p.dir, "records.jsonl"))
 	require.Len(t, recs, 1)
 	assert.Equal(t, "shutdown", recs[0]["outcome"])
@@ -336,22 +246,22 @@ func TestDrainTimeoutEndsStuckSessionsWithFail(t *testing.T) {
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	p := startDaemon(t, "--drain-timeout", "1m")
-	c, err := p.dial(t, p.pki, p.addrs[0])
+	c, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err)
-	p.signal(syscall.SIGTERM)
-	p.logged("draining")
+	p.Signal(syscall.SIGTERM)
+	p.Logged("draining", bound)
 	// A deliberate second signal comes after the window in which a repeat
 	// is taken for the same request (see TestSignalTwiceAtOnceIsOneRequest).
 	time.Sleep(DuplicateSignalWindow + 200*time.Millisecond)
 	began := time.Now()
-	p.signal(syscall.SIGTERM)
-	assert.Equal(t, 1, p.exitCode(bound))
+	p.Signal(syscall.SIGTERM)
+	assert.Equal(t, 1, p.ExitCode(bound))
 	assert.Less(t, time.Since(began), 5*time.Second)
 	// Logs are batched off the event loops; the last line still made it
 	// out before the exit.
-	p.logged("second signal: exiting at once")
+	p.Logged("second signal: exiting at once", bound)
 }
 
 // coreutils' timeout sends SIGTERM to the child and to its process group,
@@ -360,19 +270,19 @@ func TestSignalTwiceAtOnceIsOneRequest(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p := startDaemon(t, "--drain-timeout", "1m")
-			c, err := p.dial(t, p.pki, p.addrs[0])
+			c, err := p.dial(t, p.pki, p.Listen[0])
 			require.NoError(t, err)
 			token, err := c.toWork()
 			require.NoError(t, err)
-			p.signal(sig)
-			p.signal(sig)
-			p.logged("draining")
+			p.Signal(sig)
+			p.Signal(sig)
+			p.Logged("draining", bound)
 			// The session in flight still finishes: the drain goes on.
 			out, err := c.finish(token)
 			require.NoError(t, err)
 			assert.True(t, out == "completed" || strings.HasPrefix(out, "FAIL "+protocol.DefaultRandomString), out)
-			assert.Equal(t, 0, p.exitCode(bound))
-			assert.NotContains(t, p.text(), "second signal")
+			assert.Equal(t, 0, p.ExitCode(bound))
+			assert.NotContains(t, p.Text(), "second signal")
 		})
 	}
 }
@@ -382,11 +292,7 @@ func TestUnderCoreutilsTimeout(t *testing.T) {
 	if err != nil {
 		t.Skip("coreutils timeout not installed")
 	}
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, _ := testbin.Home(t)
 	cmd := exec.Command(timeoutBin, "--preserve-status", "2", binary, "--listen", "127.0.0.1:0", "--status-interval", "0")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
@@ -402,7 +308,7 @@ func TestUnderCoreutilsTimeout(t *testing.T) {
 
 func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
 	p := startDaemon(t)
-	old, err := p.dial(t, p.pki, p.addrs[0])
+	old, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	oldToken, err := old.toWork()
 	require.NoError(t, err)
@@ -415,7 +321,7 @@ func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
 	}
 	var load []inflight
 	for range 8 {
-		c, err := p.dial(t, p.pki, p.addrs[0])
+		c, err := p.dial(t, p.pki, p.Listen[0])
 		require.NoError(t, err)
 		token, err := c.toWork()
 		require.NoError(t, err)
@@ -427,8 +333,8 @@ func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
 	require.NoError(t, err)
 	_, err = next.Write(filepath.Join(p.dir, "certificates"), true)
 	require.NoError(t, err)
-	p.signal(syscall.SIGHUP)
-	p.logged("certificates reloaded")
+	p.Signal(syscall.SIGHUP)
+	p.Logged("certificates reloaded", bound)
 	var wg sync.WaitGroup
 	for _, s := range load {
 		wg.Add(1)
@@ -447,11 +353,11 @@ func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotEmpty(t, outcome)
 	// New clients of the new CA get in; clients of the old CA do not.
-	c, err := p.dial(t, next, p.addrs[0])
+	c, err := p.dial(t, next, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err)
-	stale, err := p.dial(t, p.pki, p.addrs[0])
+	stale, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	_, err = stale.line()
 	assert.Error(t, err, "the old CA's clients must be refused after the reload")
@@ -460,10 +366,10 @@ func TestSIGHUPReloadsCertificatesWithoutDroppingSessions(t *testing.T) {
 func TestSIGHUPWithBadFilesKeepsOldCertificates(t *testing.T) {
 	p := startDaemon(t)
 	require.NoError(t, os.WriteFile(filepath.Join(p.dir, "certificates", certs.ServerKeyFile), []byte("not a key"), 0o600))
-	p.signal(syscall.SIGHUP)
-	failed := p.logged("reload failed; keeping the current certificates")
+	p.Signal(syscall.SIGHUP)
+	failed := p.Logged("reload failed; keeping the current certificates", bound)
 	assert.Contains(t, failed["error"], certs.ServerKeyFile)
-	c, err := p.dial(t, p.pki, p.addrs[0])
+	c, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err, "the old certificates still serve")
@@ -472,8 +378,8 @@ func TestSIGHUPWithBadFilesKeepsOldCertificates(t *testing.T) {
 func TestSeveralListenersAndReusePort(t *testing.T) {
 	port := freePort(t)
 	p := startDaemon(t, "--listen", "127.0.0.1:0", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reuseport")
-	require.Len(t, p.addrs, 2)
-	for _, addr := range p.addrs {
+	require.Len(t, p.Listen, 2)
+	for _, addr := range p.Listen {
 		c, err := p.dial(t, p.pki, addr)
 		require.NoError(t, err)
 		_, err = c.toWork()
@@ -481,12 +387,12 @@ func TestSeveralListenersAndReusePort(t *testing.T) {
 	}
 	// A second process shares the port thanks to SO_REUSEPORT.
 	second := startIn(t, p.dir, "--n_bits", "4", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--reuseport", "--status-interval", "0")
-	require.Len(t, second.addrs, 1)
+	require.Len(t, second.Listen, 1)
 }
 
 func TestPortInUseIsAClearError(t *testing.T) {
 	first := startDaemon(t)
-	_, port, err := net.SplitHostPort(first.addrs[0])
+	_, port, err := net.SplitHostPort(first.Listen[0])
 	require.NoError(t, err)
 	// The loops listen with SO_REUSEPORT, yet without --reuseport a second
 	// daemon on the same port must fail as a plain listener would.
@@ -513,11 +419,7 @@ func TestPortInUseIsAClearError(t *testing.T) {
 // A stderr nobody reads must neither stall the sessions (log lines are
 // written off the event loops) nor keep the daemon from exiting.
 func TestStuckStderr(t *testing.T) {
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
@@ -549,7 +451,7 @@ func TestStuckStderr(t *testing.T) {
 		c.Close()
 		require.NoError(t, err, "the server still turns connections away")
 	}
-	p := &proc{t: t}
+	p := &proc{}
 	c, err := p.dial(t, pki, addr)
 	require.NoError(t, err)
 	_, err = c.toWork()
@@ -572,35 +474,32 @@ func freePort(t *testing.T) int {
 }
 
 func TestConfigFileAndHealthEndpoints(t *testing.T) {
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "tlslpd.yaml"), []byte(
 		"listen: [127.0.0.1:0]\nn_bits: 60\ntoken: AUTH\nmetrics-addr: 127.0.0.1:0\nstatus-interval: 0\n"), 0o644))
 	// The flag overrides the file's n_bits.
 	p := startIn(t, dir, "--config", "tlslpd.yaml", "--n_bits", "4")
 	p.pki = pki
-	c, err := p.dial(t, pki, p.addrs[0])
+	c, err := p.dial(t, pki, p.Listen[0])
 	require.NoError(t, err)
 	// Held open to the end: an unreferenced conn may be closed by its
 	// finalizer, and the session below must still be at WORK.
 	defer c.conn.Close()
 	_, err = c.toWork()
 	require.NoError(t, err)
-	serving := p.logged("tlslpd serving")
+	serving := p.Logged("tlslpd serving", bound)
 	assert.Equal(t, 4.0, serving["n_bits"])
 
-	require.NotEmpty(t, p.metrics)
+	require.NotEmpty(t, p.Metrics)
+	base := strings.TrimSuffix(p.Metrics, "/metrics")
 	hc := http.Client{Timeout: bound}
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
-		resp, err := hc.Get(p.metrics + path)
+		resp, err := hc.Get(base + path)
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, want, resp.StatusCode, path)
 	}
-	resp, err := hc.Get(p.metrics + "/metrics")
+	resp, err := hc.Get(p.Metrics)
 	require.NoError(t, err)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -669,30 +568,28 @@ func TestSystemdNotify(t *testing.T) {
 	}
 	expectState("READY=1")
 	expectState("WATCHDOG=1")
-	p.signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	expectState("RELOADING=1")
 	expectState("READY=1")
-	p.signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	expectState("STOPPING=1")
-	require.Equal(t, 0, p.exitCode(bound))
+	require.Equal(t, 0, p.ExitCode(bound))
 }
 
 func TestStatusLine(t *testing.T) {
 	p := startDaemon(t, "--status-interval", "200ms")
-	c, err := p.dial(t, p.pki, p.addrs[0])
+	c, err := p.dial(t, p.pki, p.Listen[0])
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err)
 	deadline := time.Now().Add(bound)
 	for time.Now().Before(deadline) {
-		p.mu.Lock()
 		var found map[string]any
-		for _, m := range p.logs {
+		for _, m := range p.Events() {
 			if m["message"] == "status" && m["sessions_active_work"] == 1.0 {
 				found = m
 			}
 		}
-		p.mu.Unlock()
 		if found != nil {
 			assert.Equal(t, 1.0, found["connections_open"])
 			for _, k := range []string{"tls_handshakes_per_second", "pow_checks_per_second", "sessions_finished_per_second", "sessions_active_hello", "sessions_active_body", "log_lines_dropped"} {
@@ -702,5 +599,5 @@ func TestStatusLine(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no status line with the parked session:\n%s", p.text())
+	t.Fatalf("no status line with the parked session:\n%s", p.Text())
 }

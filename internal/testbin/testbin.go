@@ -1,9 +1,3 @@
-// Package testbin builds the tlslpd binary once for the test packages that
-// drive the real program (signals, files, exit codes, attacks), so each of
-// them states only how its binary is built, not how to build one.
-//
-// Only _test.go files import it; it imports nothing of the daemon, so
-// internal tests of any package may use it.
 package testbin
 
 import (
