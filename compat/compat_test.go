@@ -15,8 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -53,11 +51,7 @@ type home struct {
 
 func newHome(t *testing.T) *home {
 	t.Helper()
-	dir := t.TempDir()
-	pki, err := certs.New(certs.Options{})
-	require.NoError(t, err)
-	_, err = pki.Write(filepath.Join(dir, "certificates"), false)
-	require.NoError(t, err)
+	dir, pki := testbin.Home(t)
 	return &home{dir: dir, state: filepath.Join(dir, "state"), pki: pki}
 }
 
@@ -93,44 +87,23 @@ func (h *home) run(t *testing.T, args ...string) (code int, stdout, stderr strin
 	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
 }
 
+// server is the binary serving as the reference server does.
 type server struct {
-	t      *testing.T
-	h      *home
-	cmd    *exec.Cmd
-	port   int
-	mu     sync.Mutex
-	stderr bytes.Buffer
-	exited chan struct{}
-}
-
-func (s *server) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.Write(p)
-}
-
-func (s *server) errText() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.stderr.String()
+	*testbin.Proc
+	h    *home
+	port int
 }
 
 var listening = regexp.MustCompile(`Server listening on https://'[^']*':(\d+)`)
 
 // startServer runs the server with the reference's log mode on (it says
-// where it listens) on an ephemeral port of 127.0.0.1.
+// where it listens) on an ephemeral port of 127.0.0.1. The port is read
+// from the reference's log file, as a user of the reference reads it.
 func (h *home) startServer(t *testing.T, args ...string) *server {
 	t.Helper()
-	s := &server{t: t, h: h, exited: make(chan struct{})}
-	s.cmd = h.command(append([]string{"--host", "127.0.0.1", "--port", "0", "--reference-log"}, args...)...)
-	s.cmd.Stderr = s
 	require.NoError(t, os.RemoveAll(h.logFile("server.log")))
-	require.NoError(t, s.cmd.Start())
-	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	})
+	s := &server{h: h}
+	s.Proc = testbin.Launch(t, h.command(append([]string{"--host", "127.0.0.1", "--port", "0", "--reference-log"}, args...)...))
 	deadline := time.Now().Add(bound)
 	for time.Now().Before(deadline) {
 		data, _ := os.ReadFile(h.logFile("server.log"))
@@ -139,24 +112,13 @@ func (h *home) startServer(t *testing.T, args ...string) *server {
 			return s
 		}
 		select {
-		case <-s.exited:
-			t.Fatalf("server exited before listening: %s", s.errText())
+		case <-s.Exited():
+			t.Fatalf("server exited before listening: %s", s.Text())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Fatalf("server did not listen: %s", s.errText())
+	t.Fatalf("server did not listen: %s", s.Text())
 	return nil
-}
-
-func (s *server) exitCode() int {
-	s.t.Helper()
-	select {
-	case <-s.exited:
-		return s.cmd.ProcessState.ExitCode()
-	case <-time.After(bound):
-		s.t.Fatalf("server still running: %s", s.errText())
-		return -1
-	}
 }
 
 // conn is a raw protocol connection: lines are read as bytes, '\n' and all.
@@ -227,9 +189,4 @@ func (c *conn) solve(token string, nBits int) {
 func checksum(token, random string) string {
 	sum := sha256.Sum256([]byte(token + random))
 	return hex.EncodeToString(sum[:])
-}
-
-func signal(t *testing.T, s *server, sig syscall.Signal) {
-	t.Helper()
-	require.NoError(t, s.cmd.Process.Signal(sig))
 }

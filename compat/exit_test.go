@@ -28,9 +28,9 @@ func TestServerExitStatuses(t *testing.T) {
 	h := newHome(t)
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		s := h.startServer(t, "--n_bits", "4")
-		signal(t, s, sig)
-		signal(t, s, sig)
-		assert.Equal(t, 0, s.exitCode(), sig.String())
+		s.Signal(sig)
+		s.Signal(sig)
+		assert.Equal(t, 0, s.ExitCode(bound), sig.String())
 	}
 	code, _, stderr := h.run(t, "--tutorial", "--server-cert", "missing.pem")
 	assert.Equal(t, 1, code)

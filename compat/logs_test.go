@@ -26,8 +26,8 @@ func TestTutorialLogsLineForLine(t *testing.T) {
 	code, stdout, clientErr := h.run(t, "client", "--tutorial", "--ports", itoa(closed)+","+itoa(s.port), "--quiet")
 	require.Equal(t, 0, code, clientErr)
 	assert.Contains(t, stdout, "session completed")
-	require.Equal(t, 0, s.exitCode())
-	assert.Empty(t, s.errText(), "nothing at WARNING or above")
+	require.Equal(t, 0, s.ExitCode(bound))
+	assert.Empty(t, s.Text(), "nothing at WARNING or above")
 
 	server := []string{
 		"Server starting",
@@ -74,7 +74,7 @@ func TestTutorialLogsLineForLine(t *testing.T) {
 	s = h.startServer(t, "--tutorial", "--n_bits", "8")
 	code, _, clientErr = h.run(t, "client", "--tutorial", "--ports", itoa(s.port), "--quiet")
 	require.Equal(t, 0, code, clientErr)
-	require.Equal(t, 0, s.exitCode())
+	require.Equal(t, 0, s.ExitCode(bound))
 	data, err = os.ReadFile(h.logFile("server.log"))
 	require.NoError(t, err)
 	assert.Equal(t, 1, strings.Count(string(data), "Server starting"))
@@ -108,7 +108,7 @@ func TestReferenceLogReopensOnSIGHUP(t *testing.T) {
 	s := h.startServer(t, "--n_bits", "4")
 	rotated := h.logFile("server.log.1")
 	require.NoError(t, os.Rename(h.logFile("server.log"), rotated))
-	signal(t, s, syscall.SIGHUP)
+	s.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(bound)
 	for {
 		if _, err := os.Stat(h.logFile("server.log")); err == nil {

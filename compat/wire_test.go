@@ -40,7 +40,7 @@ func TestTutorialSessionBytes(t *testing.T) {
 	c.expect("DONE\n")
 	c.send("OK\n")
 	c.expectEnd()
-	assert.Equal(t, 0, s.exitCode())
+	assert.Equal(t, 0, s.ExitCode(bound))
 }
 
 func (c *conn) expectEnd() {
@@ -183,7 +183,7 @@ func TestEveryFailLine(t *testing.T) {
 	stop := h.startServer(t, "--n_bits", "30", "--drain-timeout", "0s")
 	c = stop.dial(t)
 	c.work()
-	signal(t, stop, syscall.SIGTERM)
+	stop.Signal(syscall.SIGTERM)
 	c.expectFail("FAIL Server shutting down.\n")
-	assert.Equal(t, 0, stop.exitCode())
+	assert.Equal(t, 0, stop.ExitCode(bound))
 }
