@@ -344,21 +344,16 @@ type runningDaemon struct {
 
 func startDaemon(t *testing.T) runningDaemon {
 	t.Helper()
-	d := runningDaemon{port: freePort(t), metricsAddr: "127.0.0.1:" + strconv.Itoa(freePort(t)), files: testenv.New(t).Files(t)}
-	cmd := exec.Command(binary, "--listen", "127.0.0.1:"+strconv.Itoa(d.port), "--server-cert", d.files.ServerCert, "--server-key", d.files.ServerKey,
-		"--ca-cert", d.files.CACert, "--metrics-addr", d.metricsAddr, "--records", filepath.Join(t.TempDir(), "r.jsonl"),
-		"--n_bits", "4", "--log-level", "ERROR")
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	require.Eventually(t, func() bool {
-		resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + d.metricsAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 20*time.Millisecond, "tlslpd did not become ready")
-	return d
+	files := testenv.New(t).Files(t)
+	cmd := exec.Command(binary, "--listen", "127.0.0.1:0", "--server-cert", files.ServerCert, "--server-key", files.ServerKey,
+		"--ca-cert", files.CACert, "--metrics-addr", "127.0.0.1:0", "--records", filepath.Join(t.TempDir(), "r.jsonl"),
+		"--n_bits", "4", "--log-level", "INFO")
+	p := testbin.Start(t, cmd, 20*time.Second)
+	require.NotEmpty(t, p.Listen, "the serving line names no listener")
+	metrics, err := url.Parse(p.Metrics)
+	require.NoError(t, err, "the serving line's metrics URL")
+	require.NotEmpty(t, metrics.Host, "the serving line names no metrics server")
+	return runningDaemon{port: portOf(t, p.Listen[0]), metricsAddr: metrics.Host, files: files}
 }
 
 func TestGrafanaDashboardQueriesExistingMetrics(t *testing.T) {
@@ -417,7 +412,7 @@ func TestDashboardQueriesOnPrometheus(t *testing.T) {
 	cfg := filepath.Join(dir, "prometheus.yml")
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(
 		"global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: tlslpd\n    static_configs: [{targets: ['%s']}]\n", d.metricsAddr)), 0o644))
-	promAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	promAddr := "127.0.0.1:" + strconv.Itoa(testenv.ClosedPort(t))
 	var promLog bytes.Buffer
 	cmd := exec.Command(prom, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+promAddr)
 	cmd.Stdout, cmd.Stderr = &promLog, &promLog
@@ -463,13 +458,6 @@ func TestDashboardQueriesOnPrometheus(t *testing.T) {
 			}
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // --- systemd ---
