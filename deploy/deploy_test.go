@@ -438,8 +438,12 @@ func TestDashboardQueriesOnPrometheus(t *testing.T) {
 		}
 		return out.Status, len(out.Data.Result), out.Error
 	}
-	// Some sessions, then two scrapes after them, so rates have data.
-	load := exec.Command(binary, "bench", "load", "--host", "127.0.0.1", "--port", strconv.Itoa(d.port), "--sessions", "40", "--workers", "2",
+	// Some sessions, then two scrapes after them, so rates have data. A
+	// session completes only if none of its 20 body steps draws the
+	// injected FAIL (1 in 9 each): about 9.5 %, so 40 sessions all failed
+	// about one run in 54 (bench load then exits 1); with 200, under one
+	// in 10^8.
+	load := exec.Command(binary, "bench", "load", "--host", "127.0.0.1", "--port", strconv.Itoa(d.port), "--sessions", "200", "--workers", "2",
 		"--ca-cert", d.files.CACert, "--client-cert", d.files.ClientCert, "--private-key", d.files.ClientKey)
 	out, err := load.CombinedOutput()
 	require.NoError(t, err, "bench load: %s", out)
