@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 
 	"tlslpd/config"
 	"tlslpd/internal/testbin"
+	"tlslpd/internal/testlog"
 	"tlslpd/logsink"
 	"tlslpd/metrics"
 )
@@ -94,26 +94,10 @@ func TestStatusLineFieldsAndRounding(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 2)
 	assert.Equal(t, lines[0], lines[1], "same fields, same order")
-	assert.Equal(t, statusFieldNames()[:8], jsonKeys(t, lines[0])[1:9], "statusFieldNames is in step")
+	assert.Equal(t, statusFieldNames()[:8], testlog.Keys(t, []byte(lines[0]))[1:9], "statusFieldNames is in step")
 	assert.Equal(t, `{"level":"info","connections_open":5,"sessions_active_hello":1,"sessions_active_work":2,"sessions_active_body":0,"sessions_active_done":0,`+
 		`"tls_handshakes_per_second":98.2,"pow_checks_per_second":0.1,"sessions_finished_per_second":3.3,`+
 		`"connections_refused_per_second":2,"connections_shed_per_second":123.4,"tls_handshakes_failed_per_second":0.7,"message":"status"}`, lines[0])
-}
-
-func jsonKeys(t *testing.T, line string) []string {
-	t.Helper()
-	dec := json.NewDecoder(strings.NewReader(line))
-	_, err := dec.Token()
-	require.NoError(t, err)
-	var keys []string
-	for dec.More() {
-		k, err := dec.Token()
-		require.NoError(t, err)
-		keys = append(keys, k.(string))
-		var skip json.RawMessage
-		require.NoError(t, dec.Decode(&skip))
-	}
-	return keys
 }
 
 func TestConsoleKeepsTheStatusOrder(t *testing.T) {
@@ -136,7 +120,7 @@ func TestConsoleKeepsTheStatusOrder(t *testing.T) {
 // A status line after lines were dropped is a warning; the next one,
 // with no new drops, is back to INFO.
 func TestStatusWarnsAfterDrops(t *testing.T) {
-	out := &lockedLines{}
+	out := &testlog.Buffer{}
 	gate := make(chan struct{})
 	defer close(gate)
 	stuck := logsink.New(blockedWriter(gate), logsink.Options{FlushInterval: time.Millisecond, MaxPending: 10})
@@ -158,23 +142,6 @@ func TestStatusWarnsAfterDrops(t *testing.T) {
 	cancel()
 	<-done
 	assert.Contains(t, out.String(), `"log_lines_dropped":5`)
-}
-
-type lockedLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 type blockedWriter chan struct{}

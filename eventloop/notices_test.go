@@ -1,12 +1,8 @@
 package eventloop
 
 import (
-	"bytes"
-	"encoding/json"
 	"net"
 	"net/netip"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,41 +10,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testlog"
 	"tlslpd/metrics"
 )
 
-// logLines is a concurrency-safe log destination that parses JSON lines.
-type logLines struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logLines) withMessage(t *testing.T, msg string) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
-		if m["message"] == msg {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func TestNoticesReportOneLinePerReason(t *testing.T) {
-	var out logLines
+	var out testlog.Buffer
 	log := zerolog.New(&out)
 	var n notices
 	a := netip.MustParseAddrPort("192.0.2.7:4000")
@@ -62,26 +29,26 @@ func TestNoticesReportOneLinePerReason(t *testing.T) {
 	n.add(noticeShed, metrics.ShedOverload, a)
 	n.report(log, 10*time.Second)
 
-	failed := out.withMessage(t, "TLS handshakes failed")
+	failed := out.WithMessage(t, "TLS handshakes failed")
 	require.Len(t, failed, 2, "one line per reason, not one per connection")
 	assert.Equal(t, map[string]any{"level": "info", "reason": "abandoned", "count": 1.0, "interval_seconds": 10.0, "sample_remote": "198.51.100.1:5000", "message": "TLS handshakes failed"}, failed[0])
 	assert.Equal(t, map[string]any{"level": "warn", "reason": "bad_certificate", "count": 501.0, "interval_seconds": 10.0, "sample_remote": "192.0.2.7:4000", "message": "TLS handshakes failed"}, failed[1])
-	refused := out.withMessage(t, "connections refused")
+	refused := out.WithMessage(t, "connections refused")
 	require.Len(t, refused, 1)
 	assert.Equal(t, "warn", refused[0]["level"], "--max-conns reached is for the operator to see")
-	shed := out.withMessage(t, "connections shed")
+	shed := out.WithMessage(t, "connections shed")
 	require.Len(t, shed, 1)
 	assert.Equal(t, "overload", shed[0]["reason"])
 
-	out.buf.Reset()
+	out.Reset()
 	n.report(log, 10*time.Second)
-	assert.Empty(t, out.buf.String(), "an interval without events logs nothing")
+	assert.Empty(t, out.String(), "an interval without events logs nothing")
 }
 
 // Bad client certificates and --max-conns refusals reach the log at WARN,
 // summed up per interval.
 func TestRefusalsAndBadCertificatesAreLogged(t *testing.T) {
-	var out logLines
+	var out testlog.Buffer
 	h := startServer(t, func(c *Config) {
 		c.Logger = zerolog.New(&out).Level(zerolog.InfoLevel)
 		c.NoticeInterval = time.Second
@@ -108,7 +75,7 @@ func TestRefusalsAndBadCertificatesAreLogged(t *testing.T) {
 	}
 
 	sum := func(msg, reason string) (total float64, lines int) {
-		for _, l := range out.withMessage(t, msg) {
+		for _, l := range out.WithMessage(t, msg) {
 			if l["reason"] == reason {
 				assert.Equal(t, "warn", l["level"])
 				assert.Contains(t, l["sample_remote"], "127.0.0.1:")

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testlog"
 	"tlslpd/statemachine"
 )
 
@@ -71,18 +72,7 @@ func TestRecordLogEventAndJSONAgree(t *testing.T) {
 func TestRecordFieldsListsTheEncodersOrder(t *testing.T) {
 	line, err := json.Marshal(&Record{Transport: "tcp", Subject: "s", Fingerprint: "f", ServerName: "n", TLSVersion: "v", FailLine: "FAIL x"})
 	require.NoError(t, err)
-	dec := json.NewDecoder(bytes.NewReader(line))
-	var keys []string
-	_, err = dec.Token() // {
-	require.NoError(t, err)
-	for dec.More() {
-		k, err := dec.Token()
-		require.NoError(t, err)
-		keys = append(keys, k.(string))
-		var skip json.RawMessage
-		require.NoError(t, dec.Decode(&skip))
-	}
-	assert.Equal(t, RecordFields(), keys)
+	assert.Equal(t, RecordFields(), testlog.Keys(t, line))
 }
 
 func TestRecordOmitsAbsentPeerFields(t *testing.T) {
