@@ -21,6 +21,7 @@ import (
 
 	"tlslpd/bench/baseline"
 	"tlslpd/internal/testenv"
+	"tlslpd/internal/testlog"
 	"tlslpd/protocol"
 )
 
@@ -239,7 +240,7 @@ func TestRunStopsSolvingWhenTheServerEndsTheSession(t *testing.T) {
 				tc.after(c)
 				time.Sleep(100 * time.Millisecond)
 			})
-			var progress syncBuffer
+			var progress testlog.Buffer
 			cfg := baseCfg(env.AnonTLS, port)
 			cfg.WorkTimeout = time.Minute
 			cfg.Progress, cfg.ProgressEvery = &progress, 50*time.Millisecond

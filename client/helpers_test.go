@@ -2,10 +2,8 @@ package client
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,22 +35,4 @@ func startFake(t *testing.T, env *testenv.Env, script func(c *tls.Conn, r *bufio
 		<-done
 	})
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

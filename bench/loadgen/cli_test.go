@@ -17,6 +17,7 @@ import (
 
 	"tlslpd/bench/baseline"
 	"tlslpd/internal/testenv"
+	"tlslpd/internal/testlog"
 )
 
 func TestMainFlagErrors(t *testing.T) {
@@ -198,7 +199,7 @@ func TestMainThresholdExitCodes(t *testing.T) {
 func TestMainDurationBoundsSlowWork(t *testing.T) {
 	env := testenv.New(t)
 	port := startTlslpd(t, env, "--n_bits", "40", "--work-timeout", "600")
-	progress := &syncWriter{}
+	progress := &testlog.Buffer{}
 	var out bytes.Buffer
 	start := time.Now()
 	// The grace is long enough for both sessions to get through the
@@ -226,7 +227,7 @@ func TestMainDurationBoundsSlowWork(t *testing.T) {
 func TestMainSummaryOnSIGTERM(t *testing.T) {
 	env := testenv.New(t)
 	port := startTlslpd(t, env, "--n_bits", "4")
-	progress := &syncWriter{}
+	progress := &testlog.Buffer{}
 	var out bytes.Buffer
 	done := make(chan int, 1)
 	go func() {

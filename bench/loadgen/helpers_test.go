@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"net"
 	"strconv"
 	"sync"
@@ -57,22 +56,4 @@ func startTlslpd(t *testing.T, env *testenv.Env, args ...string) int {
 	t.Helper()
 	bound := strconv.Itoa(int(stepBound.Seconds()))
 	return env.StartTlslpd(t, append([]string{"--handshake-timeout", stepBound.String(), "--other-timeout", bound}, args...)...)
-}
-
-// syncWriter lets the progress goroutine and the test share a buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
 }

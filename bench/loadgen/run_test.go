@@ -14,6 +14,7 @@ import (
 
 	"tlslpd/bench/baseline"
 	"tlslpd/internal/testenv"
+	"tlslpd/internal/testlog"
 	"tlslpd/protocol"
 )
 
@@ -299,7 +300,7 @@ func TestRunCancelled(t *testing.T) {
 	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
 	cfg := baseConfig(env, port)
 	cfg.Workers, cfg.Duration = 2, time.Hour
-	progress := &syncWriter{}
+	progress := &testlog.Buffer{}
 	cfg.Progress, cfg.ProgressInterval = progress, 50*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -340,7 +341,7 @@ func TestRunProgressOnATerminal(t *testing.T) {
 	port, _ := startBaseline(t, env, baseline.Config{NBits: 4, Inject: baseline.InjectNever})
 	cfg := baseConfig(env, port)
 	cfg.Workers, cfg.Duration = 1, 300*time.Millisecond
-	progress := &syncWriter{}
+	progress := &testlog.Buffer{}
 	cfg.Progress, cfg.ProgressLive, cfg.ProgressInterval = progress, true, 50*time.Millisecond
 	_, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
