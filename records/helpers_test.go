@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"tlslpd/internal/testlog"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -61,24 +62,6 @@ func ids(rs []rec) []int {
 		out[i] = r.ID
 	}
 	return out
-}
-
-// lockedBuffer collects log output written from the sink's goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // openTest opens a Writer on a fresh file whose flusher only runs when
@@ -143,4 +126,4 @@ func (h *hookFile) Sync() error {
 	return h.handle.Sync()
 }
 
-func zerologTo(b *lockedBuffer) zerolog.Logger { return zerolog.New(b) }
+func zerologTo(b *testlog.Buffer) zerolog.Logger { return zerolog.New(b) }

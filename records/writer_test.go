@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testlog"
 	"tlslpd/logsink"
 )
 
@@ -141,7 +142,7 @@ func TestHungDiskDropsAndCountsAndCloseReturns(t *testing.T) {
 // A write that fails part way leaves no half line: the batch is taken back,
 // counted as dropped, and the next batch starts on a line boundary.
 func TestFailedWriteLeavesWholeLinesAndIsCounted(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	var fail sync.Mutex
 	failing := true
 	w, path := openTest(t, Options{Logger: zerologTo(logs)},
@@ -235,7 +236,7 @@ func TestNegativeMaxBytesNeverRotates(t *testing.T) {
 }
 
 func TestRotationFailureKeepsWriting(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "records.jsonl")
 	// A directory where FILE.1 must go makes the rename fail.
