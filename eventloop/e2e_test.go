@@ -44,6 +44,19 @@ func playSession(t testingT, p *peer, requests int, answer func(cmd string) stri
 	p.expectClosed()
 }
 
+// answerToDone answers the harness's WORK (testToken at 8 bits), answers
+// every body request with "v" and reads DONE: a session up to its last
+// reply.
+func answerToDone(t testingT, p *peer) {
+	p.send(solve(t, testToken, 8))
+	cksum := checksum(testToken, testRandom)
+	for range protocol.BodyRequests {
+		p.readLine()
+		p.send(cksum + " v")
+	}
+	p.expect("DONE")
+}
+
 func TestHappyPathNormalMode(t *testing.T) {
 	h := startServer(t, nil)
 	p := h.dial(withCert)
@@ -159,12 +172,7 @@ func TestFailLines(t *testing.T) {
 			play: func(t *testing.T, p *peer) {
 				p.send("HELLOBACK")
 				p.expect("WORK AUTH 8")
-				p.send(solve(t, testToken, 8))
-				for range protocol.BodyRequests {
-					p.readLine()
-					p.send(cksum + " v")
-				}
-				p.expect("DONE")
+				answerToDone(t, p)
 				p.send("OKAY")
 			},
 			want: protocol.FailExpectedOK, outcome: "bad_ok",
@@ -245,13 +253,7 @@ func TestDeadlines(t *testing.T) {
 		{"done", func(t *testing.T, p *peer) {
 			p.send("HELLOBACK")
 			p.expect("WORK AUTH 8")
-			p.send(solve(t, testToken, 8))
-			cksum := checksum(testToken, testRandom)
-			for range protocol.BodyRequests {
-				p.readLine()
-				p.send(cksum + " v")
-			}
-			p.expect("DONE")
+			answerToDone(t, p)
 		}, protocol.FailDoneTimeout, short},
 	}
 	for _, tc := range tests {

@@ -52,7 +52,6 @@ func (h *harness) rawTLS(t *testing.T) (net.Conn, *peer) {
 // and moves exactly its handshake result (and refusal) counter by one.
 func TestEveryEndingIsCountedOnce(t *testing.T) {
 	const short = 200 * time.Millisecond
-	cksum := checksum(testToken, testRandom)
 	toWork := func(p *peer) {
 		p.expect("HELLO")
 		p.send("HELLOBACK")
@@ -98,12 +97,7 @@ func TestEveryEndingIsCountedOnce(t *testing.T) {
 		{name: "FAIL bad OK", play: func(t *testing.T, h *harness) {
 			p := h.dial(withCert)
 			toWork(p)
-			p.send(solve(t, testToken, 8))
-			for range protocol.BodyRequests {
-				p.readLine()
-				p.send(cksum + " v")
-			}
-			p.expect("DONE")
+			answerToDone(t, p)
 			p.send("KO")
 			p.expect(protocol.FailExpectedOK)
 		}, outcome: "bad_ok"},

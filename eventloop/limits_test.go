@@ -60,13 +60,7 @@ func TestDrainLetsSessionsInFlightFinish(t *testing.T) {
 	expectRefused(t, h.addr, nil) // new connections are turned away while draining
 
 	// The session in flight still completes normally.
-	p.send(solve(t, testToken, 8))
-	cksum := checksum(testToken, testRandom)
-	for range protocol.BodyRequests {
-		p.readLine()
-		p.send(cksum + " v")
-	}
-	p.expect("DONE")
+	answerToDone(t, p)
 	p.send("OK")
 	p.expectClosed()
 	assert.Equal(t, "completed", h.record().Outcome)
