@@ -157,28 +157,26 @@ func TestEveryFailLine(t *testing.T) {
 		})
 	}
 
-	tut := h.startServer(t, "--n_bits", "4", "--tutorial", "--other-timeout", "1")
-	c = tut.dial(t)
-	token, bits = c.work()
-	c.solve(token, bits)
-	for _, cmd := range bodyCommands {
-		c.expect(cmd + " LGTk\n")
-		c.send(cksum + " v\n")
+	// After DONE: a wrong reply, and none. The tutorial serves one
+	// session, so each gets its own server.
+	for _, tc := range []struct{ reply, want string }{
+		{"NOT OK\n", "FAIL Invalid reply to DONE: expected OK.\n"},
+		{"", "FAIL Timed out waiting for OK (--other-timeout).\n"},
+	} {
+		tut := h.startServer(t, "--n_bits", "4", "--tutorial", "--other-timeout", "1")
+		c := tut.dial(t)
+		token, bits := c.work()
+		c.solve(token, bits)
+		for _, cmd := range bodyCommands {
+			c.expect(cmd + " LGTk\n")
+			c.send(cksum + " v\n")
+		}
+		c.expect("DONE\n")
+		if tc.reply != "" {
+			c.send(tc.reply)
+		}
+		c.expectFail(tc.want)
 	}
-	c.expect("DONE\n")
-	c.send("NOT OK\n")
-	c.expectFail("FAIL Invalid reply to DONE: expected OK.\n")
-
-	tut = h.startServer(t, "--n_bits", "4", "--tutorial", "--other-timeout", "1")
-	c = tut.dial(t)
-	token, bits = c.work()
-	c.solve(token, bits)
-	for _, cmd := range bodyCommands {
-		c.expect(cmd + " LGTk\n")
-		c.send(cksum + " v\n")
-	}
-	c.expect("DONE\n")
-	c.expectFail("FAIL Timed out waiting for OK (--other-timeout).\n")
 
 	stop := h.startServer(t, "--n_bits", "30", "--drain-timeout", "0s")
 	c = stop.dial(t)
