@@ -2,10 +2,9 @@ package suite
 
 import (
 	"context"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+	"tlslpd/internal/testbin"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,11 +15,8 @@ import (
 // servers stopped by the suite): every server at both loads, one window
 // per round each, and the machine's idle time read around every window.
 func TestRunSessions(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "tlslpd")
 	// -race matches the daemon tests' build, so the two share the cache.
-	build := exec.Command("go", "build", "-race", "-o", bin, "tlslpd")
-	out, err := build.CombinedOutput()
-	require.NoError(t, err, "build tlslpd: %s", out)
+	bin := testbin.Binary(t, testbin.Build{Flags: []string{"-race"}})
 
 	p := Defaults()
 	p.Workers, p.LightWorkers, p.SessionRounds = 4, 2, 2

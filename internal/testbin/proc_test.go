@@ -22,6 +22,11 @@ type fatal struct {
 
 func (f *fatal) Helper() {}
 
+func (f *fatal) Fatal(args ...any) {
+	f.msg = fmt.Sprint(args...)
+	runtime.Goexit()
+}
+
 func (f *fatal) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
@@ -102,4 +107,10 @@ func TestHomeHoldsTheCertificatesWhereTheBinaryLooks(t *testing.T) {
 	for _, name := range []string{certs.CACertFile, certs.ServerCertFile, certs.ServerKeyFile, certs.ClientCertFile, certs.ClientKeyFile} {
 		assert.FileExists(t, filepath.Join(dir, "certificates", name))
 	}
+}
+
+func TestBinaryFailsWithGoBuildsOutput(t *testing.T) {
+	msg := failure(t, func(tb testing.TB) { Binary(tb, Build{Flags: []string{"-no-such-flag"}}) })
+	assert.Contains(t, msg, "testbin: go [build -no-such-flag")
+	assert.Contains(t, msg, "no-such-flag", "go build's own words")
 }

@@ -1,6 +1,7 @@
 package testbin
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,13 +30,33 @@ func run(m *testing.M, bin *string, b Build) int {
 	}
 	defer os.RemoveAll(dir)
 	*bin = filepath.Join(dir, "tlslpd")
-	args := append([]string{"build"}, b.Flags...)
-	build := exec.Command("go", append(args, "-o", *bin, "tlslpd")...)
-	build.Env = append(os.Environ(), b.Env...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "testbin: go %v: %v\n", build.Args[1:], err)
+	if err := b.build(*bin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
+}
+
+// Binary builds tlslpd as b says into the test's temporary directory and
+// returns its path: for a package where a single test runs the binary,
+// so that its other tests do not wait for a build.
+func Binary(t testing.TB, b Build) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tlslpd")
+	if err := b.build(bin); err != nil {
+		t.Fatalf("%v", err)
+	}
+	return bin
+}
+
+func (b Build) build(bin string) error {
+	args := append([]string{"build"}, b.Flags...)
+	build := exec.Command("go", append(args, "-o", bin, "tlslpd")...)
+	build.Env = append(os.Environ(), b.Env...)
+	var out bytes.Buffer
+	build.Stdout, build.Stderr = &out, &out
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("testbin: go %v: %w\n%s", build.Args[1:], err, &out)
+	}
+	return nil
 }
