@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -39,74 +38,38 @@ const (
 
 // server is an in-process tlslpd with one listener per transport.
 type server struct {
+	*testenv.Tlslpd
 	env     *testenv.Env
 	ports   map[string]int
 	metrics string // http://host:port of --metrics-addr
 
 	mu      sync.Mutex
 	records []*eventloop.Record
-
-	stopOnce sync.Once
-	cancel   context.CancelFunc
-	done     chan error
-}
-
-// stop ends the daemon as SIGTERM would (drain, then FAIL to the rest) and
-// waits for it.
-func (s *server) stop(t *testing.T) {
-	s.stopOnce.Do(func() {
-		s.cancel()
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			t.Error("tlslpd did not stop")
-		}
-	})
 }
 
 func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	env := testenv.New(t)
-	files := env.Files(t)
 	metricsPort := testenv.ClosedPort(t)
 	args := []string{
-		"--server-cert", files.ServerCert, "--server-key", files.ServerKey, "--ca-cert", files.CACert,
-		"--status-interval", "0", "--log-level", "ERROR", "--shed-delay", "-1s", "--n_bits", strconv.Itoa(testNBits),
-		"--random-string", testRandom, "--metrics-addr", "127.0.0.1:" + strconv.Itoa(metricsPort),
+		"--n_bits", strconv.Itoa(testNBits), "--random-string", testRandom,
+		"--metrics-addr", "127.0.0.1:" + strconv.Itoa(metricsPort),
 		"--other-timeout", "5", "--drain-timeout", "1s",
 	}
 	names := []string{transport.TLS, transport.TCP, transport.Auto, transport.WS, transport.WSS}
 	for _, n := range names {
 		args = append(args, "--listen", n+"://127.0.0.1:0")
 	}
-	cfg, err := config.Parse("tlslpd", append(args, extra...), nil)
-	require.NoError(t, err)
-	d, err := daemon.New(cfg, zerolog.Nop())
-	require.NoError(t, err)
 	s := &server{env: env, ports: map[string]int{}, metrics: "http://127.0.0.1:" + strconv.Itoa(metricsPort)}
-	started := make(chan *eventloop.Server, 1)
-	d.Hooks.Started = func(srv *eventloop.Server) { started <- srv }
-	d.Hooks.OnRecord = func(r *eventloop.Record) {
+	s.Tlslpd = env.RunTlslpd(t, daemon.Hooks{OnRecord: func(r *eventloop.Record) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		c := *r
 		c.Replies = append([]statemachine.Reply(nil), r.Replies...) // the loop reuses the array
 		s.records = append(s.records, &c)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	s.cancel, s.done = cancel, done
-	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() { s.stop(t) })
-	select {
-	case srv := <-started:
-		for i, a := range srv.Addrs() {
-			s.ports[names[i]] = a.(*net.TCPAddr).Port
-		}
-	case err := <-done:
-		t.Fatalf("tlslpd stopped: %v", err)
-	case <-time.After(15 * time.Second):
-		t.Fatal("tlslpd did not start")
+	}}, append(args, extra...)...)
+	for i, a := range s.Addrs {
+		s.ports[names[i]] = a.(*net.TCPAddr).Port
 	}
 	return s
 }
@@ -345,7 +308,7 @@ func TestDeadlinesAndDrainOnEveryTransport(t *testing.T) {
 		upToWork(t, c)
 		conns[name] = c
 	}
-	s.stop(t)
+	s.Stop()
 	for name, c := range conns {
 		line, err := c.ReadLine()
 		require.NoError(t, err, name)

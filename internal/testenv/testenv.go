@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"net"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,8 +20,9 @@ import (
 	"tlslpd/eventloop"
 )
 
-// stopBound is how long a server may take to stop when its test ends.
-const stopBound = 10 * time.Second
+// bound is how long a server may take to start, or to stop when its test
+// ends.
+const bound = 15 * time.Second
 
 // Env is a PKI with ready-made TLS configurations.
 type Env struct {
@@ -90,7 +93,7 @@ func (e *Env) ServeBaseline(t testing.TB, ln net.Listener, cfg baseline.Config, 
 		cancel()
 		select {
 		case <-stopped:
-		case <-time.After(stopBound):
+		case <-time.After(bound):
 			t.Error("baseline did not stop")
 		}
 	})
@@ -99,42 +102,84 @@ func (e *Env) ServeBaseline(t testing.TB, ln net.Listener, cfg baseline.Config, 
 
 // StartTlslpd runs the tlslpd daemon in this process on 127.0.0.1 with
 // this PKI and the given daemon flags (e.g. "--n_bits", "8") until the
-// test ends, and returns its port. Overload shedding is off (--shed-delay
-// -1s) unless args set it: a test machine busy with other tests must not
-// turn a test's load into refused connections; tests of shedding ask.
+// test ends, and returns its port. See RunTlslpd for the defaults.
 func (e *Env) StartTlslpd(t testing.TB, args ...string) int {
+	t.Helper()
+	return e.RunTlslpd(t, daemon.Hooks{}, args...).Addrs[0].(*net.TCPAddr).Port
+}
+
+// Tlslpd is a tlslpd daemon running in this process.
+type Tlslpd struct {
+	// Addrs are its bound listeners, in the order of the --listen flags.
+	Addrs []net.Addr
+
+	t      testing.TB
+	cancel context.CancelFunc
+	done   <-chan error
+	once   sync.Once
+}
+
+// RunTlslpd runs the tlslpd daemon in this process with this PKI, the
+// given daemon flags and hooks (hooks.Started is testenv's own) until Stop
+// or the test's end. It listens on 127.0.0.1:0 unless args say --listen.
+// Overload shedding is off (--shed-delay -1s) unless args set it: a test
+// machine busy with other tests must not turn a test's load into refused
+// connections; tests of shedding ask.
+func (e *Env) RunTlslpd(t testing.TB, hooks daemon.Hooks, args ...string) *Tlslpd {
 	t.Helper()
 	files := e.Files(t)
 	base := []string{
-		"--listen", "127.0.0.1:0", "--server-cert", files.ServerCert, "--server-key", files.ServerKey,
-		"--ca-cert", files.CACert, "--status-interval", "0", "--log-level", "ERROR", "--shed-delay", "-1s",
+		"--server-cert", files.ServerCert, "--server-key", files.ServerKey, "--ca-cert", files.CACert,
+		"--status-interval", "0", "--log-level", "ERROR", "--shed-delay", "-1s",
+	}
+	if !hasFlag(args, "--listen") {
+		base = append(base, "--listen", "127.0.0.1:0")
 	}
 	cfg, err := config.Parse("tlslpd", append(base, args...), nil)
 	require.NoError(t, err)
 	d, err := daemon.New(cfg, zerolog.Nop())
 	require.NoError(t, err)
 	started := make(chan *eventloop.Server, 1)
+	d.Hooks = hooks
 	d.Hooks.Started = func(s *eventloop.Server) { started <- s }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(stopBound):
-			t.Error("tlslpd did not stop")
-		}
-	})
+	tl := &Tlslpd{t: t, cancel: cancel, done: done}
+	t.Cleanup(tl.Stop)
 	select {
 	case srv := <-started:
-		return srv.Addrs()[0].(*net.TCPAddr).Port
+		tl.Addrs = srv.Addrs()
+		return tl
 	case err := <-done:
 		t.Fatalf("tlslpd stopped: %v", err)
-	case <-time.After(stopBound):
+	case <-time.After(bound):
 		t.Fatal("tlslpd did not start")
 	}
-	return 0
+	return nil
+}
+
+// Stop ends the daemon as SIGTERM would (a drain, then FAIL to the
+// sessions left) and waits for Run to return; the test fails if it does
+// not within the bound. Later calls do nothing.
+func (d *Tlslpd) Stop() {
+	d.once.Do(func() {
+		d.cancel()
+		select {
+		case <-d.done:
+		case <-time.After(bound):
+			d.t.Error("tlslpd did not stop")
+		}
+	})
+}
+
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // ClosedPort returns a loopback port that refuses connections.
