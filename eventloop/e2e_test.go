@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testproto"
 	"tlslpd/metrics"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
@@ -31,8 +32,8 @@ func playSession(t testingT, p *peer, requests int, answer func(cmd string) stri
 	var nBits int
 	_, err := fmt.Sscan(work[2], &nBits)
 	require.NoError(t, err)
-	p.send(solve(t, work[1], nBits))
-	cksum := checksum(work[1], testRandom)
+	p.send(testproto.Suffix(t, work[1], nBits))
+	cksum := testproto.Checksum(work[1], testRandom)
 	for i := range requests {
 		req := strings.Fields(p.readLine())
 		require.Len(t, req, 2, "request %d", i)
@@ -48,8 +49,8 @@ func playSession(t testingT, p *peer, requests int, answer func(cmd string) stri
 // every body request with "v" and reads DONE: a session up to its last
 // reply.
 func answerToDone(t testingT, p *peer) {
-	p.send(solve(t, testToken, 8))
-	cksum := checksum(testToken, testRandom)
+	p.send(testproto.Suffix(t, testToken, 8))
+	cksum := testproto.Checksum(testToken, testRandom)
 	for range protocol.BodyRequests {
 		p.readLine()
 		p.send(cksum + " v")
@@ -113,8 +114,8 @@ func TestTutorialServesOneSessionThenRunReturns(t *testing.T) {
 	p.send("HELLOBACK")
 	work := strings.Fields(p.readLine())
 	require.Equal(t, protocol.DefaultToken, work[1], "tutorial without --token uses the reference token")
-	p.send(solve(t, work[1], 8))
-	cksum := checksum(work[1], testRandom)
+	p.send(testproto.Suffix(t, work[1], 8))
+	cksum := testproto.Checksum(work[1], testRandom)
 	for _, cmd := range protocol.BodyCommands {
 		p.expect(cmd + " " + testRandom)
 		p.send(cksum + " x")
@@ -134,7 +135,7 @@ func TestTutorialServesOneSessionThenRunReturns(t *testing.T) {
 }
 
 func TestFailLines(t *testing.T) {
-	cksum := checksum(testToken, testRandom)
+	cksum := testproto.Checksum(testToken, testRandom)
 	tests := []struct {
 		name    string
 		script  []int
@@ -152,7 +153,7 @@ func TestFailLines(t *testing.T) {
 			play: func(t *testing.T, p *peer) {
 				p.send("HELLOBACK")
 				p.expect("WORK AUTH 8")
-				p.send(weakSuffix(t, testToken, 8))
+				p.send(testproto.WeakSuffix(t, testToken, 8))
 			},
 			want: protocol.FailInvalidSuffix, outcome: "bad_suffix",
 		},
@@ -161,7 +162,7 @@ func TestFailLines(t *testing.T) {
 			play: func(t *testing.T, p *peer) {
 				p.send("HELLOBACK")
 				p.expect("WORK AUTH 8")
-				p.send(solve(t, testToken, 8))
+				p.send(testproto.Suffix(t, testToken, 8))
 				p.expect("FULL_NAME LGTk")
 				p.send(strings.Repeat("a", 64) + " Ada")
 			},
@@ -201,7 +202,7 @@ func TestFailLines(t *testing.T) {
 			play: func(t *testing.T, p *peer) {
 				p.send("HELLOBACK")
 				p.expect("WORK AUTH 8")
-				p.send(solve(t, testToken, 8))
+				p.send(testproto.Suffix(t, testToken, 8))
 				p.expect("FULL_NAME LGTk")
 				p.send(cksum + " a")
 				p.expect("EMAIL1 LGTk")
@@ -247,7 +248,7 @@ func TestDeadlines(t *testing.T) {
 		{"body", func(t *testing.T, p *peer) {
 			p.send("HELLOBACK")
 			p.expect("WORK AUTH 8")
-			p.send(solve(t, testToken, 8))
+			p.send(testproto.Suffix(t, testToken, 8))
 			p.expect("FULL_NAME LGTk")
 		}, protocol.FailBodyTimeout, short},
 		{"done", func(t *testing.T, p *peer) {
@@ -341,10 +342,10 @@ func TestPlaintextGarbageIsDroppedQuickly(t *testing.T) {
 // TestPipelinedAndBytewiseInput sends a whole session in one write, and one
 // byte per TLS record: the framing must not care.
 func TestPipelinedAndBytewiseInput(t *testing.T) {
-	cksum := checksum(testToken, testRandom)
+	cksum := testproto.Checksum(testToken, testRandom)
 	var script strings.Builder
 	script.WriteString("HELLOBACK\n")
-	script.WriteString(solve(t, testToken, 8) + "\n")
+	script.WriteString(testproto.Suffix(t, testToken, 8) + "\n")
 	for i := range protocol.BodyRequests {
 		fmt.Fprintf(&script, "%s answer %d\n", cksum, i)
 	}

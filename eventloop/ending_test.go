@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testproto"
 	"tlslpd/metrics"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
@@ -83,13 +84,13 @@ func TestEveryEndingIsCountedOnce(t *testing.T) {
 		{name: "FAIL bad suffix", play: func(t *testing.T, h *harness) {
 			p := h.dial(withCert)
 			toWork(p)
-			p.send(weakSuffix(t, testToken, 8))
+			p.send(testproto.WeakSuffix(t, testToken, 8))
 			p.expect(protocol.FailInvalidSuffix)
 		}, outcome: "bad_suffix"},
 		{name: "FAIL bad checksum", play: func(t *testing.T, h *harness) {
 			p := h.dial(withCert)
 			toWork(p)
-			p.send(solve(t, testToken, 8))
+			p.send(testproto.Suffix(t, testToken, 8))
 			p.readLine()
 			p.send("nope v")
 			p.expect(protocol.FailInvalidChecksum)
@@ -112,7 +113,7 @@ func TestEveryEndingIsCountedOnce(t *testing.T) {
 		}, play: func(t *testing.T, h *harness) {
 			p := h.dial(withCert)
 			toWork(p)
-			p.send(solve(t, testToken, 8))
+			p.send(testproto.Suffix(t, testToken, 8))
 			p.expect("FAIL " + testRandom)
 		}, outcome: "injected_fail"},
 		{name: "hello timeout", config: func(c *Config) { c.OtherTimeout = short }, play: func(t *testing.T, h *harness) {

@@ -3,9 +3,7 @@ package eventloop
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +18,6 @@ import (
 
 	"tlslpd/certs"
 	"tlslpd/metrics"
-	"tlslpd/pow"
 	"tlslpd/statemachine"
 	"tlslpd/tlsbridge"
 )
@@ -254,31 +251,6 @@ func asNetErr(err error, target *net.Error) bool {
 		*target = ne
 	}
 	return ok
-}
-
-func checksum(token, random string) string {
-	sum := sha256.Sum256([]byte(token + random))
-	return hex.EncodeToString(sum[:])
-}
-
-func solve(t testingT, token string, nBits int) string {
-	t.Helper()
-	sol, err := pow.Solve(context.Background(), token, nBits, 1)
-	require.NoError(t, err)
-	return sol.Suffix
-}
-
-// weakSuffix finds a suffix that does not meet nBits.
-func weakSuffix(t testing.TB, token string, nBits int) string {
-	t.Helper()
-	for i := range 1000 {
-		s := fmt.Sprintf("weak%d", i)
-		if !pow.Valid(token, s, nBits) {
-			return s
-		}
-	}
-	t.Fatal("no weak suffix")
-	return ""
 }
 
 // armedTimers counts armed timers across the loops, reading each wheel on

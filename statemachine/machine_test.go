@@ -2,8 +2,6 @@ package statemachine
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"tlslpd/pow"
+	"tlslpd/internal/testproto"
 	"tlslpd/protocol"
 )
 
@@ -40,37 +38,6 @@ func testConfig() *Config {
 	return &Config{Token: testToken, RandomString: "LGTk", NBits: 8}
 }
 
-// solve brute-forces a suffix with the independent sha256 oracle.
-func solve(t testing.TB, token string, nBits int) string {
-	t.Helper()
-	for i := range 1 << 24 {
-		s := fmt.Sprintf("s%d", i)
-		if pow.Valid(token, s, nBits) {
-			return s
-		}
-	}
-	t.Fatal("no suffix found")
-	return ""
-}
-
-// weakSuffix finds a suffix that fails nBits (most do).
-func weakSuffix(t testing.TB, token string, nBits int) string {
-	t.Helper()
-	for i := range 1000 {
-		s := fmt.Sprintf("w%d", i)
-		if !pow.Valid(token, s, nBits) {
-			return s
-		}
-	}
-	t.Fatal("every suffix passed")
-	return ""
-}
-
-func checksumFor(token, random string) string {
-	sum := sha256.Sum256([]byte(token + random))
-	return hex.EncodeToString(sum[:])
-}
-
 func line(s string) Event { return Event{Kind: EventLine, Line: []byte(s)} }
 
 func send(t *testing.T, m *Machine, ev Event) Action {
@@ -89,7 +56,7 @@ func toBody(t *testing.T, cfg *Config, rng Rand) (*Machine, Action) {
 	m := New(cfg, rng, testToken)
 	send(t, m, Event{Kind: EventStart})
 	send(t, m, line(protocol.HelloBack))
-	a := send(t, m, line(solve(t, testToken, cfg.NBits)))
+	a := send(t, m, line(testproto.Suffix(t, testToken, cfg.NBits)))
 	return m, a
 }
 
@@ -109,8 +76,8 @@ func TestHappyPathNormalMode(t *testing.T) {
 	assert.Equal(t, DeadlineWork, a.Deadline)
 	assert.Equal(t, StateWork, m.State())
 
-	a = send(t, m, line(solve(t, testToken, 8)))
-	cksum := checksumFor(testToken, "LGTk")
+	a = send(t, m, line(testproto.Suffix(t, testToken, 8)))
+	cksum := testproto.Checksum(testToken, "LGTk")
 	for i := range protocol.BodyRequests {
 		want := protocol.BodyCommands[i%8] + " LGTk\n"
 		require.Equal(t, want, string(a.Send), "request %d", i)
@@ -137,7 +104,7 @@ func TestTutorialOrderAndNoInjection(t *testing.T) {
 	cfg.Tutorial = true
 	rng := &scripted{draws: []int{8}} // would inject FAIL if ever consulted
 	m, a := toBody(t, cfg, rng)
-	cksum := checksumFor(testToken, "LGTk")
+	cksum := testproto.Checksum(testToken, "LGTk")
 	for _, cmd := range protocol.BodyCommands {
 		require.Equal(t, cmd+" LGTk\n", string(a.Send))
 		a = send(t, m, line(cksum+" "+cmd+" answer"))
@@ -160,7 +127,7 @@ func TestInjectedFail(t *testing.T) {
 			}
 			draws[at] = protocol.NumBodyCommands
 			m, a := toBody(t, testConfig(), &scripted{draws: draws})
-			cksum := checksumFor(testToken, "LGTk")
+			cksum := testproto.Checksum(testToken, "LGTk")
 			for range at {
 				a = send(t, m, line(cksum+" v"))
 			}
@@ -181,7 +148,7 @@ func TestDrawsAreUniformOverNineChoices(t *testing.T) {
 	counts := map[string]int{}
 	cfg := testConfig()
 	cfg.NBits = 0
-	cksum := checksumFor(testToken, "LGTk")
+	cksum := testproto.Checksum(testToken, "LGTk")
 	for range 2000 {
 		m := New(cfg, rng, testToken)
 		m.Handle(Event{Kind: EventStart}, nil)
@@ -208,7 +175,7 @@ func TestDrawsAreUniformOverNineChoices(t *testing.T) {
 }
 
 func TestFailures(t *testing.T) {
-	cksum := checksumFor(testToken, "LGTk")
+	cksum := testproto.Checksum(testToken, "LGTk")
 	tests := []struct {
 		name     string
 		state    State // state to reach before the event
@@ -220,7 +187,7 @@ func TestFailures(t *testing.T) {
 		{"lowercase helloback", StateHello, line("helloback"), protocol.FailExpectedHelloBack, OutcomeBadHelloBack},
 		{"helloback with trailing space", StateHello, line("HELLOBACK "), protocol.FailExpectedHelloBack, OutcomeBadHelloBack},
 		{"empty hello reply", StateHello, line(""), protocol.FailExpectedHelloBack, OutcomeBadHelloBack},
-		{"weak suffix", StateWork, line(weakSuffix(t, testToken, 8)), protocol.FailInvalidSuffix, OutcomeBadSuffix},
+		{"weak suffix", StateWork, line(testproto.WeakSuffix(t, testToken, 8)), protocol.FailInvalidSuffix, OutcomeBadSuffix},
 		{"wrong checksum", StateBody, line(strings.Repeat("0", 64) + " v"), protocol.FailInvalidChecksum, OutcomeBadChecksum},
 		{"uppercase checksum", StateBody, line(strings.ToUpper(cksum) + " v"), protocol.FailInvalidChecksum, OutcomeBadChecksum},
 		{"checksum prefix only", StateBody, line(cksum[:63] + " v"), protocol.FailInvalidChecksum, OutcomeBadChecksum},
@@ -266,8 +233,8 @@ func driveTo(t *testing.T, s State) *Machine {
 	t.Helper()
 	cfg := testConfig()
 	m := New(cfg, &scripted{draws: []int{3}}, testToken)
-	steps := []Event{{Kind: EventStart}, line("HELLOBACK"), line(solve(t, testToken, 8))}
-	cksum := checksumFor(testToken, "LGTk")
+	steps := []Event{{Kind: EventStart}, line("HELLOBACK"), line(testproto.Suffix(t, testToken, 8))}
+	cksum := testproto.Checksum(testToken, "LGTk")
 	for range protocol.BodyRequests {
 		steps = append(steps, line(cksum+" v"))
 	}
@@ -286,7 +253,7 @@ func TestChecksumWithoutValueSeparator(t *testing.T) {
 	// An empty value may come with or without the separating space.
 	for _, reply := range []string{"", " "} {
 		m, _ := toBody(t, testConfig(), &scripted{draws: []int{2}})
-		a := send(t, m, line(checksumFor(testToken, "LGTk")+reply))
+		a := send(t, m, line(testproto.Checksum(testToken, "LGTk")+reply))
 		assert.False(t, a.Close)
 		assert.Equal(t, Reply{Command: "EMAIL2", Value: ""}, m.Replies()[0])
 	}
@@ -294,7 +261,7 @@ func TestChecksumWithoutValueSeparator(t *testing.T) {
 
 func TestValuesKeepSpacesAndUnicode(t *testing.T) {
 	m, _ := toBody(t, testConfig(), &scripted{draws: []int{0}})
-	send(t, m, line(checksumFor(testToken, "LGTk")+" Zoë  de la Cruz "))
+	send(t, m, line(testproto.Checksum(testToken, "LGTk")+" Zoë  de la Cruz "))
 	assert.Equal(t, "Zoë  de la Cruz ", m.Replies()[0].Value)
 }
 
@@ -447,7 +414,7 @@ func FuzzMachine(f *testing.F) {
 func BenchmarkSessionCompleted(b *testing.B) {
 	cfg := &Config{Token: protocol.DefaultToken, RandomString: "LGTk", NBits: 0}
 	rng := rand.New(rand.NewPCG(1, 1))
-	cksum := []byte(checksumFor(protocol.DefaultToken, "LGTk") + " Zoë Ñúñez")
+	cksum := []byte(testproto.Checksum(protocol.DefaultToken, "LGTk") + " Zoë Ñúñez")
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -3,9 +3,7 @@ package transport_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"io"
 	"net"
 	"net/http"
@@ -24,6 +22,7 @@ import (
 	"tlslpd/daemon"
 	"tlslpd/eventloop"
 	"tlslpd/internal/testenv"
+	"tlslpd/internal/testproto"
 	"tlslpd/pow"
 	"tlslpd/protocol"
 	"tlslpd/statemachine"
@@ -142,11 +141,6 @@ func (s *server) clientTLS() *tls.Config {
 	return cfg
 }
 
-func checksum(token string) string {
-	sum := sha256.Sum256([]byte(token + testRandom))
-	return hex.EncodeToString(sum[:])
-}
-
 // play runs a session with correct answers; it returns the line that
 // ended it ("OK" sent after DONE, or the server's FAIL line).
 func play(t *testing.T, c lineConn) string {
@@ -174,7 +168,7 @@ func play(t *testing.T, c lineConn) string {
 			return line
 		default:
 			require.Equal(t, testRandom, rest, "body request %q", line)
-			require.NoError(t, c.WriteLine(checksum(token)+" value of "+cmd))
+			require.NoError(t, c.WriteLine(testproto.Checksum(token, testRandom)+" value of "+cmd))
 		}
 	}
 }
