@@ -16,7 +16,8 @@ func TestBinaryDoesNotLinkTesting(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	deps := strings.Fields(string(out))
 	require.Contains(t, deps, "tlslpd/daemon", "the listing is of the main package")
-	for _, forbidden := range []string{"testing", "github.com/stretchr/testify/assert", "tlslpd/internal/testenv"} {
+	for _, forbidden := range []string{"testing", "github.com/stretchr/testify/assert",
+		"tlslpd/internal/testbin", "tlslpd/internal/testenv", "tlslpd/internal/testlog", "tlslpd/internal/testproto"} {
 		assert.NotContains(t, deps, forbidden)
 	}
 }
