@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/loadgen"
+	"tlslpd/bench/suite"
 )
 
 // The attack benchmarks (make bench-hostile) each run one scenario against
@@ -139,12 +140,27 @@ func BenchmarkOverload3x(b *testing.B) {
 		// client's timeout; cutting them sooner would hide that.
 		Grace: 15 * time.Second}
 
+	// CPU of the server and of this process (the load generator) over
+	// each run: on a machine where they share the cores, a generator that
+	// works harder at 3x takes CPU from the server, so goodput in
+	// sessions/s mixes both sides; server CPU per good session does not.
+	procs := suite.NewProcReader()
+	cpuOf := func(pid int) float64 {
+		p, err := procs.Sample(pid)
+		require.NoError(b, err)
+		return p.CPUSeconds
+	}
+	srvPid, genPid := s.Cmd.Process.Pid, os.Getpid()
+
 	closed := base
 	closed.Workers = 64
 	closed.Duration = time.Duration(pick(5, 10)) * time.Second
+	srv0, gen0 := cpuOf(srvPid), cpuOf(genPid)
 	cs, err := loadgen.Run(ctx, closed)
 	require.NoError(b, err)
-	capacity := float64(cs.Counts.Completed+cs.Counts.InjectedFail) / cs.DurationSeconds
+	srvClosed, genClosed := cpuOf(srvPid)-srv0, cpuOf(genPid)-gen0
+	goodClosed := float64(cs.Counts.Completed + cs.Counts.InjectedFail)
+	capacity := goodClosed / cs.DurationSeconds
 	require.Positive(b, capacity)
 
 	before := s.scrape()
@@ -176,10 +192,22 @@ func BenchmarkOverload3x(b *testing.B) {
 			last = m
 		}
 	}()
+	srv2, gen2 := cpuOf(srvPid), cpuOf(genPid)
 	ol, err := loadgen.Run(ctx, open)
+	srvOpen, genOpen := cpuOf(srvPid)-srv2, cpuOf(genPid)-gen2
 	stopSampling()
 	<-sampled
 	require.NoError(b, err)
+	goodOpen := float64(ol.Counts.Completed + ol.Counts.InjectedFail)
+	require.Positive(b, goodOpen)
+	// The server's CPU per good session at capacity over that at 3x (the
+	// excess shed included): at least 0.9 means shedding costs the server
+	// at most a tenth of its capacity, whatever the generator takes.
+	b.ReportMetric(srvClosed/goodClosed*1000, "server_cpu_ms_per_good_1x")
+	b.ReportMetric(srvOpen/goodOpen*1000, "server_cpu_ms_per_good_3x")
+	b.ReportMetric((srvClosed/goodClosed)/(srvOpen/goodOpen), "goodput_per_server_cpu_ratio")
+	b.ReportMetric(genClosed/(genClosed+srvClosed), "generator_cpu_share_1x")
+	b.ReportMetric(genOpen/(genOpen+srvOpen), "generator_cpu_share_3x")
 	b.Logf("server per second (handshakes ok/sessions finished/shed): %s", strings.Join(timeline, " "))
 	after := s.scrape()
 	goodput := steadyGoodput(ol, open.Duration)
@@ -212,6 +240,7 @@ func BenchmarkOverload3x(b *testing.B) {
 		ivs = append(ivs, fmt.Sprintf("%.0fs:%d/%d/%d", float64(iv.StartMs-ol.Intervals[0].StartMs)/1000, iv.Started, iv.Completed+iv.Injected, iv.Failed))
 	}
 	b.Logf("open model per interval (start: started/good/failed): %s", strings.Join(ivs, " "))
+	b.Logf("client-side errors by message: %+v", ol.Errors)
 	b.Logf("closed: %.0f good/s over %.1fs; open at %.0f/s: %d sessions in %.1fs, counts %+v; server refused %.0f, shed %.0f, handshake timeouts %.0f",
 		capacity, cs.DurationSeconds, open.Rate, ol.Sessions, ol.DurationSeconds, ol.Counts, refused, shed,
 		sum(after, "tlslpd_tls_handshakes_total", `result="timeout"`)-sum(before, "tlslpd_tls_handshakes_total", `result="timeout"`))
