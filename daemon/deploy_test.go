@@ -59,6 +59,18 @@ func scrape(t *testing.T, url string) string {
 	return string(body)
 }
 
+// startOnSecretVolume serves pki from a Secret volume, watching its files
+// every 50 ms, with metrics on.
+func startOnSecretVolume(t *testing.T, pki *certs.PKI) (*proc, *secretVolume) {
+	t.Helper()
+	vol := newSecretVolume(t, pki)
+	p := startIn(t, t.TempDir(), "--listen", "127.0.0.1:0", "--n_bits", "4", "--token", "AUTH", "--status-interval", "0",
+		"--server-cert", vol.path(certs.ServerCertFile), "--server-key", vol.path(certs.ServerKeyFile), "--ca-cert", vol.path(certs.CACertFile),
+		"--metrics-addr", "127.0.0.1:0", "--cert-watch-interval", "50ms")
+	p.pki = pki
+	return p, vol
+}
+
 func gauge(t *testing.T, body, series string) float64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
@@ -73,11 +85,7 @@ func gauge(t *testing.T, body, series string) float64 {
 func TestCertificatesReloadWhenSecretVolumeChanges(t *testing.T) {
 	first, err := certs.New(certs.Options{Validity: 48 * time.Hour})
 	require.NoError(t, err)
-	vol := newSecretVolume(t, first)
-	p := startIn(t, t.TempDir(), "--listen", "127.0.0.1:0", "--n_bits", "4", "--token", "AUTH", "--status-interval", "0",
-		"--server-cert", vol.path(certs.ServerCertFile), "--server-key", vol.path(certs.ServerKeyFile), "--ca-cert", vol.path(certs.CACertFile),
-		"--metrics-addr", "127.0.0.1:0", "--cert-watch-interval", "50ms")
-	p.pki = first
+	p, vol := startOnSecretVolume(t, first)
 	body := scrape(t, p.Metrics)
 	firstExpiry := gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`)
 	assert.InDelta(t, float64(time.Now().Add(48*time.Hour).Unix()), firstExpiry, 3600)
@@ -110,11 +118,7 @@ func TestCertificatesReloadWhenSecretVolumeChanges(t *testing.T) {
 func TestBrokenSecretUpdateKeepsServing(t *testing.T) {
 	pki, err := certs.New(certs.Options{})
 	require.NoError(t, err)
-	vol := newSecretVolume(t, pki)
-	p := startIn(t, t.TempDir(), "--listen", "127.0.0.1:0", "--n_bits", "4", "--token", "AUTH", "--status-interval", "0",
-		"--server-cert", vol.path(certs.ServerCertFile), "--server-key", vol.path(certs.ServerKeyFile), "--ca-cert", vol.path(certs.CACertFile),
-		"--metrics-addr", "127.0.0.1:0", "--cert-watch-interval", "50ms")
-	p.pki = pki
+	p, vol := startOnSecretVolume(t, pki)
 	gen := filepath.Join(vol.dir, "..gen_bad")
 	require.NoError(t, os.MkdirAll(gen, 0o755))
 	for _, name := range []string{certs.ServerCertFile, certs.ServerKeyFile, certs.CACertFile} {
