@@ -1,12 +1,10 @@
 package adversary
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -17,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/internal/testbin"
+	"tlslpd/internal/testmetrics"
 )
 
 // The attacks run against the real binary, as an attacker meets it: its
@@ -76,33 +75,7 @@ func startServer(t testing.TB, args ...string) *server {
 // text format (name{label="v",...}).
 func (s *server) scrape() map[string]float64 {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Metrics, nil)
-	require.NoError(s.t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(s.t, err)
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	require.NoError(s.t, sc.Err())
-	return out
+	return testmetrics.Scrape(s.t, s.Metrics)
 }
 
 // sum adds the series of metric name whose labels contain every one of

@@ -1,12 +1,10 @@
 package daemon
 
 import (
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/certs"
+	"tlslpd/internal/testmetrics"
 )
 
 // secretVolume lays out files the way a Kubernetes Secret volume does:
@@ -47,18 +46,6 @@ func (v *secretVolume) update(pki *certs.PKI) {
 
 func (v *secretVolume) path(name string) string { return filepath.Join(v.dir, name) }
 
-// scrape reads the metrics page at url (a serving line's "metrics").
-func scrape(t *testing.T, url string) string {
-	t.Helper()
-	hc := http.Client{Timeout: bound}
-	resp, err := hc.Get(url)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return string(body)
-}
-
 // startOnSecretVolume serves pki from a Secret volume, watching its files
 // every 50 ms, with metrics on.
 func startOnSecretVolume(t *testing.T, pki *certs.PKI) (*proc, *secretVolume) {
@@ -71,26 +58,24 @@ func startOnSecretVolume(t *testing.T, pki *certs.PKI) (*proc, *secretVolume) {
 	return p, vol
 }
 
-func gauge(t *testing.T, body, series string) float64 {
-	t.Helper()
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(body)
-	require.NotNil(t, m, "no %s in:\n%s", series, body)
-	v, err := strconv.ParseFloat(m[1], 64)
-	require.NoError(t, err)
-	return v
-}
-
 // A Secret update swaps a symlink: the daemon notices without SIGHUP,
 // serves the new CA's clients, and exports the new expiry.
 func TestCertificatesReloadWhenSecretVolumeChanges(t *testing.T) {
 	first, err := certs.New(certs.Options{Validity: 48 * time.Hour})
 	require.NoError(t, err)
 	p, vol := startOnSecretVolume(t, first)
-	body := scrape(t, p.Metrics)
-	firstExpiry := gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`)
+	m := testmetrics.Scrape(t, p.Metrics)
+	firstExpiry := m.Get(t, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`)
 	assert.InDelta(t, float64(time.Now().Add(48*time.Hour).Unix()), firstExpiry, 3600)
-	assert.Greater(t, gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="ca"}`), float64(time.Now().Unix()))
-	assert.Regexp(t, `tlslpd_build_info\{goversion="go[^"]+",revision="[^"]+",version="[^"]+"\} 1`, body)
+	assert.Greater(t, m.Get(t, `tlslpd_certificate_expiry_timestamp_seconds{cert="ca"}`), float64(time.Now().Unix()))
+	var buildInfo []string
+	for series, v := range m {
+		if strings.HasPrefix(series, "tlslpd_build_info{") && v == 1 {
+			buildInfo = append(buildInfo, series)
+		}
+	}
+	require.Len(t, buildInfo, 1, "one tlslpd_build_info series at 1")
+	assert.Regexp(t, `^tlslpd_build_info\{goversion="go[^"]+",revision="[^"]+",version="[^"]+"\}$`, buildInfo[0])
 
 	next, err := certs.New(certs.Options{Validity: 96 * time.Hour})
 	require.NoError(t, err)
@@ -107,10 +92,10 @@ func TestCertificatesReloadWhenSecretVolumeChanges(t *testing.T) {
 	_, err = stale.line()
 	assert.Error(t, err, "the old CA's clients are refused")
 
-	body = scrape(t, p.Metrics)
-	assert.Greater(t, gauge(t, body, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`), firstExpiry+24*3600)
-	assert.Equal(t, 1.0, gauge(t, body, "tlslpd_tls_reloads_total"))
-	assert.Equal(t, 0.0, gauge(t, body, "tlslpd_tls_reload_failures_total"))
+	m = testmetrics.Scrape(t, p.Metrics)
+	assert.Greater(t, m.Get(t, `tlslpd_certificate_expiry_timestamp_seconds{cert="server"}`), firstExpiry+24*3600)
+	assert.Equal(t, 1.0, m.Get(t, "tlslpd_tls_reloads_total"))
+	assert.Equal(t, 0.0, m.Get(t, "tlslpd_tls_reload_failures_total"))
 }
 
 // A broken update is refused once and counted; the old files keep
@@ -132,5 +117,5 @@ func TestBrokenSecretUpdateKeepsServing(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.toWork()
 	require.NoError(t, err)
-	assert.Equal(t, 1.0, gauge(t, scrape(t, p.Metrics), "tlslpd_tls_reload_failures_total"))
+	assert.Equal(t, 1.0, testmetrics.Scrape(t, p.Metrics).Get(t, "tlslpd_tls_reload_failures_total"))
 }

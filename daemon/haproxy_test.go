@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/certs"
+	"tlslpd/internal/testmetrics"
 	"tlslpd/proxyproto"
 )
 
@@ -135,11 +136,11 @@ func TestBehindHAProxy(t *testing.T) {
 	_, err = direct.session()
 	require.NoError(t, err)
 
-	body := scrape(t, p.Metrics)
-	assert.Equal(t, 1.0, gauge(t, body, `tlslpd_connections_refused_total{reason="proxy_untrusted"}`))
-	assert.Equal(t, 1.0, gauge(t, body, `tlslpd_connections_refused_total{reason="max_conns_per_ip"}`))
+	m := testmetrics.Scrape(t, p.Metrics)
+	assert.Equal(t, 1.0, m.Get(t, `tlslpd_connections_refused_total{reason="proxy_untrusted"}`))
+	assert.Equal(t, 1.0, m.Get(t, `tlslpd_connections_refused_total{reason="max_conns_per_ip"}`))
 	// Three clients, plus the probe that waited for HAProxy to listen.
-	assert.GreaterOrEqual(t, gauge(t, body, `tlslpd_proxy_headers_total{version="2"}`), 3.0)
+	assert.GreaterOrEqual(t, m.Get(t, `tlslpd_proxy_headers_total{version="2"}`), 3.0)
 
 	p.Signal(syscall.SIGTERM)
 	require.Equal(t, 0, p.ExitCode(bound))

@@ -21,6 +21,7 @@ import (
 	"tlslpd/config"
 	"tlslpd/identity"
 	"tlslpd/internal/testbin"
+	"tlslpd/internal/testmetrics"
 )
 
 // dialIdentity connects presenting cert (transient, no CA) and asking for
@@ -156,10 +157,10 @@ func TestIdentitiesAndSNIReloadUnderLoad(t *testing.T) {
 	stop = make(chan struct{})
 	assert.Zero(t, failed.Load(), "load sessions across the reloads: first error %v", firstErr.Load())
 
-	body := scrape(t, p.Metrics)
-	assert.GreaterOrEqual(t, gauge(t, body, `tlslpd_identity_decisions_total{decision="denied"}`), 1.0)
-	assert.Zero(t, gauge(t, body, `tlslpd_identity_decisions_total{decision="not_allowed"}`), "every decision is exported, at zero too")
-	assert.GreaterOrEqual(t, gauge(t, body, `tlslpd_tls_handshakes_total{result="bad_certificate"}`), 1.0)
+	series := testmetrics.Scrape(t, p.Metrics)
+	assert.GreaterOrEqual(t, series.Get(t, `tlslpd_identity_decisions_total{decision="denied"}`), 1.0)
+	assert.Zero(t, series.Get(t, `tlslpd_identity_decisions_total{decision="not_allowed"}`), "every decision is exported, at zero too")
+	assert.GreaterOrEqual(t, series.Get(t, `tlslpd_tls_handshakes_total{result="bad_certificate"}`), 1.0)
 
 	p.Signal(syscall.SIGTERM)
 	require.Equal(t, 0, p.ExitCode(bound))

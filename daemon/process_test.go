@@ -26,6 +26,7 @@ import (
 
 	"tlslpd/certs"
 	"tlslpd/internal/testbin"
+	"tlslpd/internal/testmetrics"
 	"tlslpd/pow"
 	"tlslpd/protocol"
 )
@@ -499,12 +500,9 @@ func TestConfigFileAndHealthEndpoints(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, want, resp.StatusCode, path)
 	}
-	resp, err := hc.Get(p.Metrics)
-	require.NoError(t, err)
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Contains(t, string(body), `tlslpd_sessions_active{state="work"} 1`)
-	assert.Contains(t, string(body), "go_goroutines")
+	series := testmetrics.Scrape(t, p.Metrics)
+	assert.Equal(t, 1.0, series.Get(t, `tlslpd_sessions_active{state="work"}`))
+	assert.True(t, series.Names()["go_goroutines"], "the Go runtime's metrics are exported")
 }
 
 func TestBadConfigFileIsOneLineExit2(t *testing.T) {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"debug/elf"
 	"encoding/json"
@@ -28,6 +27,7 @@ import (
 	"tlslpd/config"
 	"tlslpd/internal/testbin"
 	"tlslpd/internal/testenv"
+	"tlslpd/internal/testmetrics"
 	"tlslpd/metrics"
 )
 
@@ -359,19 +359,7 @@ func startDaemon(t *testing.T) runningDaemon {
 func TestGrafanaDashboardQueriesExistingMetrics(t *testing.T) {
 	dash := loadDashboard(t)
 	d := startDaemon(t)
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + d.metricsAddr + "/metrics")
-	require.NoError(t, err)
-	exported := map[string]bool{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if line := sc.Text(); line != "" && line[0] != '#' {
-			name, _, _ := strings.Cut(line, "{")
-			name, _, _ = strings.Cut(name, " ")
-			exported[name] = true
-		}
-	}
-	resp.Body.Close()
+	exported := testmetrics.Scrape(t, "http://"+d.metricsAddr+"/metrics").Names()
 	require.True(t, exported["tlslpd_build_info"])
 
 	used := map[string]bool{}

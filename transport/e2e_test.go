@@ -6,7 +6,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"tlslpd/daemon"
 	"tlslpd/eventloop"
 	"tlslpd/internal/testenv"
+	"tlslpd/internal/testmetrics"
 	"tlslpd/internal/testproto"
 	"tlslpd/pow"
 	"tlslpd/protocol"
@@ -263,12 +263,12 @@ func TestConformance(t *testing.T) {
 			})
 		}
 	}
-	series := scrape(t, s.metrics)
-	for n, want := range map[string]string{"tls": "4", "tcp": "8", "ws": "4", "wss": "4", "auto": "0"} { // auto's plain clients count as tcp
-		assert.Equal(t, want, series[`tlslpd_transport_sessions_total{transport="`+n+`"}`], n)
+	series := testmetrics.Scrape(t, s.metrics+"/metrics")
+	for n, want := range map[string]float64{"tls": 4, "tcp": 8, "ws": 4, "wss": 4, "auto": 0} { // auto's plain clients count as tcp
+		assert.Equal(t, want, series.Get(t, `tlslpd_transport_sessions_total{transport="`+n+`"}`), n)
 	}
-	assert.Equal(t, "4", series[`tlslpd_transport_connections_total{transport="auto"}`])
-	assert.Equal(t, "8", series[`tlslpd_tls_handshakes_total{result="ok"}`], "only TLS and wss sessions did TLS handshakes")
+	assert.Equal(t, 4.0, series.Get(t, `tlslpd_transport_connections_total{transport="auto"}`))
+	assert.Equal(t, 8.0, series.Get(t, `tlslpd_tls_handshakes_total{result="ok"}`), "only TLS and wss sessions did TLS handshakes")
 }
 
 // scrape reads /metrics into series name{labels} -> value.
@@ -327,22 +327,6 @@ func TestListenersFromYAML(t *testing.T) {
 	_, err = config.Parse("tlslpd", []string{"--config", path}, nil)
 	require.ErrorIs(t, err, config.ErrUsage)
 	assert.Contains(t, err.Error(), "--allow-plain")
-}
-
-func scrape(t *testing.T, base string) map[string]string {
-	t.Helper()
-	resp, err := http.Get(base + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	out := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if i := strings.LastIndexByte(l, ' '); i > 0 && !strings.HasPrefix(l, "#") {
-			out[l[:i]] = l[i+1:]
-		}
-	}
-	return out
 }
 
 // TestAutoDetect serves a TLS client and a plain client on one auto port,

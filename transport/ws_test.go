@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testmetrics"
 	"tlslpd/pow"
 	"tlslpd/protocol"
 	"tlslpd/transport"
@@ -204,11 +205,11 @@ func TestWebSocketOpeningHandshake(t *testing.T) {
 	})
 	// Each response is flushed by the connection's end, which counted it:
 	// none of them was a TLS handshake.
-	series := scrape(t, s.metrics)
+	series := testmetrics.Scrape(t, s.metrics+"/metrics")
 	for _, r := range []string{"failed", "abandoned", "not_tls", "ok"} {
-		assert.Equal(t, "0", series[`tlslpd_tls_handshakes_total{result="`+r+`"}`], r)
+		assert.Equal(t, 0.0, series.Get(t, `tlslpd_tls_handshakes_total{result="`+r+`"}`), r)
 	}
-	assert.Equal(t, "6", series[`tlslpd_transport_connections_total{transport="ws"}`])
+	assert.Equal(t, 6.0, series.Get(t, `tlslpd_transport_connections_total{transport="ws"}`))
 }
 
 // TestNoGoroutinePerSession parks sessions at WORK on every plain
