@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +25,7 @@ import (
 
 	"tlslpd/certs"
 	"tlslpd/internal/testbin"
+	"tlslpd/internal/testlog"
 	"tlslpd/internal/testmetrics"
 	"tlslpd/pow"
 	"tlslpd/protocol"
@@ -183,16 +183,7 @@ func readRecords(t *testing.T, path string) []map[string]any {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
-	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		if len(line) == 0 {
-			continue
-		}
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(line, &m), "record line %q", line)
-		out = append(out, m)
-	}
-	return out
+	return testlog.ParseLines(t, data)
 }
 
 func TestSIGTERMDrainsAndFlushesRecords(t *testing.T) {

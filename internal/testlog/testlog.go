@@ -3,7 +3,6 @@ package testlog
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"sync"
 	"testing"
 
@@ -41,13 +40,20 @@ func (b *Buffer) Reset() {
 // test fails at a line that is not one.
 func (b *Buffer) Events(t testing.TB) []map[string]any {
 	t.Helper()
+	return ParseLines(t, []byte(b.String()))
+}
+
+// ParseLines parses JSON lines (a log, a records file) as objects, in
+// order, skipping empty lines; the test fails at a line that is not one.
+func ParseLines(t testing.TB, data []byte) []map[string]any {
+	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(b.String(), "\n") {
-		if line == "" {
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if len(line) == 0 {
 			continue
 		}
 		var ev map[string]any
-		require.NoError(t, json.Unmarshal([]byte(line), &ev), "a log line that is not a JSON object: %s", line)
+		require.NoError(t, json.Unmarshal(line, &ev), "a line that is not a JSON object: %s", line)
 		out = append(out, ev)
 	}
 	return out

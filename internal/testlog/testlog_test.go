@@ -76,3 +76,10 @@ func TestKeysInTheirOrder(t *testing.T) {
 	assert.Equal(t, []string{"z", "a", "m"}, Keys(t, []byte(`{"z":1,"a":{"x":[1,2]},"m":"s"}`)))
 	assert.True(t, fails(t, func(tb testing.TB) { Keys(tb, []byte(`["z"]`)) }))
 }
+
+func TestParseLinesSkipsEmptyLines(t *testing.T) {
+	got := ParseLines(t, []byte("{\"a\":1}\n\n{\"b\":2}\n"))
+	assert.Equal(t, []map[string]any{{"a": 1.0}, {"b": 2.0}}, got)
+	assert.Empty(t, ParseLines(t, nil))
+	assert.True(t, fails(t, func(tb testing.TB) { ParseLines(tb, []byte("{}\n[1]\n")) }), "an array is not an object")
+}
