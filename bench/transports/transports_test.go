@@ -3,10 +3,7 @@ package transports
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,8 +14,6 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,12 +22,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/bench/leanclient"
 	"tlslpd/bench/suite"
 	"tlslpd/config"
 	"tlslpd/daemon"
 	"tlslpd/eventloop"
 	"tlslpd/internal/testenv"
-	"tlslpd/protocol"
 )
 
 // childEnv names the server a re-executed test binary runs:
@@ -152,81 +147,18 @@ func (c *child) cpu(tb testing.TB) float64 {
 	return s.CPUSeconds
 }
 
-// playOne runs one session as a correct client and reports whether the
-// server ended it as the protocol says (DONE/OK or an injected FAIL).
-func playOne(port int, tlsCfg *tls.Config) error {
-	raw, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
-	if err != nil {
-		return err
-	}
-	defer raw.Close()
-	_ = raw.SetDeadline(time.Now().Add(30 * time.Second))
-	var c net.Conn = raw
-	if tlsCfg != nil {
-		c = tls.Client(raw, tlsCfg)
-	}
-	r := bufio.NewReaderSize(c, 2048)
-	sum := ""
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return err
-		}
-		line = strings.TrimSuffix(line, "\n")
-		cmd, rest, _ := strings.Cut(line, " ")
-		var reply string
-		switch cmd {
-		case "HELLO":
-			reply = "HELLOBACK"
-		case "WORK":
-			token, _, _ := strings.Cut(rest, " ")
-			s := sha256.Sum256([]byte(token + protocol.DefaultRandomString))
-			sum = hex.EncodeToString(s[:])
-			reply = "0" // n_bits 0: any suffix
-		case "DONE":
-			_, err := io.WriteString(c, "OK\n")
-			return err
-		case "FAIL":
-			if rest == protocol.DefaultRandomString {
-				return nil // injected, as the reference does
-			}
-			return errors.New(line)
-		default:
-			reply = sum + " load"
-		}
-		if _, err := io.WriteString(c, reply+"\n"); err != nil {
-			return err
-		}
-	}
-}
-
-// measure runs n sessions on clients goroutines and returns the server's
-// CPU seconds and the wall time they took.
+// measure runs n sessions on clients workers (bench/leanclient) and
+// returns the server's CPU seconds and the wall time they took.
 func measure(tb testing.TB, c *child, tlsCfg *tls.Config, n, clients int) (cpu, wall float64) {
 	tb.Helper()
-	var left atomic.Int64
-	left.Store(int64(n))
-	var failures atomic.Int64
-	var firstErr atomic.Value
-	cpu0, t0 := c.cpu(tb), time.Now()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for left.Add(-1) >= 0 {
-				if err := playOne(c.port, tlsCfg); err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err.Error())
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	wall = time.Since(t0).Seconds()
+	cpu0 := c.cpu(tb)
+	res, err := leanclient.Run(context.Background(), leanclient.Config{
+		Addr: "127.0.0.1:" + strconv.Itoa(c.port), TLS: tlsCfg, Workers: clients, Sessions: n,
+	})
+	require.NoError(tb, err)
 	cpu = c.cpu(tb) - cpu0
-	require.Zero(tb, failures.Load(), "sessions failed: %v", firstErr.Load())
-	return cpu, wall
+	require.Zero(tb, res.Errors, "sessions failed: %s", res.ErrSample)
+	return cpu, res.Seconds
 }
 
 type result struct{ cpu, wall, sessions float64 }
