@@ -53,7 +53,8 @@ bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./pow ./codec ./timerwheel ./statemachine ./tlsbridge
 
 # The side-by-side suite (tlslpd vs the goroutine-per-connection baseline,
-# and nginx's stream module for handshakes when installed): about 8 minutes,
+# and nginx's stream module for handshakes when installed; the transports
+# section runs both over plain TCP and mTLS, about 1.5 minutes): about 10 minutes,
 # writes BENCHMARKS.md (keeping, as they are, the hand-written sections
 # after its line "<!-- hand-written below: make bench keeps this part -->").
 # With 4 CPUs or more, servers and load generator run
@@ -63,10 +64,12 @@ bench-go:
 # BENCH_ARGS=--no-nginx or --no-pin.
 bench: build
 	./$(BIN) bench suite --out $(BENCH_OUT) $(BENCH_ARGS)
-	$(MAKE) bench-transports
 
-# Server CPU per session and sessions/s over plain TCP and TLS, tlslpd
-# against the goroutine baseline, each server a child process; about 15 s.
+# The transports figures as a Go benchmark, for quick A/B runs with knobs
+# (TLSLPD_TRANSPORTS_ARGS, TLSLPD_TRANSPORTS_CLIENTS, _CPUPROFILE; see
+# bench/transports): server CPU per session and sessions/s over plain TCP
+# and TLS, tlslpd against the baseline; about 15 s. `make bench` measures
+# the same in the suite's transports section.
 bench-transports:
 	$(GO) test -run '^$$' -bench TransportsCPU -benchtime 1x -count 3 ./bench/transports
 

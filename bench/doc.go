@@ -7,6 +7,9 @@
 //     of several load generators.
 //   - bench/verify: `tlslpd bench verify`, PoW verification throughput
 //     against plain SHA-256.
+//   - bench/leanclient: the cheapest correct client, sessions back to back
+//     over plain TCP or TLS, for the transports measurements (the suite's
+//     transports section and bench/transports).
 //   - bench/baseline: an idiomatic goroutine-per-connection crypto/tls
 //     tlslp server, the yardstick the real server is compared with and the
 //     target the client and load generator are tested against.

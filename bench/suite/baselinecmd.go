@@ -36,6 +36,7 @@ func BaselineMain(args []string, stdout, stderr io.Writer) int {
 	key := fs.String("server-key", protocol.DefaultServerKey, "server private key (PEM)")
 	ca := fs.String("ca-cert", protocol.DefaultCACert, "CA for client certificates (PEM)")
 	insecure := fs.Bool("insecure", false, "do not request client certificates")
+	plain := fs.Bool("plain", false, "serve over plain TCP, no TLS (the side of tlslpd's tcp:// transport; the certificate flags are then unused)")
 	clientAuth := fs.String("client-auth", "verify", "verify (client certificates chain to --ca-cert) or any (crypto/tls's RequireAnyClientCert: any certificate whose key the client proves)")
 	token := fs.String("token", protocol.DefaultToken, "WORK token")
 	nbits := fs.Int("n_bits", protocol.DefaultNBits, "PoW difficulty")
@@ -50,6 +51,7 @@ func BaselineMain(args []string, stdout, stderr io.Writer) int {
 		Token:        *token,
 		NBits:        *nbits,
 		ZeroBits:     *nbits == 0,
+		Plain:        *plain,
 		WorkTimeout:  time.Duration(*work) * time.Second,
 		OtherTimeout: time.Duration(*other) * time.Second,
 	}
@@ -79,6 +81,9 @@ func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port i
 	if !config.IsLoopbackHost(host) {
 		return fmt.Errorf("--host %q: the benchmark baseline binds loopback only", host)
 	}
+	if cfg.Plain {
+		return serveBaselineOn(ctx, cfg, host, port, metricsAddr)
+	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return fmt.Errorf("load server key pair: %w", err)
@@ -97,6 +102,11 @@ func serveBaseline(ctx context.Context, cfg baseline.Config, host string, port i
 	if anyCert && !insecure {
 		cfg.TLS.ClientAuth, cfg.TLS.ClientCAs = tls.RequireAnyClientCert, nil
 	}
+	return serveBaselineOn(ctx, cfg, host, port, metricsAddr)
+}
+
+// serveBaselineOn serves a ready Config on host:port, with /metrics.
+func serveBaselineOn(ctx context.Context, cfg baseline.Config, host string, port int, metricsAddr string) error {
 	if metricsAddr != "" {
 		stopMetrics, err := serveMetrics(metricsAddr)
 		if err != nil {

@@ -44,6 +44,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&p.HandshakeDuration, "handshake-duration", p.HandshakeDuration, "measured window of the handshake test")
 	fs.IntVar(&p.SessionRounds, "session-rounds", p.SessionRounds, "turns of the sessions test, each a --duration window per server (summed, order alternating)")
 	fs.IntVar(&p.Rounds, "rounds", p.Rounds, "rounds of the handshake test, each on fresh servers (summed, order alternating)")
+	fs.IntVar(&p.TransportWorkers, "transport-workers", p.TransportWorkers, "closed-model workers in the transports section")
+	fs.IntVar(&p.TransportRounds, "transport-rounds", p.TransportRounds, "turns of the transports section, each a --duration window per server (summed, order alternating)")
 	fs.IntVar(&p.CoreRounds, "core-rounds", p.CoreRounds, "turns per server core count in the cores section")
 	fs.IntVar(&p.TimerRounds, "timer-rounds", p.TimerRounds, "timer benchmark repetitions (median kept)")
 	fs.IntVar(&p.PoWRounds, "pow-rounds", p.PoWRounds, "PoW benchmark rounds (best kept)")
@@ -55,7 +57,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench suite: %v\n", err)
 		return 2
 	}
-	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 || p.SessionRounds < 1 || p.LightWorkers < 0 {
+	if p.Workers < 1 || p.Park < 1 || p.HandshakeWorkers < 1 || p.Duration <= 0 || p.Hold <= 0 || p.HandshakeDuration <= 0 || p.Warmup <= 0 || p.TimerRounds < 1 || p.PoWRounds < 1 || p.Rounds < 1 || p.SessionRounds < 1 || p.LightWorkers < 0 || p.TransportWorkers < 1 || p.TransportRounds < 1 {
 		fmt.Fprintln(stderr, "tlslpd bench suite: counts and durations must be positive")
 		return 2
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"tlslpd/bench/baseline"
+	"tlslpd/bench/leanclient"
 	"tlslpd/bench/loadgen"
 	"tlslpd/certs"
 )
@@ -28,6 +29,7 @@ func TestParseSections(t *testing.T) {
 	}{
 		{"sessions,park", []string{"sessions", "park"}, ""},
 		{" pow , timers ,", []string{"pow", "timers"}, ""},
+		{"transports", []string{"transports"}, ""},
 		{"sessions,bogus", nil, "unknown section"},
 		{",", nil, "no section"},
 	}
@@ -57,6 +59,8 @@ func TestMainFlagErrors(t *testing.T) {
 		{"suite bogus flag", suiteMain, []string{"--bogus"}, 2, "flag provided but not defined"},
 		{"suite bad section", suiteMain, []string{"--only", "x"}, 2, "unknown section"},
 		{"suite zero workers", suiteMain, []string{"--workers", "0"}, 2, "must be positive"},
+		{"suite zero transport workers", suiteMain, []string{"--transport-workers", "0"}, 2, "must be positive"},
+		{"suite zero transport rounds", suiteMain, []string{"--transport-rounds", "0"}, 2, "must be positive"},
 		{"suite stray arg", suiteMain, []string{"now"}, 2, "unexpected argument"},
 		{"suite help", suiteMain, []string{"--help"}, 0, ""},
 		{"baseline bad inject", baselineMain, []string{"--inject", "sometimes"}, 2, "want reference or never"},
@@ -163,6 +167,33 @@ func TestServeBaselineWithMetrics(t *testing.T) {
 	g, err := Goroutines(ctx, newScrapeClient(), maddr)
 	require.NoError(t, err)
 	assert.Positive(t, g)
+}
+
+// The plain baseline needs no certificate files: it serves sessions over
+// plain TCP with none.
+func TestServeBaselinePlain(t *testing.T) {
+	port, err := freePort()
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- serveBaseline(ctx, baseline.Config{Plain: true, NBits: 4, Inject: baseline.InjectNever}, "127.0.0.1", port, "/nonexistent", "/nonexistent", "/nonexistent", false, false, "")
+	}()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	addr := net.JoinHostPort("127.0.0.1", itoa(port))
+	require.Eventually(t, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond)
+	res, err := leanclient.Run(ctx, leanclient.Config{Addr: addr, Workers: 2, Sessions: 10})
+	require.NoError(t, err)
+	assert.EqualValues(t, 10, res.Completed, res.ErrSample)
 }
 
 func TestChildStopKillsAndReaps(t *testing.T) {

@@ -16,7 +16,7 @@
 // the machine busy, with a lighter load shown beside it.
 //
 // One file per section (sessions.go, park.go, pow.go, timers.go,
-// handshake.go) beside the shared runner (suite.go) and server start-up
+// handshake.go, transports.go, cores.go) beside the shared runner (suite.go) and server start-up
 // (servers.go). BENCHMARKS.md's prose is the template
 // templates/benchmarks.md.tmpl; markdown.go only computes its cells.
 // Render ends with HandWrittenMarker, and `--out` keeps whatever the file

@@ -32,6 +32,7 @@ type mdView struct {
 	Timers       [][]string
 	Handshakes   [][]string
 	Cores        [][]string
+	Transports   *transportsView
 	Marker       string
 }
 
@@ -93,7 +94,7 @@ func Render(r *Report) string {
 		Light:     r.Params.LightWorkers > 0 && r.Params.LightWorkers != r.Params.Workers,
 		QuietName: NameTlslpdQuiet, NginxVersion: nginxVersion(r.Nginx),
 		Sessions: sessionsCells(r), Park: parkCells(r), PoW: powCells(r), Timers: timerCells(r), Handshakes: handshakeCells(r),
-		Cores: coresCells(r), Marker: HandWrittenMarker,
+		Cores: coresCells(r), Transports: transportsCellsView(r), Marker: HandWrittenMarker,
 	}
 	for i := range v.Targets {
 		if v.Targets[i].Got == "" {

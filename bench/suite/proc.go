@@ -22,8 +22,13 @@ const atClkTck = 17
 // ProcSample is one reading of a process (or a sum over a process tree).
 type ProcSample struct {
 	CPUSeconds float64 // utime+stime
-	RSSBytes   int64   // VmRSS
-	FDs        int     // entries in /proc/PID/fd
+	// UserSeconds and SystemSeconds are utime and stime apart: the
+	// process's own code, and the kernel working for it (system calls,
+	// and the network stack's work done in its context).
+	UserSeconds   float64
+	SystemSeconds float64
+	RSSBytes      int64 // VmRSS
+	FDs           int   // entries in /proc/PID/fd
 }
 
 // ProcReader reads process figures from a /proc tree (a parameter so tests
@@ -71,28 +76,34 @@ func parseAuxv(b []byte, key uint64) (uint64, bool) {
 // itself hold spaces and parentheses, so fields are counted from the last
 // ')'.
 func ParseStat(s string) (ticks uint64, ppid int, err error) {
+	ut, st, ppid, err := ParseStatTimes(s)
+	return ut + st, ppid, err
+}
+
+// ParseStatTimes is ParseStat with utime and stime apart.
+func ParseStatTimes(s string) (utime, stime uint64, ppid int, err error) {
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, 0, errors.New("no ')' after the command name")
+		return 0, 0, 0, errors.New("no ')' after the command name")
 	}
 	// After ")": state(3) ppid(4) ... utime(14) stime(15), 1-based.
 	f := strings.Fields(s[i+1:])
 	if len(f) < 13 {
-		return 0, 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
+		return 0, 0, 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
 	}
 	ppid, err = strconv.Atoi(f[1])
 	if err != nil {
-		return 0, 0, fmt.Errorf("ppid %q: %w", f[1], err)
+		return 0, 0, 0, fmt.Errorf("ppid %q: %w", f[1], err)
 	}
-	ut, err := strconv.ParseUint(f[11], 10, 64)
+	utime, err = strconv.ParseUint(f[11], 10, 64)
 	if err != nil {
-		return 0, 0, fmt.Errorf("utime %q: %w", f[11], err)
+		return 0, 0, 0, fmt.Errorf("utime %q: %w", f[11], err)
 	}
-	st, err := strconv.ParseUint(f[12], 10, 64)
+	stime, err = strconv.ParseUint(f[12], 10, 64)
 	if err != nil {
-		return 0, 0, fmt.Errorf("stime %q: %w", f[12], err)
+		return 0, 0, 0, fmt.Errorf("stime %q: %w", f[12], err)
 	}
-	return ut + st, ppid, nil
+	return utime, stime, ppid, nil
 }
 
 // ParseVmRSS returns VmRSS in bytes from the contents of /proc/PID/status.
@@ -122,7 +133,7 @@ func (r ProcReader) Sample(pid int) (ProcSample, error) {
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
 	}
-	ticks, _, err := ParseStat(string(stat))
+	ut, st, _, err := ParseStatTimes(string(stat))
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("parse stat of pid %d: %w", pid, err)
 	}
@@ -138,7 +149,8 @@ func (r ProcReader) Sample(pid int) (ProcSample, error) {
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("list fds of pid %d: %w", pid, err)
 	}
-	return ProcSample{CPUSeconds: float64(ticks) / r.Ticks, RSSBytes: rss, FDs: len(fds)}, nil
+	return ProcSample{CPUSeconds: float64(ut+st) / r.Ticks, UserSeconds: float64(ut) / r.Ticks, SystemSeconds: float64(st) / r.Ticks,
+		RSSBytes: rss, FDs: len(fds)}, nil
 }
 
 // Children returns the pids whose parent is pid, by scanning every
@@ -184,6 +196,8 @@ func (r ProcReader) SampleTree(pid int) (ProcSample, error) {
 			continue
 		}
 		s.CPUSeconds += ks.CPUSeconds
+		s.UserSeconds += ks.UserSeconds
+		s.SystemSeconds += ks.SystemSeconds
 		s.RSSBytes += ks.RSSBytes
 		s.FDs += ks.FDs
 	}

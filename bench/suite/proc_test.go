@@ -15,36 +15,44 @@ func TestParseStat(t *testing.T) {
 	tests := []struct {
 		name      string
 		in        string
-		ticks     uint64
+		utime     uint64
+		stime     uint64
 		ppid      int
 		wantError string
 	}{
 		{
 			name:  "plain",
 			in:    "1234 (tlslpd) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 6 0 100 1000 200 18446744073709551615",
-			ticks: 325, ppid: 1,
+			utime: 250, stime: 75, ppid: 1,
 		},
 		{
 			name:  "command with spaces and parentheses",
 			in:    "77 (my (odd) prog) R 42 77 77 0 -1 0 0 0 0 0 7 3 0 0 20 0 1 0 5 6 7",
-			ticks: 10, ppid: 42,
+			utime: 7, stime: 3, ppid: 42,
 		},
 		{name: "no command", in: "1234 tlslpd S 1", wantError: "no ')'"},
 		{name: "truncated", in: "1 (x) S 0 1 1", wantError: "fields after the command name"},
 		{name: "bad utime", in: "1 (x) S 0 1 1 0 -1 0 0 0 0 0 x 3 0 0", wantError: "utime"},
 		{name: "bad ppid", in: "1 (x) S p 1 1 0 -1 0 0 0 0 0 1 3 0 0", wantError: "ppid"},
+		{name: "bad stime", in: "1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 y 0 0", wantError: "stime"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ticks, ppid, err := ParseStat(tc.in)
+			utime, stime, ppid, err := ParseStatTimes(tc.in)
+			ticks, ppid2, err2 := ParseStat(tc.in)
 			if tc.wantError != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantError)
+				assert.Equal(t, err, err2)
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.ticks, ticks)
+			require.NoError(t, err2)
+			assert.Equal(t, tc.utime, utime)
+			assert.Equal(t, tc.stime, stime)
+			assert.Equal(t, tc.utime+tc.stime, ticks)
 			assert.Equal(t, tc.ppid, ppid)
+			assert.Equal(t, tc.ppid, ppid2)
 		})
 	}
 }
@@ -140,14 +148,15 @@ func TestParseAuxv(t *testing.T) {
 	assert.Greater(t, clockTicks("/proc/self/auxv"), 0.0)
 }
 
-// fakeProc writes a /proc-like tree: pid -> (ppid, ticks, rss kB, fds).
+// fakeProc writes a /proc-like tree: pid -> (ppid, ticks, rss kB, fds),
+// a quarter of the ticks as stime.
 func fakeProc(t *testing.T, procs map[int][4]int) string {
 	t.Helper()
 	root := t.TempDir()
 	for pid, p := range procs {
 		dir := filepath.Join(root, strconv.Itoa(pid))
 		require.NoError(t, os.MkdirAll(filepath.Join(dir, "fd"), 0o755))
-		stat := strconv.Itoa(pid) + " (srv) S " + strconv.Itoa(p[0]) + " 1 1 0 -1 0 0 0 0 0 " + strconv.Itoa(p[1]) + " 0 0 0 20 0 1 0 1 1 1"
+		stat := strconv.Itoa(pid) + " (srv) S " + strconv.Itoa(p[0]) + " 1 1 0 -1 0 0 0 0 0 " + strconv.Itoa(p[1]-p[1]/4) + " " + strconv.Itoa(p[1]/4) + " 0 0 20 0 1 0 1 1 1"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(stat+"\n"), 0o644))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte("VmRSS:\t"+strconv.Itoa(p[2])+" kB\n"), 0o644))
 		for i := range p[3] {
@@ -170,7 +179,7 @@ func TestProcReaderSampleAndTree(t *testing.T) {
 
 	s, err := r.Sample(10)
 	require.NoError(t, err)
-	assert.Equal(t, ProcSample{CPUSeconds: 2, RSSBytes: 1000 * 1024, FDs: 3}, s)
+	assert.Equal(t, ProcSample{CPUSeconds: 2, UserSeconds: 1.5, SystemSeconds: 0.5, RSSBytes: 1000 * 1024, FDs: 3}, s)
 
 	kids, err := r.Children(10)
 	require.NoError(t, err)
@@ -178,7 +187,7 @@ func TestProcReaderSampleAndTree(t *testing.T) {
 
 	tree, err := r.SampleTree(10)
 	require.NoError(t, err)
-	assert.Equal(t, ProcSample{CPUSeconds: 6, RSSBytes: 6000 * 1024, FDs: 15}, tree)
+	assert.Equal(t, ProcSample{CPUSeconds: 6, UserSeconds: 4.5, SystemSeconds: 1.5, RSSBytes: 6000 * 1024, FDs: 15}, tree)
 
 	_, err = r.Sample(99)
 	require.Error(t, err)

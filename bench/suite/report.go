@@ -147,6 +147,9 @@ type Report struct {
 	PoW        *verify.Result `json:"pow,omitempty"`
 	Timers     []TimerResult  `json:"timers,omitempty"`
 	Handshakes []HandshakeRow `json:"handshakes,omitempty"`
+	// Transports are tlslpd and the baseline over plain TCP and mTLS
+	// (transports.go).
+	Transports []TransportsRow `json:"transports,omitempty"`
 	// Cores are the sessions test again with the servers pinned to 1..6
 	// CPUs (cores.go); empty where nothing could be pinned.
 	Cores []CoresRow `json:"cores,omitempty"`
@@ -248,6 +251,16 @@ func Targets(r Report) []Target {
 		}
 	}
 	ts = append(ts, cpu, rate)
+
+	plain := Target{Name: "server CPU per session over plain TCP", Want: fmt.Sprintf("tlslpd ≤ 0.5x baseline, %d workers", r.Params.TransportWorkers)}
+	if t, ok := findTransport(r.Transports, NameTlslpd, TransportTCP); ok {
+		if b, ok := findTransport(r.Transports, NameBaseline, TransportTCP); ok {
+			if x := Ratio(t.CPUMicros(), b.CPUMicros()); !math.IsNaN(x) {
+				plain.Known, plain.Met, plain.Got = true, x <= 0.5, FormatRatio(x)
+			}
+		}
+	}
+	ts = append(ts, plain)
 
 	abs := Target{Name: "RSS per parked session", Want: "tlslpd ≤ 10 KiB"}
 	rel := Target{Name: "RSS per parked session vs baseline", Want: "tlslpd ≤ 0.3x baseline"}

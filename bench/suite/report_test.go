@@ -111,7 +111,7 @@ func TestTargets(t *testing.T) {
 	}{
 		{"all met", func(*Report) {}, map[string]string{
 			"server CPU per session": "met", "sessions/s": "met", "RSS per parked session": "met",
-			"RSS per parked session vs baseline": "met", "goroutines while parked": "met",
+			"RSS per parked session vs baseline": "met", "goroutines while parked": "met", "server CPU per session over plain TCP": "not measured",
 		}},
 		{"slower and hungrier", func(r *Report) {
 			// Same rate as the baseline; 7.5 vs 8 ms per session is 0.94x.
@@ -121,23 +121,23 @@ func TestTargets(t *testing.T) {
 			r.Park[0].During.Goroutines = 5016
 		}, map[string]string{
 			"server CPU per session": "not met", "sessions/s": "not met", "RSS per parked session": "not met",
-			"RSS per parked session vs baseline": "not met", "goroutines while parked": "not met",
+			"RSS per parked session vs baseline": "not met", "goroutines while parked": "not met", "server CPU per session over plain TCP": "not measured",
 		}},
 		{"nothing measured", func(r *Report) { r.Sessions, r.Park = nil, nil }, map[string]string{
 			"server CPU per session": "not measured", "sessions/s": "not measured", "RSS per parked session": "not measured",
-			"RSS per parked session vs baseline": "not measured", "goroutines while parked": "not measured",
+			"RSS per parked session vs baseline": "not measured", "goroutines while parked": "not measured", "server CPU per session over plain TCP": "not measured",
 		}},
 		{"judged at the light load", func(r *Report) { r.Params.Workers = 32 }, map[string]string{
 			"server CPU per session": "not met", "sessions/s": "not met", "RSS per parked session": "met",
-			"RSS per parked session vs baseline": "met", "goroutines while parked": "met",
+			"RSS per parked session vs baseline": "met", "goroutines while parked": "met", "server CPU per session over plain TCP": "not measured",
 		}},
 		{"no row at the target load", func(r *Report) { r.Params.Workers = 64 }, map[string]string{
 			"server CPU per session": "not measured", "sessions/s": "not measured", "RSS per parked session": "met",
-			"RSS per parked session vs baseline": "met", "goroutines while parked": "met",
+			"RSS per parked session vs baseline": "met", "goroutines while parked": "met", "server CPU per session over plain TCP": "not measured",
 		}},
 		{"no baseline rows", func(r *Report) { r.Sessions, r.Park = r.Sessions[:1], r.Park[:1] }, map[string]string{
 			"server CPU per session": "not measured", "sessions/s": "not measured", "RSS per parked session": "met",
-			"RSS per parked session vs baseline": "not measured", "goroutines while parked": "met",
+			"RSS per parked session vs baseline": "not measured", "goroutines while parked": "met", "server CPU per session over plain TCP": "not measured",
 		}},
 	}
 	for _, tc := range tests {

@@ -18,6 +18,10 @@ go_goroutines_peak 99
 go_threads 7
 go_gc_duration_seconds{quantile="0"} 1.5e-05
 tlslpd_connections_open 5000
+# TYPE tlslpd_pow_checks_total counter
+tlslpd_pow_checks_total{result="invalid"} 3
+tlslpd_pow_checks_total{result="valid"} 1.2e+06
+tlslpd_pow_checks_total_extra 7
 `
 
 func TestParseGauge(t *testing.T) {
@@ -47,6 +51,33 @@ func TestParseGauge(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestParseSum(t *testing.T) {
+	tests := []struct {
+		name, metric string
+		want         float64
+		wantError    string
+	}{
+		{"labelled series add up, not the longer name", "tlslpd_pow_checks_total", 1.2e6 + 3, ""},
+		{"unlabelled", "go_goroutines", 16, ""},
+		{"absent", "nope", 0, "not in the exposition"},
+		{"bad value", "bad", 0, "value"},
+		{"unterminated labels", "cut", 0, "unterminated"},
+	}
+	text := exposition + "bad{a=\"b\"} x\ncut{a=\"b\" 1\n"
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseSum(text, tc.metric)
+			if tc.wantError != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantError)
+				return
+			}
+			require.NoError(t, err)
+			assert.InDelta(t, tc.want, got, 0)
+		})
+	}
+}
+
 func TestGoroutinesScrape(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/metrics" {
@@ -59,6 +90,9 @@ func TestGoroutinesScrape(t *testing.T) {
 	n, err := Goroutines(context.Background(), newScrapeClient(), srv.Listener.Addr().String())
 	require.NoError(t, err)
 	assert.Equal(t, 16, n)
+	checks, err := Sum(context.Background(), newScrapeClient(), srv.Listener.Addr().String(), "tlslpd_pow_checks_total")
+	require.NoError(t, err)
+	assert.InDelta(t, 1.2e6+3, checks, 0)
 
 	bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "no", http.StatusServiceUnavailable)

@@ -33,10 +33,22 @@ const (
 	// (--client-auth any): the handshake section's identity rows.
 	kindTlslpdAny
 	kindBaselineAny
+	// kindTlslpdPlain, kindTlslpdQuietPlain and kindBaselinePlain serve
+	// plain TCP (tlslpd --listen tcp://, the baseline --plain): the
+	// transports section.
+	kindTlslpdPlain
+	kindTlslpdQuietPlain
+	kindBaselinePlain
 )
 
 func (k serverKind) String() string {
-	return [...]string{NameTlslpd, NameBaseline, NameNginx, NameTlslpdQuiet, NameTlslpdAny, NameBaselineAny}[k]
+	return [...]string{NameTlslpd, NameBaseline, NameNginx, NameTlslpdQuiet, NameTlslpdAny, NameBaselineAny,
+		NameTlslpd + " tcp", NameTlslpdQuiet + " tcp", NameBaseline + " tcp"}[k]
+}
+
+// plain says whether k serves plain TCP.
+func (k serverKind) plain() bool {
+	return k == kindTlslpdPlain || k == kindTlslpdQuietPlain || k == kindBaselinePlain
 }
 
 // start launches a server of kind k; workTimeout is in seconds.
@@ -48,23 +60,31 @@ func (r *runner) start(ctx context.Context, k serverKind, workTimeout int) (*ser
 	s := &server{name: k.String(), port: port}
 	var argv []string
 	switch k {
-	case kindTlslpd, kindBaseline, kindTlslpdQuiet, kindTlslpdAny, kindBaselineAny:
+	case kindTlslpd, kindBaseline, kindTlslpdQuiet, kindTlslpdAny, kindBaselineAny, kindTlslpdPlain, kindTlslpdQuietPlain, kindBaselinePlain:
 		mport, err := freePort()
 		if err != nil {
 			return nil, err
 		}
 		s.metricsAddr = "127.0.0.1:" + strconv.Itoa(mport)
 		argv = []string{r.opt.Bin}
-		if k == kindBaseline || k == kindBaselineAny {
+		baseline := k == kindBaseline || k == kindBaselineAny || k == kindBaselinePlain
+		if baseline {
 			argv = append(argv, "bench", "baseline", "--inject", "reference")
 		}
+		switch {
+		case k.plain() && baseline:
+			argv = append(argv, "--plain", "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+		case k.plain():
+			argv = append(argv, "--listen", "tcp://127.0.0.1:"+strconv.Itoa(port))
+		default:
+			argv = append(argv, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+		}
 		argv = append(argv,
-			"--host", "127.0.0.1", "--port", strconv.Itoa(port),
 			"--server-cert", r.files.ServerCert, "--server-key", r.files.ServerKey, "--ca-cert", r.files.CACert,
 			"--n_bits", strconv.Itoa(r.opt.NBits), "--token", r.opt.Token,
 			"--work-timeout", strconv.Itoa(workTimeout),
 			"--metrics-addr", s.metricsAddr)
-		if k == kindTlslpdQuiet {
+		if k == kindTlslpdQuiet || k == kindTlslpdQuietPlain {
 			argv = append(argv, "--log-level", "WARNING")
 		}
 		if k == kindTlslpdAny || k == kindBaselineAny {
@@ -109,6 +129,9 @@ func (r *runner) recordCommand(argv []string) {
 		}
 		if i > 0 && (argv[i-1] == "--port") {
 			a = "$PORT"
+		}
+		if i > 0 && argv[i-1] == "--listen" {
+			a = a[:strings.LastIndexByte(a, ':')+1] + "$PORT"
 		}
 		if i > 0 && argv[i-1] == "--metrics-addr" {
 			a = "127.0.0.1:$METRICS_PORT"

@@ -46,6 +46,11 @@ type Params struct {
 	SessionRounds int `json:"session_rounds"`
 	Rounds        int `json:"rounds"`
 
+	// TransportWorkers and TransportRounds are the transports section's
+	// closed-model load and its turns (each a Duration window per server).
+	TransportWorkers int `json:"transport_workers"`
+	TransportRounds  int `json:"transport_rounds"`
+
 	// CoreRounds are the turns per core count in the cores section.
 	CoreRounds int `json:"core_rounds"`
 
@@ -66,11 +71,12 @@ func Defaults() Params {
 		Park: 5000, Hold: 6 * time.Second, ParkWorkTimeout: 3600, Settle: 20 * time.Second,
 		HandshakeWorkers: 32, HandshakeDuration: 8 * time.Second, Rounds: 5,
 		PoWDuration: time.Second, PoWRounds: 3, TimerRounds: 3, CoreRounds: 3,
+		TransportWorkers: 128, TransportRounds: 4,
 	}
 }
 
 // Sections of the suite, in run order.
-var sectionNames = []string{"sessions", "park", "pow", "timers", "handshake", "cores"}
+var sectionNames = []string{"sessions", "park", "pow", "timers", "handshake", "transports", "cores"}
 
 // Options say what to run and where the programs are.
 type Options struct {
@@ -168,6 +174,8 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 			err = r.timers()
 		case "handshake":
 			err = r.handshakes(ctx)
+		case "transports":
+			err = r.transports(ctx)
 		case "cores":
 			err = r.cores(ctx)
 		}
