@@ -1,52 +1,22 @@
 package testbin
 
 import (
-	"fmt"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
-	"tlslpd/certs"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"tlslpd/certs"
+	"tlslpd/internal/testfail"
 )
-
-// fatal stands in for the test a helper fails: it keeps the message and
-// ends the helper's goroutine as t.Fatalf does.
-type fatal struct {
-	testing.TB
-	msg string
-}
-
-func (f *fatal) Helper() {}
-
-func (f *fatal) Fatal(args ...any) {
-	f.msg = fmt.Sprint(args...)
-	runtime.Goexit()
-}
-
-func (f *fatal) Fatalf(format string, args ...any) {
-	f.msg = fmt.Sprintf(format, args...)
-	runtime.Goexit()
-}
 
 // failure runs fn with a stand-in for t and returns what fn failed it
 // with ("" if it did not).
 func failure(t *testing.T, fn func(tb testing.TB)) string {
-	return (&fatal{TB: t}).run(fn)
-}
-
-func (f *fatal) run(fn func(tb testing.TB)) string {
-	f.msg = ""
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn(f)
-	}()
-	<-done
-	return f.msg
+	return testfail.Run(t, fn).Message
 }
 
 func sh(script string) *exec.Cmd { return exec.Command("sh", "-c", script) }
@@ -91,13 +61,11 @@ func TestStartFailsWithTheStderrOfAProcessThatDoesNotServe(t *testing.T) {
 }
 
 func TestLoggedAndExitCodeFailWhenNothingComes(t *testing.T) {
-	p := Launch(t, sh(`echo '{"message":"other"}' >&2; exec sleep 30`))
-	f := &fatal{TB: t}
-	p.t = f
-	msg := f.run(func(testing.TB) { p.Logged("wanted", 100*time.Millisecond) })
+	launch := func(tb testing.TB) *Proc { return Launch(tb, sh(`echo '{"message":"other"}' >&2; exec sleep 30`)) }
+	msg := failure(t, func(tb testing.TB) { launch(tb).Logged("wanted", 100*time.Millisecond) })
 	assert.Contains(t, msg, `no log "wanted"`)
 	assert.Contains(t, msg, `"other"`)
-	msg = f.run(func(testing.TB) { p.ExitCode(100 * time.Millisecond) })
+	msg = failure(t, func(tb testing.TB) { launch(tb).ExitCode(100 * time.Millisecond) })
 	assert.Contains(t, msg, "still running")
 }
 

@@ -2,12 +2,13 @@ package testlog
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"tlslpd/internal/testfail"
 )
 
 func TestBufferTakesConcurrentWrites(t *testing.T) {
@@ -40,31 +41,8 @@ func TestWithMessageKeepsOrder(t *testing.T) {
 	assert.Equal(t, 2.0, got[1]["n"])
 }
 
-// recorder stands in for the test a helper fails.
-type recorder struct {
-	testing.TB
-	failed bool
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Errorf(string, ...any) { r.failed = true }
-
-func (r *recorder) FailNow() {
-	r.failed = true
-	runtime.Goexit()
-}
-
-func fails(t *testing.T, fn func(tb testing.TB)) bool {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn(r)
-	}()
-	<-done
-	return r.failed
-}
+// fails says whether fn fails the test it is given.
+func fails(t *testing.T, fn func(tb testing.TB)) bool { return testfail.Run(t, fn).Failed }
 
 func TestEventsFailOnALineThatIsNotJSON(t *testing.T) {
 	var b Buffer

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"tlslpd/internal/testfail"
 )
 
 const page = `# HELP tlslpd_sessions_finished_total Sessions by outcome.
@@ -36,26 +37,8 @@ func TestScrape(t *testing.T) {
 	assert.Equal(t, map[string]bool{"tlslpd_sessions_finished_total": true, "tlslpd_connections_open": true, "process_start_time_seconds": true}, s.Names())
 }
 
-// recorder stands in for the test a helper fails.
-type recorder struct {
-	testing.TB
-	failed bool
-}
-
-func (r *recorder) Helper()               {}
-func (r *recorder) Errorf(string, ...any) { r.failed = true }
-func (r *recorder) FailNow()              { r.failed = true; runtime.Goexit() }
-
-func fails(t *testing.T, fn func(tb testing.TB)) bool {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn(r)
-	}()
-	<-done
-	return r.failed
-}
+// fails says whether fn fails the test it is given.
+func fails(t *testing.T, fn func(tb testing.TB)) bool { return testfail.Run(t, fn).Failed }
 
 func TestAbsentSeriesAndBadPagesFail(t *testing.T) {
 	s := Scrape(t, serve(t, page))

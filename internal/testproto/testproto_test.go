@@ -3,12 +3,12 @@ package testproto
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/internal/testfail"
 	"tlslpd/pow"
 )
 
@@ -28,22 +28,10 @@ func TestSuffixMeetsAndWeakSuffixMisses(t *testing.T) {
 	assert.Zero(t, sum[30]&0x0f)
 }
 
-// stub fails as a test would, ending the goroutine at FailNow.
-type stub struct{ failed bool }
-
-func (s *stub) Helper()               {}
-func (s *stub) Errorf(string, ...any) { s.failed = true }
-func (s *stub) FailNow()              { runtime.Goexit() }
-
 func TestWeakSuffixFailsWhenEverySuffixMeets(t *testing.T) {
-	s := &stub{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		WeakSuffix(s, "AUTH", 0) // 0 bits: every suffix meets them
-	}()
-	<-done
-	assert.True(t, s.failed)
+	r := testfail.Run(t, func(tb testing.TB) { WeakSuffix(tb, "AUTH", 0) }) // 0 bits: every suffix meets them
+	assert.True(t, r.Failed)
+	assert.Contains(t, r.Message, "every suffix meets 0 bits")
 }
 
 func TestChecksum(t *testing.T) {
