@@ -5,10 +5,11 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-	"tlslpd/internal/testbin"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"tlslpd/internal/testbin"
 )
 
 func TestFitMaxConns(t *testing.T) {

@@ -10,10 +10,11 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"tlslpd/internal/testlog"
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"tlslpd/internal/testlog"
 )
 
 // rec stands in for eventloop.Record.

@@ -4,10 +4,11 @@ import (
 	"context"
 	"testing"
 	"time"
-	"tlslpd/internal/testbin"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"tlslpd/internal/testbin"
 )
 
 // TestRunSessions runs the sessions section for real, with tiny windows,
