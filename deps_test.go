@@ -17,7 +17,8 @@ func TestBinaryDoesNotLinkTesting(t *testing.T) {
 	deps := strings.Fields(string(out))
 	require.Contains(t, deps, "tlslpd/daemon", "the listing is of the main package")
 	for _, forbidden := range []string{"testing", "github.com/stretchr/testify/assert",
-		"tlslpd/internal/testbin", "tlslpd/internal/testenv", "tlslpd/internal/testlog", "tlslpd/internal/testmetrics", "tlslpd/internal/testproto"} {
+		"tlslpd/internal/testbin", "tlslpd/internal/testenv", "tlslpd/internal/testfail", "tlslpd/internal/testlog",
+		"tlslpd/internal/testmetrics", "tlslpd/internal/testproto"} {
 		assert.NotContains(t, deps, forbidden)
 	}
 }
