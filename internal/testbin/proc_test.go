@@ -54,14 +54,20 @@ func TestStartFailsWithTheStderrOfAProcessThatDoesNotServe(t *testing.T) {
 	assert.Contains(t, msg, "bad flag --nope")
 
 	msg = failure(t, func(tb testing.TB) {
-		Start(tb, sh(`echo '{"message":"starting"}' >&2; exec sleep 30`), 200*time.Millisecond)
+		p := Launch(tb, sh(`echo '{"message":"starting"}' >&2; exec sleep 30`))
+		p.Logged("starting", 10*time.Second) // however slow the machine, it is in the message
+		p.WaitServing(200 * time.Millisecond)
 	})
 	assert.Contains(t, msg, "did not start serving within 200ms")
 	assert.Contains(t, msg, `"starting"`)
 }
 
 func TestLoggedAndExitCodeFailWhenNothingComes(t *testing.T) {
-	launch := func(tb testing.TB) *Proc { return Launch(tb, sh(`echo '{"message":"other"}' >&2; exec sleep 30`)) }
+	launch := func(tb testing.TB) *Proc {
+		p := Launch(tb, sh(`echo '{"message":"other"}' >&2; exec sleep 30`))
+		p.Logged("other", 10*time.Second)
+		return p
+	}
 	msg := failure(t, func(tb testing.TB) { launch(tb).Logged("wanted", 100*time.Millisecond) })
 	assert.Contains(t, msg, `no log "wanted"`)
 	assert.Contains(t, msg, `"other"`)
