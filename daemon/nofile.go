@@ -9,9 +9,9 @@ import (
 // fitMaxConns lowers maxConns to what the open-file limit nofile leaves
 // after a reserve for everything that is not a client socket (listeners,
 // epoll and event fds, records and log files, metrics scrapes, the socket
-// accepted only to be refused at the cap). gnet ends its event loop, and
-// with it the daemon, when accept(2) fails with EMFILE, so connections
-// must never be allowed to reach the limit.
+// accepted only to be refused at the cap): refused at the cap, a
+// connection is counted by reason; at the limit itself the patched gnet
+// can only close it, counted in a log line.
 func fitMaxConns(maxConns int, nofile uint64) int {
 	reserve := 64 + nofile/10
 	if nofile <= reserve {

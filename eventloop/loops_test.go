@@ -52,13 +52,19 @@ func TestIdleLoopsParkInNetpoller(t *testing.T) {
 // but that one loop's fd while the loop is parked, may watch it.
 func TestLoopEpollWatchedOnlyByItsParkEpoll(t *testing.T) {
 	startServer(t, func(c *Config) { c.Loops = 2 })
-	watches := epollWatches(t)
-	loops := 0
-	for fd, targets := range watches {
-		if !watchesSocket(t, targets) {
-			continue
+	var watches map[int][]int
+	var loops []int
+	// The loops register their listeners as they start.
+	require.Eventually(t, func() bool {
+		watches, loops = epollWatches(t), nil
+		for fd, targets := range watches {
+			if watchesSocket(t, targets) {
+				loops = append(loops, fd)
+			}
 		}
-		loops++
+		return len(loops) >= 2
+	}, ioBound, 5*time.Millisecond, "both loops' epoll fds (watching their listeners) found")
+	for _, fd := range loops {
 		for watcher, its := range watches {
 			for _, target := range its {
 				if target == fd {
@@ -67,7 +73,6 @@ func TestLoopEpollWatchedOnlyByItsParkEpoll(t *testing.T) {
 			}
 		}
 	}
-	assert.GreaterOrEqual(t, loops, 2, "both loops' epoll fds (watching their listeners) found")
 }
 
 // epollWatches maps each epoll fd of this process to the fds it watches

@@ -39,11 +39,15 @@ func (el *eventloop) accept0(fd int, _ netpoll.IOEvent, _ netpoll.IOFlags) error
 			// in the Accept queue was closed before we Accept()ed it.
 			// It's a silly error, let's retry it.
 			continue
+		case unix.EMFILE, unix.ENFILE: // tlslpd patch: see fdlimit_tlslpd.go
+			el.refuseAtFdLimit(fd, err)
+			return nil
 		default:
 			el.getLogger().Errorf("Accept() failed due to error: %v", err)
 			return errors.ErrAcceptSocket
 		}
 
+		el.keepSpareFd() // tlslpd patch
 		remoteAddr := socket.SockaddrToTCPOrUnixAddr(sa)
 		network := el.listeners[fd].network
 		if opts := el.engine.opts; opts.TCPKeepAlive > 0 && network == "tcp" &&
@@ -88,11 +92,15 @@ func (el *eventloop) accept(fd int, ev netpoll.IOEvent, flags netpoll.IOFlags) e
 		// in the Accept queue was closed before we Accept()ed it.
 		// It's a silly error, let's retry it.
 		return nil
+	case unix.EMFILE, unix.ENFILE: // tlslpd patch: see fdlimit_tlslpd.go
+		el.refuseAtFdLimit(fd, err)
+		return nil
 	default:
 		el.getLogger().Errorf("Accept() failed due to error: %v", err)
 		return errors.ErrAcceptSocket
 	}
 
+	el.keepSpareFd() // tlslpd patch
 	remoteAddr := socket.SockaddrToTCPOrUnixAddr(sa)
 	if opts := el.engine.opts; opts.TCPKeepAlive > 0 && el.listeners[fd].network == "tcp" &&
 		(runtime.GOOS != "linux" && runtime.GOOS != "freebsd" && runtime.GOOS != "dragonfly") {
