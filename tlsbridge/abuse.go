@@ -133,7 +133,7 @@ const maxPenalized = 4096
 type penaltyBox struct {
 	n     atomic.Int32 // len(until), so that an empty box costs no lock
 	mu    sync.Mutex
-	until map[netip.Addr]int64 // addrKey → clock time the penalty ends
+	until map[netip.Addr]int64 // AddrKey → clock time the penalty ends
 }
 
 func (p *penaltyBox) add(addr netip.Addr, now int64) {

@@ -251,9 +251,10 @@ func (q *admissions) shedLocked(a *admission, reason int32) *admission {
 	return a
 }
 
-// addrKey is the key of a source address's share: the address itself for
-// IPv4, its /64 for IPv6, where one host commonly holds a whole /64.
-func addrKey(addr netip.Addr) netip.Addr {
+// AddrKey is the key of a source address's share, here and wherever else
+// a limit is kept per source address: the address itself for IPv4, its
+// /64 for IPv6, where one host commonly holds a whole /64.
+func AddrKey(addr netip.Addr) netip.Addr {
 	addr = addr.Unmap()
 	if addr.Is6() {
 		p, _ := addr.Prefix(64)

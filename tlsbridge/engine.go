@@ -18,7 +18,7 @@ import (
 type engine struct {
 	srv    *Server
 	wakeFn func()
-	addr   netip.Addr // the peer's source address, as addrKey keys it
+	addr   netip.Addr // the peer's source address, as AddrKey keys it
 
 	in          *[]byte // pooled; unread ciphertext is (*in)[inOff:]
 	inOff       int
@@ -49,7 +49,7 @@ func (c *Server) NewEngine(addr netip.Addr, wake func()) Engine {
 	if wake == nil {
 		wake = func() {}
 	}
-	return &engine{srv: c, wakeFn: wake, addr: addrKey(addr)}
+	return &engine{srv: c, wakeFn: wake, addr: AddrKey(addr)}
 }
 
 func (e *engine) wake() { e.wakeFn() }
