@@ -76,17 +76,20 @@ type Server struct {
 	AllowPlain bool
 	// AutoWait is how long an auto:// listener waits for a client's first
 	// byte before serving it plain.
-	AutoWait         time.Duration
-	ReusePort        bool
-	DrainTimeout     time.Duration
-	ShedDelay        time.Duration
-	MaxConnsPerIP    int
-	MaxBufferedBytes int
-	Records          string
-	RecordsMaxBytes  int64
-	RecordsBackups   int
-	StatusInterval   time.Duration
-	GCPercent        int
+	AutoWait      time.Duration
+	ReusePort     bool
+	DrainTimeout  time.Duration
+	ShedDelay     time.Duration
+	MaxConnsPerIP int
+	// FailedHandshakesPerIP rates, per source address, TLS handshakes
+	// that end without completing (see eventloop.Config); 0: off.
+	FailedHandshakesPerIP float64
+	MaxBufferedBytes      int
+	Records               string
+	RecordsMaxBytes       int64
+	RecordsBackups        int
+	StatusInterval        time.Duration
+	GCPercent             int
 	// Client identities (see the identity package): the client-certificate
 	// policy (--insecure is ClientAuth none), SNI certificates, the
 	// fingerprint lists and the per-identity session cap.
@@ -126,17 +129,21 @@ func Defaults() Server {
 			RandomString: protocol.DefaultRandomString,
 			NBits:        protocol.DefaultNBits,
 		},
-		LogLevel:          protocol.DefaultLogLevel,
-		MaxConns:          15000,
-		HandshakeTimeout:  10 * time.Second,
-		DrainTimeout:      30 * time.Second,
-		MaxBufferedBytes:  256 << 10,
-		RecordsMaxBytes:   100 << 20,
-		RecordsBackups:    5,
-		StatusInterval:    time.Minute,
-		GCPercent:         200,
-		CertWatchInterval: 10 * time.Second,
-		AutoWait:          transport.DefaultAutoWait,
+		LogLevel:         protocol.DefaultLogLevel,
+		MaxConns:         15000,
+		HandshakeTimeout: 10 * time.Second,
+		DrainTimeout:     30 * time.Second,
+		MaxBufferedBytes: 256 << 10,
+		// Ten a second after 200 at once: a peer that stalls or is shed
+		// gets that many first flights computed; completed handshakes
+		// cost nothing, so no load test is refused by it.
+		FailedHandshakesPerIP: 10,
+		RecordsMaxBytes:       100 << 20,
+		RecordsBackups:        5,
+		StatusInterval:        time.Minute,
+		GCPercent:             200,
+		CertWatchInterval:     10 * time.Second,
+		AutoWait:              transport.DefaultAutoWait,
 	}
 }
 
@@ -284,6 +291,7 @@ func FlagSet(name string, cfg *Server) *flag.FlagSet {
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on SIGTERM/SIGINT, how long sessions in flight may finish before they get FAIL")
 	fs.DurationVar(&cfg.ShedDelay, "shed-delay", cfg.ShedDelay, "close new connections at once while TLS handshakes wait longer than this (0: --handshake-timeout/10; negative: never)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "most concurrent connections from one source address (0: no cap)")
+	fs.Float64Var(&cfg.FailedHandshakesPerIP, "failed-handshakes-per-ip", cfg.FailedHandshakesPerIP, "TLS handshakes per second from one source address (IPv6: one /64) that may end without completing, after a burst of 20 s worth; past it the address's connections are refused at accept (0: no rate)")
 	fs.IntVar(&cfg.MaxBufferedBytes, "max-buffered-bytes", cfg.MaxBufferedBytes, "close a connection whose unsent bytes pass this (0: no cap)")
 	fs.StringVar(&cfg.Records, "records", cfg.Records, "append one JSON line per finished session to this file")
 	fs.Int64Var(&cfg.RecordsMaxBytes, "records-max-bytes", cfg.RecordsMaxBytes, "rotate the records file when it would pass this size")
@@ -433,6 +441,8 @@ func (c *Server) Validate() error {
 		return fmt.Errorf("%w: --drain-timeout must not be negative", ErrUsage)
 	case c.MaxConnsPerIP < 0:
 		return fmt.Errorf("%w: --max-conns-per-ip must not be negative", ErrUsage)
+	case c.FailedHandshakesPerIP < 0 || math.IsNaN(c.FailedHandshakesPerIP) || math.IsInf(c.FailedHandshakesPerIP, 0):
+		return fmt.Errorf("%w: --failed-handshakes-per-ip must be a finite rate, not negative", ErrUsage)
 	case c.MaxBufferedBytes < 0:
 		return fmt.Errorf("%w: --max-buffered-bytes must not be negative", ErrUsage)
 	case c.RecordsMaxBytes <= 0:

@@ -416,7 +416,10 @@ func TestStuckStderr(t *testing.T) {
 	r, w, err := os.Pipe()
 	require.NoError(t, err)
 	defer r.Close() // never read: the pipe fills and writes to it block
-	cmd := exec.Command(binary, "--n_bits", "4", "--listen", addr, "--log-level", "DEBUG", "--status-interval", "0")
+	// 1000 failed handshakes from one address would spend its budget
+	// (--failed-handshakes-per-ip) and be refused before they log.
+	cmd := exec.Command(binary, "--n_bits", "4", "--listen", addr, "--log-level", "DEBUG", "--status-interval", "0",
+		"--failed-handshakes-per-ip", "0")
 	cmd.Dir = dir
 	cmd.Stderr = w
 	require.NoError(t, cmd.Start())

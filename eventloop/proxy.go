@@ -28,6 +28,11 @@ const (
 	proxyRefuse
 )
 
+// rated: ip's failed handshakes count against it (see failBudget); a
+// trusted balancer's own never do (its LOCAL health checks, a header not
+// yet read), only the clients it names.
+func (s *Server) rated(ip netip.Addr) bool { return s.proxyStageFor(ip) != proxyAwait }
+
 func (s *Server) proxyStageFor(ip netip.Addr) proxyStage {
 	if len(s.cfg.ProxyFrom) == 0 {
 		return proxyNone
@@ -77,6 +82,10 @@ func (s *Server) proxyPreamble(c gnet.Conn, sess *session) bool {
 			// The balancer's own address stays for LOCAL (its health
 			// checks) and address-less headers.
 			sess.addr = netip.AddrPortFrom(h.Source.Addr().Unmap(), h.Source.Port())
+		}
+		if s.rated(sess.addr.Addr()) && !s.fails.admits(sess.addr.Addr()) {
+			s.refuseSession(sess, metrics.RefusedFailedHandshakes, nil)
+			return false
 		}
 		if !s.admitIP(sess.addr.Addr()) {
 			s.refuseSession(sess, metrics.RefusedMaxConnsPerIP, nil)

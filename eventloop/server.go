@@ -54,6 +54,11 @@ type Config struct {
 	MaxConns         int
 	// MaxConnsPerIP caps connections from one source address; 0 = no cap.
 	MaxConnsPerIP int
+	// FailedHandshakesPerIP rates the TLS handshakes from one source
+	// address that end without completing, per second, after a burst of
+	// FailedHandshakeBurst seconds' worth; past it the address's new
+	// connections are refused at accept (see failBudget). 0: no rate.
+	FailedHandshakesPerIP float64
 	// MaxBufferedBytes caps ciphertext waiting in a connection's outbound
 	// buffer (a peer that does not read); 0 = no cap.
 	MaxBufferedBytes int
@@ -109,7 +114,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: MaxConns must be positive", ErrConfig)
 	case c.Loops < 0:
 		return fmt.Errorf("%w: Loops must not be negative", ErrConfig)
-	case c.MaxConnsPerIP < 0 || c.MaxBufferedBytes < 0 || c.DrainTimeout < 0:
+	case c.MaxConnsPerIP < 0 || c.MaxBufferedBytes < 0 || c.DrainTimeout < 0 || c.FailedHandshakesPerIP < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
 	}
 	for _, l := range c.Listeners {
@@ -149,6 +154,7 @@ type Server struct {
 
 	ipMu  sync.Mutex
 	perIP map[netip.Addr]int32
+	fails *failBudget // FailedHandshakesPerIP
 
 	mu        sync.Mutex
 	loops     map[gnet.EventLoop]*loop
@@ -194,6 +200,7 @@ func New(cfg Config) (*Server, error) {
 		met:        cfg.Metrics,
 		loops:      map[gnet.EventLoop]*loop{},
 		perIP:      map[netip.Addr]int32{},
+		fails:      newFailBudget(cfg.FailedHandshakesPerIP),
 		ready:      make(chan struct{}),
 		booted:     make(chan struct{}),
 		finished:   make(chan struct{}),
@@ -493,6 +500,12 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		// handshake that completes too late, or never, for its client.
 		return s.refuse(noticeShed, metrics.ShedOverload, addr)
 	}
+	ip, stage := addr.Addr(), s.proxyStageFor(addr.Addr())
+	if stage != proxyAwait && !s.fails.admits(ip) {
+		// Its handshakes keep failing: refused before any of its bytes
+		// cost a first flight (a balancer's own address is never rated).
+		return s.refuse(noticeRefused, metrics.RefusedFailedHandshakes, addr)
+	}
 	if s.conns.Add(1) > int64(s.cfg.MaxConns) && !s.makeRoom(lp, time.Now()) {
 		// At the cap, a connection that has sent nothing worth answering
 		// gives its place (its close is queued, so for a moment the count
@@ -501,7 +514,6 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		s.conns.Add(-1)
 		return s.refuse(noticeRefused, metrics.RefusedMaxConns, addr)
 	}
-	ip, stage := addr.Addr(), s.proxyStageFor(addr.Addr())
 	if stage == proxyAwait {
 		ip = netip.Addr{} // counted once the header names the client
 	} else if !s.admitIP(ip) {

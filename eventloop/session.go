@@ -343,6 +343,9 @@ func (s *session) finish(e ending) {
 		name := s.transportName()
 		if countsTLSHandshake(name) && !errors.Is(e.err, transportServedPage) {
 			s.srv.notice(noticeHandshake, e.handshake, s.addr)
+			if s.proxy != proxyAwait && !s.srv.draining.Load() && s.srv.rated(s.addr.Addr()) {
+				s.srv.fails.spend(s.addr.Addr())
+			}
 		}
 		s.srv.log.Debug().Err(e.err).Str("remote", s.remote()).Str("transport", name).Str("result", e.handshake).Msg("TLS handshake ended")
 	}

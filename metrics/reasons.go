@@ -8,6 +8,9 @@ const (
 	RefusedMaxConns      = "max_conns"        // --max-conns reached
 	RefusedMaxConnsPerIP = "max_conns_per_ip" // --max-conns-per-ip reached
 	RefusedTutorialBusy  = "tutorial_busy"    // the one tutorial session is taken
+	// RefusedFailedHandshakes: the source address spent its budget of
+	// handshakes that end without completing (--failed-handshakes-per-ip).
+	RefusedFailedHandshakes = "failed_handshakes"
 	// --max-conns-per-identity reached (after the handshake: the identity
 	// is the client certificate's fingerprint).
 	RefusedMaxConnsPerIdentity = "max_conns_per_identity"
@@ -33,7 +36,7 @@ const (
 // so each series exists from startup.
 func RefusedReasons() []string {
 	return []string{RefusedDraining, RefusedMaxConns, RefusedMaxConnsPerIP, RefusedTutorialBusy, RefusedMaxConnsPerIdentity,
-		RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
+		RefusedFailedHandshakes, RefusedProxyUntrusted, RefusedProxyMalformed, RefusedProxyMissing}
 }
 
 func ShedReasons() []string {
