@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,9 +10,16 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"tlslpd/internal/testenv"
 )
+
+func closedPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
 
 // Exit statuses of the server: 0 after the tutorial's session and after a
 // stop by SIGTERM or SIGINT (also when sent twice at once, as coreutils'
@@ -53,7 +61,7 @@ func TestClientExitStatuses(t *testing.T) {
 	}
 	assert.True(t, injected, "an injected FAIL in 40 sessions")
 
-	code, _, stderr := h.run(t, "client", "--host", "127.0.0.1", "--ports", itoa(testenv.ClosedPort(t)), "--other-timeout", "2")
+	code, _, stderr := h.run(t, "client", "--host", "127.0.0.1", "--ports", itoa(closedPort(t)), "--other-timeout", "2")
 	assert.Equal(t, 1, code, stderr)
 
 	// The server's own timeout ends the session while the client solves:

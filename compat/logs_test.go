@@ -11,8 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"tlslpd/internal/testenv"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -24,7 +22,7 @@ func TestTutorialLogsLineForLine(t *testing.T) {
 	require.NoError(t, os.MkdirAll(h.state+"/tlslp/logs", 0o755))
 	require.NoError(t, os.WriteFile(h.logFile("client.log"), []byte("an older run\n"), 0o644))
 	s := h.startServer(t, "--tutorial", "--n_bits", "8")
-	closed := testenv.ClosedPort(t)
+	closed := closedPort(t)
 	code, stdout, clientErr := h.run(t, "client", "--tutorial", "--ports", itoa(closed)+","+itoa(s.port), "--quiet")
 	require.Equal(t, 0, code, clientErr)
 	assert.Contains(t, stdout, "session completed")
