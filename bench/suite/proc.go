@@ -29,6 +29,36 @@ type ProcSample struct {
 	SystemSeconds float64
 	RSSBytes      int64 // VmRSS
 	FDs           int   // entries in /proc/PID/fd
+	// ReadCalls and WriteCalls are syscr and syscw of /proc/PID/io: the
+	// read-like and write-like system calls so far. IOKnown is false where
+	// that file could not be read (it needs ptrace-read access).
+	ReadCalls, WriteCalls uint64
+	IOKnown               bool
+}
+
+// ParseIO returns syscr and syscw from the contents of /proc/PID/io.
+func ParseIO(s string) (reads, writes uint64, err error) {
+	found := 0
+	for line := range strings.Lines(s) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || (k != "syscr" && k != "syscw") {
+			continue
+		}
+		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s %q: %w", k, strings.TrimSpace(v), err)
+		}
+		if k == "syscr" {
+			reads = n
+		} else {
+			writes = n
+		}
+		found++
+	}
+	if found != 2 {
+		return 0, 0, errors.New("no syscr and syscw lines")
+	}
+	return reads, writes, nil
 }
 
 // ProcReader reads process figures from a /proc tree (a parameter so tests
@@ -149,8 +179,13 @@ func (r ProcReader) Sample(pid int) (ProcSample, error) {
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("list fds of pid %d: %w", pid, err)
 	}
-	return ProcSample{CPUSeconds: float64(ut+st) / r.Ticks, UserSeconds: float64(ut) / r.Ticks, SystemSeconds: float64(st) / r.Ticks,
-		RSSBytes: rss, FDs: len(fds)}, nil
+	s := ProcSample{CPUSeconds: float64(ut+st) / r.Ticks, UserSeconds: float64(ut) / r.Ticks, SystemSeconds: float64(st) / r.Ticks,
+		RSSBytes: rss, FDs: len(fds)}
+	if io, err := os.ReadFile(filepath.Join(dir, "io")); err == nil {
+		s.ReadCalls, s.WriteCalls, err = ParseIO(string(io))
+		s.IOKnown = err == nil
+	}
+	return s, nil
 }
 
 // Children returns the pids whose parent is pid, by scanning every
@@ -198,6 +233,9 @@ func (r ProcReader) SampleTree(pid int) (ProcSample, error) {
 		s.CPUSeconds += ks.CPUSeconds
 		s.UserSeconds += ks.UserSeconds
 		s.SystemSeconds += ks.SystemSeconds
+		s.ReadCalls += ks.ReadCalls
+		s.WriteCalls += ks.WriteCalls
+		s.IOKnown = s.IOKnown && ks.IOKnown
 		s.RSSBytes += ks.RSSBytes
 		s.FDs += ks.FDs
 	}

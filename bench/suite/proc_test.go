@@ -57,6 +57,32 @@ func TestParseStat(t *testing.T) {
 	}
 }
 
+func TestParseIO(t *testing.T) {
+	tests := []struct {
+		name          string
+		in            string
+		reads, writes uint64
+		wantError     string
+	}{
+		{name: "kernel's format", in: "rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 3\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n", reads: 10, writes: 3},
+		{name: "no syscw", in: "syscr: 10\n", wantError: "no syscr and syscw"},
+		{name: "bad number", in: "syscr: ten\nsyscw: 1\n", wantError: "syscr"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, w, err := ParseIO(tc.in)
+			if tc.wantError != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantError)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.reads, r)
+			assert.Equal(t, tc.writes, w)
+		})
+	}
+}
+
 func TestParseCPULine(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -149,7 +175,8 @@ func TestParseAuxv(t *testing.T) {
 }
 
 // fakeProc writes a /proc-like tree: pid -> (ppid, ticks, rss kB, fds),
-// a quarter of the ticks as stime.
+// a quarter of the ticks as stime, and as many read and write calls as
+// ticks and fds (no io file for pid 12, as where it cannot be read).
 func fakeProc(t *testing.T, procs map[int][4]int) string {
 	t.Helper()
 	root := t.TempDir()
@@ -159,6 +186,10 @@ func fakeProc(t *testing.T, procs map[int][4]int) string {
 		stat := strconv.Itoa(pid) + " (srv) S " + strconv.Itoa(p[0]) + " 1 1 0 -1 0 0 0 0 0 " + strconv.Itoa(p[1]-p[1]/4) + " " + strconv.Itoa(p[1]/4) + " 0 0 20 0 1 0 1 1 1"
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "stat"), []byte(stat+"\n"), 0o644))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "status"), []byte("VmRSS:\t"+strconv.Itoa(p[2])+" kB\n"), 0o644))
+		if pid != 12 {
+			io := "syscr: " + strconv.Itoa(p[1]) + "\nsyscw: " + strconv.Itoa(p[3]) + "\n"
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "io"), []byte(io), 0o644))
+		}
 		for i := range p[3] {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "fd", strconv.Itoa(i)), nil, 0o644))
 		}
@@ -179,7 +210,7 @@ func TestProcReaderSampleAndTree(t *testing.T) {
 
 	s, err := r.Sample(10)
 	require.NoError(t, err)
-	assert.Equal(t, ProcSample{CPUSeconds: 2, UserSeconds: 1.5, SystemSeconds: 0.5, RSSBytes: 1000 * 1024, FDs: 3}, s)
+	assert.Equal(t, ProcSample{CPUSeconds: 2, UserSeconds: 1.5, SystemSeconds: 0.5, RSSBytes: 1000 * 1024, FDs: 3, ReadCalls: 200, WriteCalls: 3, IOKnown: true}, s)
 
 	kids, err := r.Children(10)
 	require.NoError(t, err)
@@ -187,7 +218,7 @@ func TestProcReaderSampleAndTree(t *testing.T) {
 
 	tree, err := r.SampleTree(10)
 	require.NoError(t, err)
-	assert.Equal(t, ProcSample{CPUSeconds: 6, UserSeconds: 4.5, SystemSeconds: 1.5, RSSBytes: 6000 * 1024, FDs: 15}, tree)
+	assert.Equal(t, ProcSample{CPUSeconds: 6, UserSeconds: 4.5, SystemSeconds: 1.5, RSSBytes: 6000 * 1024, FDs: 15, ReadCalls: 500, WriteCalls: 8, IOKnown: false}, tree)
 
 	_, err = r.Sample(99)
 	require.Error(t, err)

@@ -29,6 +29,12 @@ type TransportsRow struct {
 	SessionsRow
 	UserSeconds   float64 `json:"server_user_s"`
 	SystemSeconds float64 `json:"server_system_s"`
+	// ReadCalls and WriteCalls are the server's read and write system
+	// calls over the windows (/proc/PID/io); IOKnown is false where they
+	// could not be read in every window.
+	ReadCalls  uint64 `json:"read_calls"`
+	WriteCalls uint64 `json:"write_calls"`
+	IOKnown    bool   `json:"io_known"`
 	// PoWChecks is the rise of tlslpd_pow_checks_total over the windows;
 	// zero for the baseline, which counts none.
 	PoWChecks uint64 `json:"pow_checks,omitempty"`
@@ -39,6 +45,9 @@ func (r *TransportsRow) add(o TransportsRow) {
 	r.UserSeconds += o.UserSeconds
 	r.SystemSeconds += o.SystemSeconds
 	r.PoWChecks += o.PoWChecks
+	r.ReadCalls += o.ReadCalls
+	r.WriteCalls += o.WriteCalls
+	r.IOKnown = r.IOKnown && o.IOKnown
 }
 
 // CPUMicros, UserMicros and SystemMicros are server CPU µs per session.
@@ -105,7 +114,7 @@ func (r *runner) transports(ctx context.Context) error {
 				round+1, ts.name, ts.transport, row.Sessions(), row.Errors, row.Seconds, row.PerSecond(), row.CPUMicros(), row.UserMicros(), row.SystemMicros(), 100*row.IdleShare())
 			acc := rows[k]
 			if acc == nil {
-				acc = &TransportsRow{Transport: ts.transport, SessionsRow: SessionsRow{Server: ts.name, Workers: row.Workers}}
+				acc = &TransportsRow{Transport: ts.transport, SessionsRow: SessionsRow{Server: ts.name, Workers: row.Workers}, IOKnown: true}
 				rows[k] = acc
 			}
 			acc.add(row)
@@ -178,6 +187,9 @@ func (r *runner) transportsWindow(ctx context.Context, s *server, ts transportSe
 			Seconds: res.Seconds, CPUSeconds: after.CPUSeconds - before.CPUSeconds,
 			MachineIdle: machine.Idle, MachineTotal: machine.Total,
 		},
+		ReadCalls:     after.ReadCalls - before.ReadCalls,
+		WriteCalls:    after.WriteCalls - before.WriteCalls,
+		IOKnown:       before.IOKnown && after.IOKnown,
 		UserSeconds:   after.UserSeconds - before.UserSeconds,
 		SystemSeconds: after.SystemSeconds - before.SystemSeconds,
 		PoWChecks:     uint64(max(0, checks1-checks0)),
@@ -222,8 +234,12 @@ func transportsCells(r *Report) [][]string {
 				vsTLS = FormatRatio(Ratio(row.CPUMicros(), t.CPUMicros()))
 			}
 		}
+		calls := "n/a"
+		if row.IOKnown {
+			calls = f1(div(float64(row.ReadCalls), float64(row.Sessions()))) + " / " + f1(div(float64(row.WriteCalls), float64(row.Sessions())))
+		}
 		rows = append(rows, []string{row.Server, row.Transport, fmt.Sprint(row.Sessions()), fmt.Sprint(row.Errors),
-			f0(row.PerSecond()), FormatRatio(rr), f1(row.CPUMicros()), f1(row.UserMicros()), f1(row.SystemMicros()),
+			f0(row.PerSecond()), FormatRatio(rr), f1(row.CPUMicros()), f1(row.UserMicros()), f1(row.SystemMicros()), calls,
 			FormatRatio(rc), perRound, vsTLS, percent(row.IdleShare())})
 	}
 	return rows

@@ -18,7 +18,8 @@ import (
 func transportsSample() *Report {
 	row := func(server, transport string, sessions uint64, cpu, user, sys float64, rounds []float64, checks uint64) TransportsRow {
 		return TransportsRow{Transport: transport, SessionsRow: SessionsRow{Server: server, Workers: 128, Completed: sessions / 10, Injected: sessions - sessions/10,
-			Seconds: 10, CPUSeconds: cpu, RoundCPU: rounds, MachineIdle: 10, MachineTotal: 1000}, UserSeconds: user, SystemSeconds: sys, PoWChecks: checks}
+			Seconds: 10, CPUSeconds: cpu, RoundCPU: rounds, MachineIdle: 10, MachineTotal: 1000}, UserSeconds: user, SystemSeconds: sys, PoWChecks: checks,
+			ReadCalls: 10 * sessions, WriteCalls: 11 * sessions, IOKnown: true}
 	}
 	r := sample()
 	r.Transports = []TransportsRow{
@@ -36,9 +37,9 @@ func TestTransportsCellsAndProse(t *testing.T) {
 		"## 6. Transports: plain TCP against TLS",
 		// 60 µs vs 100 µs per session; per round 0.05/0.1 and 0.07/0.1;
 		// against its own TLS row 60/600.
-		"| tlslpd | tcp | 100000 | 0 | 10000 | 1.25x | 60.0 | 20.0 | 40.0 | 0.60x | 0.60x (0.50x–0.70x) | 0.10x | 1% |",
-		"| baseline | tcp | 80000 | 0 | 8000 | 1.00x | 100.0 | 50.0 | 50.0 | 1.00x | — | 0.14x | 1% |",
-		"| tlslpd | tls | 10000 | 0 | 1000 | 1.00x | 600.0 | 500.0 | 100.0 | 0.86x | 0.86x (0.86x–0.86x) | — | 1% |",
+		"| tlslpd | tcp | 100000 | 0 | 10000 | 1.25x | 60.0 | 20.0 | 40.0 | 10.0 / 11.0 | 0.60x | 0.60x (0.50x–0.70x) | 0.10x | 1% |",
+		"| baseline | tcp | 80000 | 0 | 8000 | 1.00x | 100.0 | 50.0 | 50.0 | 10.0 / 11.0 | 1.00x | — | 0.14x | 1% |",
+		"| tlslpd | tls | 10000 | 0 | 1000 | 1.00x | 600.0 | 500.0 | 100.0 | 10.0 / 11.0 | 0.86x | 0.86x (0.86x–0.86x) | — | 1% |",
 		// 100,000 checks in 10 s; 6 s of CPU over them; the verifier at
 		// 2e7/s is 0.05 µs, 0.05/60 of a check's CPU.
 		"tlslpd counted 100000 checks (`tlslpd_pow_checks_total`, 1.00 per session",
@@ -52,6 +53,8 @@ func TestTransportsCellsAndProse(t *testing.T) {
 	}
 
 	r := transportsSample()
+	r.Transports[1].IOKnown = false
+	assert.Contains(t, Render(r), "| baseline | tcp | 80000 | 0 | 8000 | 1.00x | 100.0 | 50.0 | 50.0 | n/a | 1.00x |")
 	r.Transports[0].SystemSeconds = 5.5 // 55 µs: above half the baseline's 100
 	r.PoW = nil
 	md = Render(r)
@@ -94,6 +97,12 @@ func TestRunTransports(t *testing.T) {
 		assert.Len(t, row.RoundCPU, p.TransportRounds)
 		assert.Positive(t, row.CPUSeconds)
 		assert.InDelta(t, row.CPUSeconds, row.UserSeconds+row.SystemSeconds, 1e-9, "user and system add up to the CPU")
+		// Where /proc/PID/io is readable (this process started the
+		// servers), every session made at least one read and one write.
+		if row.IOKnown {
+			assert.GreaterOrEqual(t, row.ReadCalls, row.Sessions(), "%s over %s", row.Server, row.Transport)
+			assert.GreaterOrEqual(t, row.WriteCalls, row.Sessions(), "%s over %s", row.Server, row.Transport)
+		}
 		if row.Server == NameBaseline {
 			assert.Zero(t, row.PoWChecks)
 		} else {
