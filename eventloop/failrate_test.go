@@ -146,3 +146,41 @@ func notTLS(t *testing.T, addr string, local net.Addr) {
 	_, err = io.Copy(io.Discard, conn)
 	require.NoError(t, err, "the server closes a peer that does not speak TLS")
 }
+
+// Connections that are not answered yet keep what they sent; past the
+// budget the oldest of them is shed, counted by reason, and the others,
+// an honest newcomer included, go on.
+func TestUnansweredBytesBudget(t *testing.T) {
+	h := startServer(t, func(c *Config) { c.Loops = 1; c.MaxUnansweredBytes = 32 << 10 })
+	local := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	// The oldest connection sent nothing: trimming it would free nothing.
+	quiet, err := (&net.Dialer{Timeout: ioBound, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 3)}}).Dial("tcp", h.addr)
+	require.NoError(t, err)
+	defer quiet.Close()
+	require.Eventually(t, func() bool { return h.srv.Conns() == 1 }, ioBound, 5*time.Millisecond)
+	// A record header announcing 16 KiB, then only part of it.
+	partial := append([]byte{22, 3, 1, 0x40, 0}, make([]byte, 9000)...)
+	var conns []net.Conn
+	for i := range 4 { // 4 x 9005 bytes: the fourth passes 32 KiB
+		d := net.Dialer{Timeout: ioBound, LocalAddr: local}
+		c, err := d.Dial("tcp", h.addr)
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write(partial)
+		require.NoError(t, err)
+		conns = append(conns, c)
+		if i < 3 {
+			// Each is held before the next comes (none is shed yet).
+			require.Eventually(t, func() bool { return h.srv.Conns() == int64(i+2) }, ioBound, 5*time.Millisecond)
+		}
+	}
+	require.Eventually(t, func() bool { return testutil.ToFloat64(h.met.ShedCounter("unanswered_bytes")) == 1 }, ioBound, 5*time.Millisecond)
+	require.NoError(t, conns[0].SetReadDeadline(time.Now().Add(ioBound)))
+	_, err = io.Copy(io.Discard, conns[0])
+	require.NoError(t, err, "the oldest that sent anything is closed by the server")
+	require.Eventually(t, func() bool { return h.srv.Conns() == 4 }, ioBound, 5*time.Millisecond, "only it gave its place")
+
+	p := h.dial(withCert) // a ClientHello fits beside the other three
+	p.expect("HELLO")
+	assert.Equal(t, 1.0, testutil.ToFloat64(h.met.ShedCounter("unanswered_bytes")))
+}

@@ -40,6 +40,8 @@ type loop struct {
 
 	shed shedder // whether OnOpen sheds new connections
 
+	unansweredBudget int // bytes its unanswered connections may hold
+
 	tickPending  atomic.Bool
 	evictPending atomic.Bool       // another loop asked this one to make room
 	tickQueued   atomic.Int64      // when the ticker queued the pending advance, Unix ns
@@ -69,6 +71,8 @@ func newLoop(s *Server, el gnet.EventLoop) *loop {
 		out:   make([]byte, 0, outScratch),
 		line:  make([]byte, 0, lineScratch),
 		shed:  newShedder(s.shedTarget, time.Now()),
+		// Each loop has its share: its connections are its own.
+		unansweredBudget: max(1, s.cfg.MaxUnansweredBytes/s.cfg.Loops),
 	}
 	lp.fire = func(t *timerwheel.Timer[*session]) { t.Value.onDeadline() }
 	lp.advance = func(context.Context) error {
@@ -126,6 +130,12 @@ func (l *sessionList) remove(s *session) {
 // newcomer (see Server.OnOpen).
 type unansweredList struct {
 	head, tail *session
+	// bytes is what its connections have sent, all kept until they are
+	// answered (a first record that is not complete yet, a hello queued
+	// for a handshake slot); loop.unansweredBudget bounds it. holding
+	// is those that sent any, oldest first: the ones trimmed.
+	bytes              int
+	holdHead, holdTail *session
 	// oldest is head's accept time (Unix ns, 0: empty), for other loops
 	// looking for a connection to displace.
 	oldest atomic.Int64
@@ -143,11 +153,44 @@ func (l *unansweredList) pushBack(s *session) {
 	l.tail = s
 }
 
+// hold counts n more bytes kept for s, an unanswered connection.
+func (l *unansweredList) hold(s *session, n int) {
+	if n == 0 {
+		return
+	}
+	if s.held == 0 {
+		s.hPrev, s.hNext = l.holdTail, nil
+		if l.holdTail != nil {
+			l.holdTail.hNext = s
+		} else {
+			l.holdHead = s
+		}
+		l.holdTail = s
+	}
+	s.held += n
+	l.bytes += n
+}
+
 func (l *unansweredList) remove(s *session) {
 	if !s.unanswered {
 		return
 	}
 	s.unanswered = false
+	if s.held > 0 {
+		l.bytes -= s.held
+		s.held = 0
+		if s.hPrev != nil {
+			s.hPrev.hNext = s.hNext
+		} else {
+			l.holdHead = s.hNext
+		}
+		if s.hNext != nil {
+			s.hNext.hPrev = s.hPrev
+		} else {
+			l.holdTail = s.hPrev
+		}
+		s.hPrev, s.hNext = nil, nil
+	}
 	if s.uPrev != nil {
 		s.uPrev.uNext = s.uNext
 	} else {
@@ -176,6 +219,19 @@ const unansweredGrace = time.Second
 func (lp *loop) displaceable(now time.Time) bool {
 	oldest := lp.unanswered.oldest.Load()
 	return oldest != 0 && now.Sub(time.Unix(0, oldest)) >= unansweredGrace
+}
+
+// trimUnanswered ends this loop's oldest unanswered connections that sent
+// anything while what they sent passes the loop's budget (one that sent
+// nothing would free nothing): without it every connection
+// could keep a first record of up to 16 KiB, all but its last byte, for
+// the whole handshake deadline.
+func (lp *loop) trimUnanswered() {
+	for lp.unanswered.bytes > lp.unansweredBudget && lp.unanswered.holdHead != nil {
+		oldest := lp.unanswered.holdHead
+		lp.srv.notice(noticeShed, metrics.ShedUnansweredBytes, oldest.addr)
+		oldest.finish(ending{handshake: metrics.HandshakeCanceled})
+	}
 }
 
 // evictUnanswered ends this loop's oldest connection that has stayed

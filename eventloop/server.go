@@ -26,6 +26,11 @@ import (
 	"tlslpd/tlsbridge"
 )
 
+// DefaultMaxUnansweredBytes is Config.MaxUnansweredBytes's default: room
+// for 16,000 ClientHellos of 2 KiB queued at once, and for a little over
+// 2,000 peers that each sent all but a byte of a 16 KiB first record.
+const DefaultMaxUnansweredBytes = 32 << 20
+
 // ErrConfig is wrapped by configuration errors from New.
 var ErrConfig = errors.New("invalid server configuration")
 
@@ -59,6 +64,11 @@ type Config struct {
 	// FailedHandshakeBurst seconds' worth; past it the address's new
 	// connections are refused at accept (see failBudget). 0: no rate.
 	FailedHandshakesPerIP float64
+	// MaxUnansweredBytes bounds what connections not answered yet (no
+	// handshake under way: a first record still incomplete, a hello
+	// queued for a handshake slot) may have sent, all together; past it
+	// the oldest of them is shed. 0 means DefaultMaxUnansweredBytes.
+	MaxUnansweredBytes int
 	// MaxBufferedBytes caps ciphertext waiting in a connection's outbound
 	// buffer (a peer that does not read); 0 = no cap.
 	MaxBufferedBytes int
@@ -114,7 +124,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: MaxConns must be positive", ErrConfig)
 	case c.Loops < 0:
 		return fmt.Errorf("%w: Loops must not be negative", ErrConfig)
-	case c.MaxConnsPerIP < 0 || c.MaxBufferedBytes < 0 || c.DrainTimeout < 0 || c.FailedHandshakesPerIP < 0:
+	case c.MaxConnsPerIP < 0 || c.MaxBufferedBytes < 0 || c.DrainTimeout < 0 || c.FailedHandshakesPerIP < 0 || c.MaxUnansweredBytes < 0:
 		return fmt.Errorf("%w: limits must not be negative", ErrConfig)
 	}
 	for _, l := range c.Listeners {
@@ -176,6 +186,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Loops == 0 {
 		cfg.Loops = DefaultLoops()
+	}
+	if cfg.MaxUnansweredBytes == 0 {
+		cfg.MaxUnansweredBytes = DefaultMaxUnansweredBytes
 	}
 	if cfg.Entropy == nil {
 		cfg.Entropy = rand.Reader

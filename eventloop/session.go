@@ -46,6 +46,9 @@ type session struct {
 	uPrev      *session // loop.unanswered membership
 	uNext      *session
 	unanswered bool
+	held       int      // bytes received while unanswered (loop.unanswered.bytes)
+	hPrev      *session // loop.unanswered's holding membership (held > 0)
+	hNext      *session
 
 	opened  time.Time
 	stepAt  time.Time // when the request now awaited was sent
@@ -101,11 +104,17 @@ func (s *session) onTraffic(ciphertext []byte) {
 	if s.ended {
 		return
 	}
+	if s.unanswered {
+		s.lp.unanswered.hold(s, len(ciphertext))
+	}
 	// Feed runs the handshake, even with no bytes (a Wake: a handshake
 	// slot came free). A Feed error leaves the engine Failed; pump
 	// reports it.
 	_ = s.engine.Feed(ciphertext)
 	s.pump()
+	if s.lp.unanswered.bytes > s.lp.unansweredBudget {
+		s.lp.trimUnanswered()
+	}
 }
 
 // pump moves everything that can move: handshake output, session start,

@@ -21,6 +21,9 @@ const (
 	// ShedUnansweredAtCapacity: at --max-conns, the oldest connection not
 	// answered yet (silent, or a partial hello) gave its place to a newcomer.
 	ShedUnansweredAtCapacity = "unanswered_at_capacity"
+	// ShedUnansweredBytes: the connections not answered yet held more
+	// bytes than their budget; the oldest gave its place.
+	ShedUnansweredBytes = "unanswered_bytes"
 
 	// Handshake results.
 	HandshakeOK             = "ok"
@@ -40,7 +43,7 @@ func RefusedReasons() []string {
 }
 
 func ShedReasons() []string {
-	return []string{ShedOverload, ShedBufferLimit, ShedUnansweredAtCapacity}
+	return []string{ShedOverload, ShedBufferLimit, ShedUnansweredAtCapacity, ShedUnansweredBytes}
 }
 
 func HandshakeResults() []string {
