@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -396,6 +397,47 @@ func BenchmarkSuspendedHandshakeMemory(b *testing.B) {
 	b.Logf("%d stalled: RSS %d -> %d, heap in use %.0f -> %.0f", n, rss0, rss1, heap0, heap1)
 }
 
+// BenchmarkConnectionMemory: what one connection costs the server before
+// its handshake starts, from its RSS and Go heap with and without them:
+// one that sent nothing, and one that sent all but the last byte of a
+// 16 KiB first record (the most a connection buffers before a handshake
+// starts; the daemon keeps 32 MiB of such bytes at most, about 2,000 of
+// them). With BenchmarkSuspendedHandshakeMemory it gives the per-item
+// costs of the README's memory bound.
+func BenchmarkConnectionMemory(b *testing.B) {
+	for _, tc := range []struct {
+		name       string
+		partial    int
+		small, big int // connections held: below --max-conns and the budget, so none gives its place
+	}{{"silent", 0, 2000, 10000}, {"partial_record", maxPlaintext - 1, 1000, 1800}} {
+		b.Run(tc.name, func(b *testing.B) {
+			s := startServer(b, "--handshake-timeout", "120s")
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			honestWaits(b, ctx, s, 20, nil)
+			time.Sleep(time.Second)
+			m0 := s.scrape()
+			rss0, heap0 := s.rss(), sum(m0, "go_memstats_heap_inuse_bytes")
+			n := pick(tc.small, tc.big)
+			run, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: n, Silent: tc.partial == 0, Partial: tc.partial}.Start(ctx)
+			require.NoError(b, err)
+			defer run.Stop()
+			_, err = run.WaitHeld(ctx, int64(n), time.Minute)
+			require.NoError(b, err)
+			s.waitMetric("connections open", time.Minute, func(m map[string]float64) bool {
+				return sum(m, "tlslpd_connections_open") >= float64(n)
+			})
+			time.Sleep(2 * time.Second)
+			m := s.scrape()
+			rss1, heap1 := s.rss(), sum(m, "go_memstats_heap_inuse_bytes")
+			require.Zero(b, sum(m, "tlslpd_tls_handshakes_in_flight"), "no handshake may start")
+			b.ReportMetric(float64(rss1-rss0)/float64(n), "rss_bytes/conn")
+			b.ReportMetric((heap1-heap0)/float64(n), "heap_bytes/conn")
+			b.Logf("%d %s: RSS %d -> %d, heap in use %.0f -> %.0f", n, tc.name, rss0, rss1, heap0, heap1)
+		})
+	}
+}
+
 // BenchmarkBurstRSS: the server's RSS after a burst of handshaked
 // sessions closes, against its idle RSS, over the next minute.
 func BenchmarkBurstRSS(b *testing.B) {
@@ -482,4 +524,114 @@ func BenchmarkStalledBurst(b *testing.B) {
 				sum(m, "tlslpd_connections_refused_total"), sum(m, "tlslpd_connections_shed_total"))
 		})
 	}
+}
+
+// The README's memory bound for the whole daemon under a stalled-connection
+// attack (Handshakes under attack): idle RSS, plus the live memory of
+// --max-conns connections that sent nothing (BenchmarkConnectionMemory/
+// silent), of the bytes unanswered connections may keep (32 MiB, in
+// buffers up to a quarter larger: BenchmarkConnectionMemory/
+// partial_record) and of --max-suspended-handshakes handshakes, each with
+// its coroutine and crypto/tls state (BenchmarkSuspendedHandshakeMemory,
+// less a silent connection) and a partial record of up to 16 KiB; times
+// 1 + --gc-percent/100, the heap the GC lets grow between collections.
+const (
+	boundBase           = 24 << 20
+	boundPerConn        = 1536
+	boundUnanswered     = 40 << 20
+	boundPerSuspended   = 64 << 10
+	boundGCPercent      = 200 // the daemon's default --gc-percent
+	defaultMaxConns     = 15000
+	defaultMaxSuspended = 2048
+)
+
+func memoryBound(maxConns, maxSuspended, gcPercent int) int64 {
+	live := int64(maxConns)*boundPerConn + boundUnanswered + int64(maxSuspended)*boundPerSuspended
+	return boundBase + live*int64(100+gcPercent)/100
+}
+
+// BenchmarkMemoryBound: the daemon's peak RSS under the costliest stalled
+// attack there is, against the README's bound for its limits: --max-conns
+// connections held, every kind that costs memory at its bound and beyond,
+// each kind reconnecting whenever the server ends one (shed, the
+// handshake deadline, a newcomer at --max-conns): stalled ClientHellos
+// (more than the suspended bound), connections that sent all but a byte
+// of a 16 KiB first record (more than their budget holds) and silent ones
+// for the rest. Honest sessions must complete meanwhile. The
+// failed-handshake rate is off: it would refuse the attackers, and the
+// bound must hold without it.
+func BenchmarkMemoryBound(b *testing.B) {
+	maxConns, maxSuspended := pick(3000, defaultMaxConns), defaultMaxSuspended
+	s := startServer(b, "--max-conns", strconv.Itoa(maxConns), "--max-suspended-handshakes", strconv.Itoa(maxSuspended),
+		"--failed-handshakes-per-ip", "0")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	honestWaits(b, ctx, s, 5, nil)
+	idle := s.rss()
+
+	var peak, peakConns, peakSuspended atomic.Int64
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	var sampling sync.WaitGroup
+	sampling.Add(2)
+	go func() {
+		defer sampling.Done()
+		for sampleCtx.Err() == nil {
+			if r := s.rss(); r > peak.Load() {
+				peak.Store(r)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	go func() {
+		defer sampling.Done()
+		for sampleCtx.Err() == nil {
+			m := s.scrape()
+			peakConns.Store(max(peakConns.Load(), int64(sum(m, "tlslpd_connections_open"))))
+			peakSuspended.Store(max(peakSuspended.Load(), int64(sum(m, "tlslpd_tls_handshakes_suspended"))))
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+
+	hellos, partials := maxSuspended+maxSuspended/4, pick(1000, 2500)
+	stalled, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: hellos, Hold: true}.Start(ctx)
+	require.NoError(b, err)
+	defer stalled.Stop()
+	partial, err := Stall{Target: s.target, Sources: Sources(40, 30), Conns: partials, Hold: true, Partial: maxPlaintext - 1}.Start(ctx)
+	require.NoError(b, err)
+	defer partial.Stop()
+	silent, err := Stall{Target: s.target, Sources: Sources(80, 30), Conns: maxConns - hellos - partials, Hold: true, Silent: true}.Start(ctx)
+	require.NoError(b, err)
+	defer silent.Stop()
+	// Every connection of the attack has been opened once.
+	for _, run := range []*StallRun{stalled, partial, silent} {
+		deadline := time.Now().Add(time.Minute)
+		for run.Stats().Opened < int64(run.cfg.Conns) && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		require.GreaterOrEqual(b, run.Stats().Opened, int64(run.cfg.Conns), "the attack opened its connections")
+	}
+	// Held across a handshake deadline (10 s), so the connections it
+	// ends come back and their garbage counts too; the honest sessions
+	// run meanwhile (unanswered for over a second, the partial ones give
+	// them their places at --max-conns).
+	time.Sleep(1500 * time.Millisecond)
+	waits, _, failed := honestWaits(b, ctx, s, 5, nil)
+	time.Sleep(time.Duration(pick(3, 12)) * time.Second)
+	stopSampling()
+	sampling.Wait()
+	bound := memoryBound(maxConns, maxSuspended, boundGCPercent)
+	m := s.scrape()
+	b.ReportMetric(float64(peak.Load())/(1<<20), "MiB_rss_peak")
+	b.ReportMetric(float64(bound)/(1<<20), "MiB_bound")
+	b.ReportMetric(float64(peak.Load())/float64(bound), "peak_over_bound")
+	b.ReportMetric(float64(idle)/(1<<20), "MiB_idle")
+	b.ReportMetric(float64(peakConns.Load()), "server_conns_peak")
+	b.ReportMetric(float64(peakSuspended.Load()), "suspended_peak")
+	b.ReportMetric(float64(failed), "honest_failed")
+	b.ReportMetric(ms(median(waits)), "ms_wait_p50")
+	b.Logf("--max-conns %d, --max-suspended-handshakes %d: RSS idle %d MiB, peak %d MiB, bound %d MiB; honest waits %v (failed %d); hellos %+v; partial %+v; silent %+v; server shed %v refused %v, handshakes shed %v",
+		maxConns, maxSuspended, idle>>20, peak.Load()>>20, bound>>20, waits, failed, stalled.Stats(), partial.Stats(), silent.Stats(),
+		sum(m, "tlslpd_connections_shed_total"), sum(m, "tlslpd_connections_refused_total"), sum(m, "tlslpd_tls_handshakes_shed_total"))
+	require.LessOrEqual(b, peak.Load(), bound, "the daemon stays inside the README's memory bound")
+	require.Zero(b, failed, "honest sessions complete under the attack")
 }

@@ -33,6 +33,12 @@ type Stall struct {
 	// Silent connections send nothing at all: not even a ClientHello, so
 	// the server has no handshake to bound, only a connection.
 	Silent bool
+	// Partial, when positive, makes each connection send the header of
+	// a handshake record as long as TLS allows (16 KiB) and this many
+	// bytes of it, then nothing: the server has no handshake to bound,
+	// only a connection and the bytes it must keep until the record is
+	// whole (the most a connection holds before its handshake starts).
+	Partial int
 	// Hold reopens every connection the server closes, so the attack keeps
 	// Conns connections (or tries to) until it is stopped.
 	Hold bool
@@ -43,7 +49,7 @@ type Stall struct {
 // StallStats are the attack's counters so far.
 type StallStats struct {
 	Open           int64 // connections open now
-	Stalled        int64 // open connections whose whole ClientHello is out (Silent: all open ones)
+	Stalled        int64 // open connections whose whole ClientHello is out (Silent: all open ones; Partial: whose partial record is out)
 	Opened         int64 // connects that succeeded, in total
 	HelloSent      int64 // connections whose whole ClientHello was written
 	ClosedByServer int64 // connections the server closed (EOF or reset)
@@ -116,9 +122,18 @@ func (s Stall) Start(ctx context.Context) (*StallRun, error) {
 	if s.Dialers <= 0 {
 		s.Dialers = 64
 	}
+	if s.Partial >= maxPlaintext {
+		return nil, fmt.Errorf("adversary: a partial record is shorter than %d bytes, not %d", maxPlaintext, s.Partial)
+	}
 	hello, err := captureHello(s.Target.TLS)
 	if err != nil {
 		return nil, err
+	}
+	if s.Partial > 0 {
+		// A record header announcing the longest record, then the start
+		// of a ClientHello and filler: the first bytes pass for TLS.
+		hello = append([]byte{recordTypeHandshake, 3, 1, maxPlaintext >> 8, maxPlaintext & 0xff}, hello[5:min(len(hello), 5+s.Partial)]...)
+		hello = append(hello, make([]byte, 5+s.Partial-len(hello))...)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	r := &StallRun{cancel: cancel, hello: hello, cfg: s, sem: make(chan struct{}, s.Dialers)}
