@@ -239,6 +239,30 @@ func TestStalledBeyondAddressShare(t *testing.T) {
 	t.Logf("attack %+v; suspended %v", run.Stats(), sum(m, "tlslpd_tls_handshakes_suspended"))
 }
 
+// A stalled peer that reconnects whenever it is shed would make the server
+// compute a first flight for every reconnect; once its address has spent
+// its burst of failed handshakes (20 at 1 a second here), its reconnects
+// are refused at accept, before any handshake work, and counted, while
+// the honest client, whose handshakes complete, is served.
+func TestReconnectingStallerIsRefused(t *testing.T) {
+	s := startServer(t, "--handshake-timeout", "60s", "--max-suspended-handshakes-per-ip", "16", "--failed-handshakes-per-ip", "1")
+	ctx := attackCtx(t)
+	run, err := Stall{Target: s.target, Sources: Sources(2, 1), Conns: 100, Hold: true}.Start(ctx)
+	require.NoError(t, err)
+	defer run.Stop()
+	m := s.waitMetric("reconnects refused", 30*time.Second, func(m map[string]float64) bool {
+		return sum(m, "tlslpd_connections_refused_total", `reason="failed_handshakes"`) >= 100
+	})
+	assert.GreaterOrEqual(t, sum(m, "tlslpd_tls_handshakes_shed_total", `reason="address_share"`), 20.0,
+		"the burst was spent on handshakes shed past the address's share")
+	probeOK(t, ctx, s)
+	after := s.scrape()
+	assert.Zero(t, sum(after, "tlslpd_connections_refused_total", `reason="failed_handshakes"`)-sum(after, "tlslpd_connections_refused_total"),
+		"no other refusal")
+	t.Logf("attack %+v; refused %v, shed %v", run.Stats(), sum(after, "tlslpd_connections_refused_total"),
+		sum(after, "tlslpd_tls_handshakes_shed_total"))
+}
+
 // Offered far more handshakes than it can complete (an open-model load at
 // four times the capacity just measured), the server sheds the excess at
 // once, counts it, and says so in the log at a bounded cost; the sessions

@@ -520,6 +520,9 @@ func BenchmarkStalledBurst(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "MiB_rss")
 			b.ReportMetric(float64(idle)/(1<<20), "MiB_idle")
 			b.ReportMetric(sum(m, "tlslpd_connections_open"), "server_conns")
+			// Reconnects refused before any handshake work, for the
+			// failures of their address's earlier handshakes.
+			b.ReportMetric(sum(m, "tlslpd_connections_refused_total", `reason="failed_handshakes"`), "refused_failed_handshakes")
 			b.Logf("%d %s: honest waits %v (failed %d); attack %+v; server refused %v shed %v", n, name, waits, failed, st,
 				sum(m, "tlslpd_connections_refused_total"), sum(m, "tlslpd_connections_shed_total"))
 		})

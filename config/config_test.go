@@ -32,6 +32,7 @@ func TestDefaultsMatchReference(t *testing.T) {
 		"without --token every session gets the reference token, as the reference sends")
 	assert.False(t, cfg.FreshTokens)
 	assert.Equal(t, "tcp://127.0.0.1:1234", cfg.ListenAddr())
+	assert.Equal(t, 10.0, cfg.FailedHandshakesPerIP, "on by default: it refuses only addresses whose handshakes fail")
 }
 
 func TestParseReferenceFlags(t *testing.T) {
@@ -83,6 +84,9 @@ func TestParseErrorsAreOneLine(t *testing.T) {
 		{[]string{"--handshake-timeout", "0s"}, "--handshake-timeout must be positive"},
 		{[]string{"--max-suspended-handshakes", "-1"}, "--max-suspended-handshakes and --max-suspended-handshakes-per-ip must not be negative"},
 		{[]string{"--max-suspended-handshakes-per-ip", "-1"}, "must not be negative"},
+		{[]string{"--failed-handshakes-per-ip", "-1"}, "--failed-handshakes-per-ip must be a finite rate, not negative"},
+		{[]string{"--failed-handshakes-per-ip", "NaN"}, "--failed-handshakes-per-ip must be a finite rate"},
+		{[]string{"--failed-handshakes-per-ip", "+Inf"}, "--failed-handshakes-per-ip must be a finite rate"},
 		{[]string{"--proxy-protocol-from", "10.1.2.3/8"}, "host bits are set; did you mean 10.0.0.0/8?"},
 		{[]string{"--proxy-protocol-from", "lb.example"}, "want a CIDR or an IP address"},
 		{[]string{"--metrics-addr", "nonsense"}, "--metrics-addr"},

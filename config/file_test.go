@@ -117,6 +117,11 @@ func TestSampleConfigParses(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, cfg.ListenAddrs(), 2)
 	assert.Equal(t, "/var/log/tlslpd/sessions.jsonl", cfg.Records)
+	assert.Equal(t, 10.0, cfg.FailedHandshakesPerIP)
+
+	cfg, err = Parse("tlslpd", []string{"--config", writeFile(t, "failed-handshakes-per-ip: 2.5\n")}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, 2.5, cfg.FailedHandshakesPerIP)
 }
 
 // FuzzConfigFile feeds arbitrary YAML: parsing never panics, and every
