@@ -20,7 +20,7 @@ import (
 )
 
 // attackKinds are the --kind values of `tlslpd bench attack`.
-var attackKinds = []string{"stall", "silent", "trickle", "trickle-flight", "keyupdate", "empty", "alerts", "renegotiation", "pipeline"}
+var attackKinds = []string{"stall", "silent", "partial", "trickle", "trickle-flight", "keyupdate", "empty", "alerts", "renegotiation", "pipeline"}
 
 // Main runs `tlslpd bench attack`: one attack against a tlslpd on a
 // loopback address, with a line of counters every second and a summary,
@@ -32,12 +32,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	kind := fs.String("kind", "stall", fmt.Sprintf("the attack: %v", attackKinds))
 	host := fs.String("host", "127.0.0.1", "server address (loopback only)")
 	port := fs.Int("port", protocol.DefaultPort, "server port")
-	conns := fs.Int("conns", 200, "connections (stall, silent, trickle*) or flooders (floods, pipeline)")
+	conns := fs.Int("conns", 200, "connections (stall, silent, partial, trickle*) or flooders (floods, pipeline)")
 	sources := fs.Int("sources", 30, "source addresses 127.0.0.F.. to spread the connections over")
 	first := fs.Int("first-source", 2, "F: the first source address is 127.0.0.F (the honest client keeps 127.0.0.1)")
 	duration := fs.Duration("duration", 30*time.Second, "how long to hold the attack")
 	trickle := fs.Duration("trickle", time.Second, "trickle*: the pause between single bytes")
-	hold := fs.Bool("hold", true, "reopen what the server closes (stall, silent, trickle*, floods)")
+	hold := fs.Bool("hold", true, "reopen what the server closes (stall, silent, partial, trickle*, floods)")
 	tls12 := fs.Bool("tls12", false, "floods: a TLS 1.2 session (empty, alerts, renegotiation)")
 	dataEvery := fs.Int("data-every", 4, "floods: a byte of line data after every N records")
 	token := fs.String("token", protocol.DefaultToken, "pipeline: the server's --token")
@@ -83,9 +83,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		end    func()
 	)
 	switch *kind {
-	case "stall", "silent", "trickle", "trickle-flight":
+	case "stall", "silent", "partial", "trickle", "trickle-flight":
 		st := Stall{Target: target, Sources: srcs, Conns: *conns, Hold: *hold,
 			Silent: *kind == "silent", TrickleAfterHello: *kind == "trickle-flight"}
+		if *kind == "partial" {
+			st.Partial = maxPlaintext - 1 // a 16 KiB first record, a byte short
+		}
 		if *kind == "trickle" || *kind == "trickle-flight" {
 			st.Trickle = *trickle
 		}

@@ -37,6 +37,7 @@ func TestAttackCommand(t *testing.T) {
 		check func(out string)
 	}{
 		{"stall", func(out string) { assert.Equal(t, 20, number(out, "holding"), out) }},
+		{"partial", func(out string) { assert.Equal(t, 20, number(out, "holding"), out) }},
 		{"keyupdate", func(out string) { assert.Positive(t, number(out, "closed by the server"), out) }},
 	}
 	for _, tc := range tests {

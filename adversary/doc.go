@@ -1,5 +1,5 @@
-// Package adversary holds hostile tlslp clients: stalled, silent and
-// trickling handshakes (Stall), floods of records without application
+// Package adversary holds hostile tlslp clients: stalled, silent,
+// trickling handshakes and first records stopping short (Stall), floods of records without application
 // data (TLS 1.3 KeyUpdates, empty records, warning alerts; TLS 1.2 empty
 // records, warning alerts, renegotiation) with a byte of line data slipped
 // between them (Flood), a pipeliner that never reads (Pipeline), each from
