@@ -184,3 +184,11 @@ func TestUnansweredBytesBudget(t *testing.T) {
 	p.expect("HELLO")
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.met.ShedCounter("unanswered_bytes")))
 }
+
+func TestUnansweredBytesBudgetDefault(t *testing.T) {
+	h := startServer(t, func(c *Config) { c.MaxConns = 1000 })
+	assert.Equal(t, 1000*UnansweredBytesPerConn, h.srv.cfg.MaxUnansweredBytes, "a share per connection")
+	_, err := New(Config{Addrs: []string{"tcp://127.0.0.1:0"}, Engines: h.tls, WorkTimeout: time.Second, OtherTimeout: time.Second,
+		HandshakeTimeout: time.Second, MaxConns: 1, MaxUnansweredBytes: -1, Session: h.srv.cfg.Session})
+	require.ErrorIs(t, err, ErrConfig)
+}

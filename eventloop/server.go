@@ -26,10 +26,12 @@ import (
 	"tlslpd/tlsbridge"
 )
 
-// DefaultMaxUnansweredBytes is Config.MaxUnansweredBytes's default: room
-// for 16,000 ClientHellos of 2 KiB queued at once, and for a little over
-// 2,000 peers that each sent all but a byte of a 16 KiB first record.
-const DefaultMaxUnansweredBytes = 32 << 20
+// UnansweredBytesPerConn is Config.MaxUnansweredBytes's default per
+// --max-conns connection: more than a ClientHello with a resumption
+// ticket and a client certificate in it (about 2.5 KiB), so honest hellos
+// never reach the budget even when every connection has one queued for
+// the CPU, but a quarter of a 16 KiB first record held a byte short.
+const UnansweredBytesPerConn = 4 << 10
 
 // ErrConfig is wrapped by configuration errors from New.
 var ErrConfig = errors.New("invalid server configuration")
@@ -67,7 +69,7 @@ type Config struct {
 	// MaxUnansweredBytes bounds what connections not answered yet (no
 	// handshake under way: a first record still incomplete, a hello
 	// queued for a handshake slot) may have sent, all together; past it
-	// the oldest of them is shed. 0 means DefaultMaxUnansweredBytes.
+	// the oldest of them is shed. 0 means MaxConns*UnansweredBytesPerConn.
 	MaxUnansweredBytes int
 	// MaxBufferedBytes caps ciphertext waiting in a connection's outbound
 	// buffer (a peer that does not read); 0 = no cap.
@@ -188,7 +190,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Loops = DefaultLoops()
 	}
 	if cfg.MaxUnansweredBytes == 0 {
-		cfg.MaxUnansweredBytes = DefaultMaxUnansweredBytes
+		cfg.MaxUnansweredBytes = cfg.MaxConns * UnansweredBytesPerConn
 	}
 	if cfg.Entropy == nil {
 		cfg.Entropy = rand.Reader
