@@ -401,8 +401,9 @@ func BenchmarkSuspendedHandshakeMemory(b *testing.B) {
 // its handshake starts, from its RSS and Go heap with and without them:
 // one that sent nothing, and one that sent all but the last byte of a
 // 16 KiB first record (the most a connection buffers before a handshake
-// starts; the daemon keeps 32 MiB of such bytes at most, about 2,000 of
-// them). With BenchmarkSuspendedHandshakeMemory it gives the per-item
+// starts; the daemon keeps 4 KiB of such bytes per --max-conns
+// connection, room for 3,750 of them by default). With
+// BenchmarkSuspendedHandshakeMemory it gives the per-item
 // costs of the README's memory bound.
 func BenchmarkConnectionMemory(b *testing.B) {
 	for _, tc := range []struct {
@@ -531,17 +532,17 @@ func BenchmarkStalledBurst(b *testing.B) {
 
 // The README's memory bound for the whole daemon under a stalled-connection
 // attack (Handshakes under attack): idle RSS, plus the live memory of
-// --max-conns connections that sent nothing (BenchmarkConnectionMemory/
-// silent), of the bytes unanswered connections may keep (32 MiB, in
-// buffers up to a quarter larger: BenchmarkConnectionMemory/
-// partial_record) and of --max-suspended-handshakes handshakes, each with
-// its coroutine and crypto/tls state (BenchmarkSuspendedHandshakeMemory,
-// less a silent connection) and a partial record of up to 16 KiB; times
+// --max-conns connections, each costing what one that sent nothing costs
+// (BenchmarkConnectionMemory/silent) and its share of the bytes
+// unanswered connections may keep (4 KiB, in buffers up to a quarter
+// larger: BenchmarkConnectionMemory/partial_record), and of
+// --max-suspended-handshakes handshakes, each with its coroutine and
+// crypto/tls state (BenchmarkSuspendedHandshakeMemory, less a silent
+// connection) and a partial record of up to 16 KiB; times
 // 1 + --gc-percent/100, the heap the GC lets grow between collections.
 const (
 	boundBase           = 24 << 20
-	boundPerConn        = 1536
-	boundUnanswered     = 40 << 20
+	boundPerConn        = 1536 + 5120
 	boundPerSuspended   = 64 << 10
 	boundGCPercent      = 200 // the daemon's default --gc-percent
 	defaultMaxConns     = 15000
@@ -549,7 +550,7 @@ const (
 )
 
 func memoryBound(maxConns, maxSuspended, gcPercent int) int64 {
-	live := int64(maxConns)*boundPerConn + boundUnanswered + int64(maxSuspended)*boundPerSuspended
+	live := int64(maxConns)*boundPerConn + int64(maxSuspended)*boundPerSuspended
 	return boundBase + live*int64(100+gcPercent)/100
 }
 
@@ -595,7 +596,7 @@ func BenchmarkMemoryBound(b *testing.B) {
 		}
 	}()
 
-	hellos, partials := maxSuspended+maxSuspended/4, pick(1000, 2500)
+	hellos, partials := maxSuspended+maxSuspended/4, pick(1000, 5000)
 	stalled, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: hellos, Hold: true}.Start(ctx)
 	require.NoError(b, err)
 	defer stalled.Stop()
