@@ -541,6 +541,18 @@ func (c *Server) ListenAddrs() []string {
 	return out
 }
 
+// ServesTLS reports whether any listener can serve TLS, and so needs the
+// server's certificate and key: a daemon with only plain listeners
+// (tcp://, ws://) runs without them.
+func (c *Server) ServesTLS() bool {
+	for _, l := range c.Listeners() {
+		if transport.Encrypted(l.Transport) {
+			return true
+		}
+	}
+	return false
+}
+
 // Listeners are the parsed listen addresses (--host/--port serve TLS),
 // ports in decimal.
 func (c *Server) Listeners() []transport.Listen {

@@ -130,6 +130,28 @@ func TestListenAddr(t *testing.T) {
 	}
 }
 
+// Only a listener that can speak TLS needs the server's certificate.
+func TestServesTLS(t *testing.T) {
+	tests := []struct {
+		args []string
+		want bool
+	}{
+		{nil, true}, // --host/--port serve TLS
+		{[]string{"--listen", "127.0.0.1:1"}, true},
+		{[]string{"--listen", "tcp://127.0.0.1:1"}, false},
+		{[]string{"--listen", "ws://127.0.0.1:1/x"}, false},
+		{[]string{"--listen", "tcp://127.0.0.1:1", "--listen", "ws://127.0.0.1:2"}, false},
+		{[]string{"--listen", "tcp://127.0.0.1:1", "--listen", "auto://127.0.0.1:2"}, true},
+		{[]string{"--listen", "tcp://127.0.0.1:1", "--listen", "wss://127.0.0.1:2"}, true},
+		{[]string{"--listen", "tcp://127.0.0.1:1", "--listen", "tls://127.0.0.1:2"}, true},
+	}
+	for _, tc := range tests {
+		cfg, err := Parse("tlslpd", tc.args, nil)
+		require.NoError(t, err, tc.args)
+		assert.Equal(t, tc.want, cfg.ServesTLS(), tc.args)
+	}
+}
+
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
 	_, err := Parse("tlslpd", []string{"--help"}, &out)

@@ -27,6 +27,7 @@ import (
 	"tlslpd/records"
 	"tlslpd/statemachine"
 	"tlslpd/tlsbridge"
+	"tlslpd/transport"
 	"tlslpd/version"
 )
 
@@ -223,12 +224,17 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 	if err := d.newIdentityRules(); err != nil {
 		return nil, err
 	}
-	tlsCfg, err := d.loadTLS()
-	if err != nil {
-		return nil, err
-	}
-	if d.tlsCtx, err = tlsbridge.NewServer(tlsCfg); err != nil {
-		return nil, fmt.Errorf("TLS setup: %w", err)
+	// Only a listener that can speak TLS needs the certificate files: a
+	// plain-only daemon (tcp://, ws://) runs without them.
+	var tlsCfg tlsbridge.Config
+	var err error
+	if cfg.ServesTLS() {
+		if tlsCfg, err = d.loadTLS(); err != nil {
+			return nil, err
+		}
+		if d.tlsCtx, err = tlsbridge.NewServer(tlsCfg); err != nil {
+			return nil, fmt.Errorf("TLS setup: %w", err)
+		}
 	}
 	d.registerTLSMetrics()
 	d.exportDeployment(tlsCfg)
@@ -274,7 +280,10 @@ func (d *Daemon) loadTLS() (tlsbridge.Config, error) {
 }
 
 func (d *Daemon) registerTLSMetrics() {
-	stats := d.tlsCtx.Stats
+	stats := func() tlsbridge.Stats { return tlsbridge.Stats{} } // plain only: every series at zero
+	if d.tlsCtx != nil {
+		stats = d.tlsCtx.Stats
+	}
 	d.met.GaugeFunc("tlslpd_tls_handshakes_in_flight", "TLS handshakes running now.", func() float64 { return float64(stats().HandshakesInFlight) })
 	d.met.GaugeFunc("tlslpd_tls_handshake_runners_idle", "Handshake coroutines kept idle for the next handshakes.", func() float64 { return float64(stats().IdleCoroutines) })
 	d.met.GaugeFunc("tlslpd_tls_handshakes_computing", "TLS handshakes holding a --max-handshakes slot now.", func() float64 { return float64(stats().HandshakesComputing) })
@@ -331,6 +340,9 @@ func (d *Daemon) reloadCertificates(cause string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	idErr := d.reloadIdentities(cause)
+	if d.tlsCtx == nil {
+		return idErr // no TLS listener: no certificates to reload
+	}
 	tlsCfg, err := d.loadTLS()
 	if err == nil {
 		err = d.tlsCtx.Reload(tlsCfg)
@@ -383,9 +395,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	srv, err := eventloop.New(eventloop.Config{
-		Listeners:             listeners(&d.cfg, d.tlsCtx),
+		Listeners:             listeners(&d.cfg, d.tlsFactory()),
 		Loops:                 d.cfg.Loops,
-		Engines:               d.tlsCtx,
+		Engines:               d.tlsFactory(),
 		Session:               d.cfg.Session,
 		WorkTimeout:           d.cfg.WorkTimeout,
 		OtherTimeout:          d.cfg.OtherTimeout,
@@ -425,12 +437,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	runCtx, stopAux := context.WithCancel(ctx)
 	defer stopAux()
 	go d.announce(runCtx)
-	if d.cfg.CertWatchInterval > 0 {
+	if d.cfg.CertWatchInterval > 0 && d.tlsCtx != nil {
 		go d.watchCertificates(runCtx, d.cfg.CertWatchInterval)
 	}
 
 	err = srv.Run(ctx)
-	d.tlsCtx.Close() // every connection is gone: end the idle handshake coroutines
+	if d.tlsCtx != nil {
+		d.tlsCtx.Close() // every connection is gone: end the idle handshake coroutines
+	}
 	stopAux()
 	if d.admin != nil {
 		d.admin.SetReady(false)
@@ -442,6 +456,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	return nil
 }
 
+// tlsFactory is the TLS server as the listeners' engine factory; nil (not
+// a typed nil) when no listener serves TLS.
+func (d *Daemon) tlsFactory() transport.Factory {
+	if d.tlsCtx == nil {
+		return nil
+	}
+	return d.tlsCtx
+}
+
 // announce reports readiness once bound, then runs the status line and the
 // systemd watchdog until the server stops; on ctx's end it says STOPPING.
 func (d *Daemon) announce(ctx context.Context) {
@@ -451,12 +474,14 @@ func (d *Daemon) announce(ctx context.Context) {
 		return
 	}
 	mode := "mTLS"
-	switch d.cfg.ClientAuth {
-	case tlsbridge.ClientAuthNone:
+	switch {
+	case d.tlsCtx == nil:
+		mode = "plain (no TLS listener)"
+	case d.cfg.ClientAuth == tlsbridge.ClientAuthNone:
 		mode = "insecure (no client certificates)"
-	case tlsbridge.ClientAuthAny:
+	case d.cfg.ClientAuth == tlsbridge.ClientAuthAny:
 		mode = "any client certificate (identified by fingerprint)"
-	case tlsbridge.ClientAuthOptional:
+	case d.cfg.ClientAuth == tlsbridge.ClientAuthOptional:
 		mode = "optional client certificates (verified when shown)"
 	}
 	addrs := d.srv.Addrs()

@@ -526,6 +526,44 @@ func TestMissingCertificatesIsAClearError(t *testing.T) {
 	assert.Contains(t, stderr.String(), "certificates/server-cert.pem")
 }
 
+// Only TLS needs certificates: a daemon listening on tcp:// and ws:// alone
+// starts where there are none, serves sessions and reloads on SIGHUP
+// without complaint; one TLS-capable listener among them (auto://, wss://,
+// tls://) makes the missing files the one-line error again.
+func TestPlainOnlyNeedsNoCertificates(t *testing.T) {
+	dir := t.TempDir() // no certificates/ here
+	p := startIn(t, dir, "--n_bits", "4", "--token", "AUTH", "--status-interval", "0",
+		"--listen", "tcp://127.0.0.1:0", "--listen", "ws://127.0.0.1:0")
+	require.Len(t, p.Listen, 2)
+	assert.Equal(t, "plain (no TLS listener)", p.Logged("tlslpd serving", bound)["mode"])
+
+	p.Signal(syscall.SIGHUP) // nothing to reload, nothing to fail
+	conn, err := net.DialTimeout("tcp", p.Listen[0], bound)
+	require.NoError(t, err)
+	require.NoError(t, conn.SetDeadline(time.Now().Add(bound)))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "HELLO\n", line)
+	require.NoError(t, conn.Close())
+
+	p.Signal(syscall.SIGTERM)
+	assert.Equal(t, 0, p.ExitCode(bound))
+	assert.NotContains(t, p.Text(), "reload failed")
+
+	for _, tls := range []string{"auto://127.0.0.1:0", "wss://127.0.0.1:0", "127.0.0.1:0"} {
+		cmd := exec.Command(binary, "--listen", "tcp://127.0.0.1:0", "--listen", tls)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		require.ErrorAs(t, err, &exit, tls)
+		assert.Equal(t, 1, exit.ExitCode(), tls)
+		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
+		assert.Contains(t, stderr.String(), "certificates/server-cert.pem", tls)
+	}
+}
+
 func TestSystemdNotify(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	ln, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})

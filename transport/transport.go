@@ -31,6 +31,11 @@ const DefaultPath = "/tlslp"
 // (auto does, for a client that does not start with TLS).
 func Plain(name string) bool { return name == TCP || name == Auto || name == WS }
 
+// Encrypted reports whether a transport can carry a session over TLS, and
+// so needs the server's certificate (auto does, for a client that starts
+// with TLS).
+func Encrypted(name string) bool { return name == TLS || name == Auto || name == WSS }
+
 // Factory makes one engine per connection; *tlsbridge.Server is one.
 type Factory interface {
 	NewEngine(addr netip.Addr, wake func()) tlsbridge.Engine
