@@ -561,13 +561,23 @@ func memoryBound(maxConns, maxSuspended, gcPercent int) int64 {
 // handshake deadline, a newcomer at --max-conns): stalled ClientHellos
 // (more than the suspended bound), connections that sent all but a byte
 // of a 16 KiB first record (more than their budget holds) and silent ones
-// for the rest. Honest sessions must complete meanwhile. The
-// failed-handshake rate is off: it would refuse the attackers, and the
-// bound must hold without it.
+// for the rest. Honest sessions must complete meanwhile. Once with the
+// failed-handshake rate off (it refuses most reconnects, and the bound
+// must hold without it), once with the defaults.
 func BenchmarkMemoryBound(b *testing.B) {
-	maxConns, maxSuspended := pick(3000, defaultMaxConns), defaultMaxSuspended
+	for _, rate := range []string{"0", "10"} {
+		name := "rate_off"
+		if rate != "0" {
+			name = "defaults"
+		}
+		b.Run(name, func(b *testing.B) { memoryBoundRun(b, rate) })
+	}
+}
+
+func memoryBoundRun(b *testing.B, failedRate string) {
+	maxConns, maxSuspended := pick(3000, defaultMaxConns), pick(512, defaultMaxSuspended)
 	s := startServer(b, "--max-conns", strconv.Itoa(maxConns), "--max-suspended-handshakes", strconv.Itoa(maxSuspended),
-		"--failed-handshakes-per-ip", "0")
+		"--failed-handshakes-per-ip", failedRate)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	honestWaits(b, ctx, s, 5, nil)
@@ -596,7 +606,7 @@ func BenchmarkMemoryBound(b *testing.B) {
 		}
 	}()
 
-	hellos, partials := maxSuspended+maxSuspended/4, pick(1000, 5000)
+	hellos, partials := maxSuspended+maxSuspended/4, pick(1000, 5000) // partials: more than the 4 KiB per connection holds
 	stalled, err := Stall{Target: s.target, Sources: Sources(2, 30), Conns: hellos, Hold: true}.Start(ctx)
 	require.NoError(b, err)
 	defer stalled.Stop()
@@ -633,6 +643,7 @@ func BenchmarkMemoryBound(b *testing.B) {
 	b.ReportMetric(float64(peakSuspended.Load()), "suspended_peak")
 	b.ReportMetric(float64(failed), "honest_failed")
 	b.ReportMetric(ms(median(waits)), "ms_wait_p50")
+	b.ReportMetric(sum(m, "tlslpd_connections_refused_total", `reason="failed_handshakes"`), "refused_failed_handshakes")
 	b.Logf("--max-conns %d, --max-suspended-handshakes %d: RSS idle %d MiB, peak %d MiB, bound %d MiB; honest waits %v (failed %d); hellos %+v; partial %+v; silent %+v; server shed %v refused %v, handshakes shed %v",
 		maxConns, maxSuspended, idle>>20, peak.Load()>>20, bound>>20, waits, failed, stalled.Stats(), partial.Stats(), silent.Stats(),
 		sum(m, "tlslpd_connections_shed_total"), sum(m, "tlslpd_connections_refused_total"), sum(m, "tlslpd_tls_handshakes_shed_total"))
