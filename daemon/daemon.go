@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"os/signal"
@@ -98,7 +99,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	go d.handleSignals(sigs, cancel)
 
 	if err := d.Run(ctx); err != nil {
-		logger.Error().Err(err).Msg("tlslpd stopped")
+		if d.served() {
+			// A failure while serving is also an event for whatever reads
+			// the log; one before (a port in use) is one line, like every
+			// other startup error.
+			logger.Error().Err(err).Msg("tlslpd stopped")
+		}
 		return fail(1, err.Error())
 	}
 	return 0
@@ -230,6 +236,10 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 	var err error
 	if cfg.ServesTLS() {
 		if tlsCfg, err = d.loadTLS(); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				// A newcomer's first run: say where certificates come from.
+				err = fmt.Errorf("%w (tlslpd certs writes development certificates into certificates/; --server-cert, --server-key and --ca-cert name others)", err)
+			}
 			return nil, err
 		}
 		if d.tlsCtx, err = tlsbridge.NewServer(tlsCfg); err != nil {
@@ -454,6 +464,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info().Msg("tlslpd stopped")
 	return nil
+}
+
+// served reports whether Run got as far as binding its listeners.
+func (d *Daemon) served() bool {
+	if d.srv == nil {
+		return false
+	}
+	select {
+	case <-d.srv.Ready():
+		return true
+	default:
+		return false
+	}
 }
 
 // tlsFactory is the TLS server as the listeners' engine factory; nil (not

@@ -404,6 +404,7 @@ func TestPortInUseIsAClearError(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 1, exit.ExitCode())
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "one line, like every startup error:\n%s", stderr.String())
 	assert.Contains(t, stderr.String(), "address already in use")
 	assert.Contains(t, stderr.String(), "127.0.0.1:"+port)
 }
@@ -523,7 +524,9 @@ func TestMissingCertificatesIsAClearError(t *testing.T) {
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit)
 	assert.Equal(t, 1, exit.ExitCode())
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
 	assert.Contains(t, stderr.String(), "certificates/server-cert.pem")
+	assert.Contains(t, stderr.String(), "tlslpd certs", "says how to make them")
 }
 
 // Only TLS needs certificates: a daemon listening on tcp:// and ws:// alone
