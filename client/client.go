@@ -447,7 +447,7 @@ func (s *session) work(req Request) error {
 	if err != nil {
 		switch {
 		case s.ctx.Err() != nil:
-			return fmt.Errorf("solving WORK: %w", s.ctx.Err())
+			return fmt.Errorf("solving WORK (n_bits %d): %w", req.NBits, s.ctx.Err())
 		case errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("solving WORK (n_bits %d): %w after work timeout %s", req.NBits, ErrTimeout, s.cfg.WorkTimeout)
 		case errors.Is(err, ErrWorkBinary):
