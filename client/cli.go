@@ -64,6 +64,7 @@ func (p PositiveSeconds) Set(s string) error {
 type cliOptions struct {
 	host, ports, cert, key, ca, logLevel string
 	insecure, tutorial, refLog, quiet    bool
+	plain                                bool
 	transientCert                        bool
 	serverName                           string
 	refLogSet                            bool
@@ -89,6 +90,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.Var(PositiveSeconds{&o.cfg.WorkTimeout}, "work-timeout", "seconds allowed to solve WORK (positive int)")
 	fs.Var(PositiveSeconds{&o.cfg.OtherTimeout}, "other-timeout", "seconds allowed for every other step (positive int)")
 	fs.BoolVar(&o.insecure, "insecure", false, "do not verify the server's certificate, like the reference client (loopback hosts only); the client certificate is still sent when its files exist")
+	fs.BoolVar(&o.plain, "plain", false, "play the session over plain TCP, for a tlslpd --listen tcp:// (or auto://) listener: no TLS, no certificate files read")
 	fs.StringVar(&o.cfg.WorkBinary, "work-binary", "", "solve WORK with this program, run as 'BINARY TOKEN N_BITS' in its directory with only LC_ALL=C set; the suffix is taken from its first stdout line starting 'RESULT:' (default: the built-in multi-core solver)")
 	fs.BoolVar(&o.refLog, "reference-log", false, "write the reference client's log lines to $XDG_STATE_HOME/tlslp/logs/client.log (default ~/.local/state/tlslp/logs/) and its WARNING lines to stderr (on by default with --tutorial)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress lines while solving WORK")
@@ -125,12 +127,15 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	if o.insecure && !config.IsLoopbackHost(o.host) {
 		return nil, fs, fmt.Errorf("--insecure skips verifying the server, so it is refused for non-loopback host %q (use localhost, 127.0.0.0/8 or ::1)", o.host)
 	}
+	if o.plain && (o.insecure || o.transientCert || o.serverName != "") {
+		return nil, fs, errors.New("--plain uses no TLS, so --insecure, --transient-cert and --server-name do not apply")
+	}
 	fs.Visit(func(f *flag.Flag) { o.refLogSet = o.refLogSet || f.Name == "reference-log" })
 	if !o.refLogSet {
 		o.refLog = o.tutorial
 	}
 	o.cfg.Host, o.cfg.Ports, o.cfg.Answers = o.host, ports, o.answers
-	o.cfg.SolverWorkers, o.cfg.Tutorial = o.solverWorkers, o.tutorial
+	o.cfg.SolverWorkers, o.cfg.Tutorial, o.cfg.Plain = o.solverWorkers, o.tutorial, o.plain
 	return o, fs, nil
 }
 
@@ -182,12 +187,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	logger := zerolog.New(logOut).Level(level).With().Timestamp().Logger()
 	o.cfg.Logger = &logger
 
-	tcfg, err := o.loadTLS(&logger)
-	if err != nil {
-		fmt.Fprintf(stderr, "tlslpd client: %s\n", cli.OneLine(err))
-		return ExitFailed
+	if !o.plain {
+		tcfg, err := o.loadTLS(&logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "tlslpd client: %s\n", cli.OneLine(err))
+			return ExitFailed
+		}
+		o.cfg.TLS = tcfg
 	}
-	o.cfg.TLS = tcfg
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

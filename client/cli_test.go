@@ -47,7 +47,8 @@ func TestMainFlagErrors(t *testing.T) {
 		{"positional", []string{"extra"}, "extra"},
 		{"insecure off loopback", []string{"--insecure", "--host", "example.com"}, "--insecure skips verifying the server, so it is refused for non-loopback host"},
 		{"hex port", []string{"--ports", "0x4d2"}, "ports"},
-		{"ambiguous prefix", []string{"--p", "1"}, "ambiguous option: --p could match --ports, --private-key"},
+		{"ambiguous prefix", []string{"--p", "1"}, "ambiguous option: --p could match --plain, --ports, --private-key"},
+		{"plain with a TLS flag", []string{"--plain", "--transient-cert"}, "--plain uses no TLS, so --insecure, --transient-cert and --server-name do not apply"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,6 +70,7 @@ func TestMainSession(t *testing.T) {
 	require.NoError(t, err)
 	port, _ := env.StartBaseline(t, baseline.Config{NBits: 6, Inject: baseline.InjectNever}, false)
 	failPort, _ := env.StartBaseline(t, baseline.Config{NBits: 6, Inject: baseline.InjectAlways}, false)
+	plainPort, _ := env.StartBaseline(t, baseline.Config{NBits: 6, Inject: baseline.InjectNever, Plain: true}, false)
 	fixedFailPort := startFake(t, env, func(c *tls.Conn, r *bufio.Reader) {
 		_, _ = c.Write([]byte("FAIL Invalid checksum received.\n"))
 	})
@@ -90,6 +92,9 @@ func TestMainSession(t *testing.T) {
 		{name: "injected FAIL", args: append([]string{"--ports", strconv.Itoa(failPort), "--log-level", "CRITICAL"}, certFlags...), code: 0, stdout: `"FAIL LGTk" after 0 body requests: this is the protocol's random injected failure, not an error`, stderrN: 0},
 		{name: "fixed FAIL", args: append([]string{"--ports", strconv.Itoa(fixedFailPort), "--log-level", "CRITICAL"}, certFlags...), code: 1, stderr: "FAIL Invalid checksum received.", stderrN: 1},
 		{name: "nothing listening", args: append([]string{"--ports", strconv.Itoa(testenv.ClosedPort(t)), "--log-level", "CRITICAL", "--other-timeout", "2"}, certFlags...), code: 1, stderr: "connect failed", stderrN: 1},
+		// A plain tcp:// listener: no TLS, and no certificate file is read.
+		{name: "plain", args: []string{"--plain", "--host", "127.0.0.1", "--ports", strconv.Itoa(plainPort), "--ca-cert", dir + "/none.pem", "--log-level", "ERROR"}, code: 0, stdout: "session completed: port " + strconv.Itoa(plainPort), stderrN: 0},
+		{name: "TLS to a plain listener says --plain", args: append([]string{"--ports", strconv.Itoa(plainPort), "--log-level", "CRITICAL"}, certFlags...), code: 1, stderr: "a plain tcp:// listener takes --plain", stderrN: 1},
 		{name: "missing certificate", args: []string{"--ca-cert", dir + "/none.pem", "--ports", strconv.Itoa(port)}, code: 1, stderr: "none.pem", stderrN: 1},
 	}
 	for _, tc := range tests {

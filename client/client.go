@@ -78,6 +78,9 @@ type Config struct {
 	// TLS is used as given except that ServerName defaults to Host. Build it
 	// with LoadTLS or by hand; mTLS means Certificates is set.
 	TLS *tls.Config
+	// Plain plays the session over plain TCP, for a tcp:// (or auto://)
+	// listener; TLS is then unused.
+	Plain bool
 	// WorkTimeout bounds solving the WORK challenge; OtherTimeout bounds
 	// dialing, the handshake and every wait for a server line. Zero means
 	// the reference defaults.
@@ -235,6 +238,14 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		s.ref.Log(reflog.Info, "Connection closed.")
 	}()
 
+	if cfg.Plain {
+		stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Now()) })
+		defer stop()
+		s.conn = raw
+		s.r = bufio.NewReaderSize(raw, 4096)
+		return res, s.run()
+	}
+
 	t = time.Now()
 	tcfg := cfg.TLS.Clone()
 	if tcfg.ServerName == "" {
@@ -249,7 +260,7 @@ func Run(ctx context.Context, cfg Config) (res Result, err error) {
 		if ctx.Err() != nil {
 			return res, fmt.Errorf("TLS handshake: %w", ctx.Err())
 		}
-		return res, fmt.Errorf("TLS handshake with %s: %w: %w%s", raw.RemoteAddr(), ErrTLS, err, refusedCertificateHint(err))
+		return res, fmt.Errorf("TLS handshake with %s: %w: %w%s", raw.RemoteAddr(), ErrTLS, err, tlsFailureHint(err))
 	}
 	res.TLSVersion = conn.ConnectionState().Version
 	s.log.Debug().Str("version", tls.VersionName(res.TLSVersion)).Int("port", port).Msg("TLS established")
@@ -271,7 +282,7 @@ func normalise(cfg *Config) error {
 	if len(cfg.Ports) == 0 {
 		return fmt.Errorf("%w: no ports", ErrConfig)
 	}
-	if cfg.TLS == nil {
+	if cfg.TLS == nil && !cfg.Plain {
 		return fmt.Errorf("%w: no TLS configuration", ErrConfig)
 	}
 	for cmd := range cfg.Answers {
@@ -610,6 +621,16 @@ func (s *session) readError(err error, step string) error {
 		return fmt.Errorf("waiting for %s: %w: %w", step, ErrProtocol, err)
 	}
 	return fmt.Errorf("waiting for %s: %w", step, err)
+}
+
+// tlsFailureHint is refusedCertificateHint, or for a server that answered
+// the ClientHello with something other than TLS, what it likely is.
+func tlsFailureHint(err error) string {
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) {
+		return " (the server does not speak TLS there: a plain tcp:// listener takes --plain)"
+	}
+	return refusedCertificateHint(err)
 }
 
 // refusedCertificateHint says what a server's certificate alert means for
