@@ -154,6 +154,9 @@ func (s *Sink) Flush() error {
 func (s *Sink) flushLocked() error {
 	s.mu.Lock()
 	batch := s.pending
+	if burstGrown(batch) {
+		s.spare = nil // the burst's other buffer goes too
+	}
 	s.pending = s.spare[:0]
 	s.spare = nil
 	s.mu.Unlock()
@@ -181,8 +184,15 @@ func (s *Sink) syncLocked() error {
 	return nil
 }
 
+// burstGrown reports whether b is a buffer a burst of lines grew that
+// batches no longer need: kept for reuse, it would hold the burst's memory
+// for as long as the process runs (a 15,000-session burst left 1 MiB).
+func burstGrown(b []byte) bool {
+	return cap(b) > batchBytes && len(b) < cap(b)/4
+}
+
 func (s *Sink) recycle(b []byte) {
-	if cap(b) > maxSpare || cap(b) == 0 {
+	if cap(b) > maxSpare || cap(b) == 0 || burstGrown(b) {
 		return
 	}
 	s.mu.Lock()

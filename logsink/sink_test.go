@@ -251,3 +251,42 @@ func TestDurableSinkSyncs(t *testing.T) {
 	require.NoError(t, s.Close())
 	assert.Zero(t, plain.syncs.Load(), "without SyncInterval out is never synced (stderr)")
 }
+
+func TestBuffersABurstGrewAreNotKept(t *testing.T) {
+	out := &recorder{}
+	s := New(out, Options{FlushInterval: never})
+	defer s.Close()
+	// What a burst of lines leaves: both buffers grown past a batch.
+	s.mu.Lock()
+	s.pending = append(make([]byte, 0, 4*batchBytes), "burst\n"...)
+	s.spare = make([]byte, 0, 4*batchBytes)
+	s.mu.Unlock()
+	require.NoError(t, s.Flush())
+	s.mu.Lock()
+	pending, spare := cap(s.pending), cap(s.spare)
+	s.mu.Unlock()
+	assert.LessOrEqual(t, pending, batchBytes, "pending buffer")
+	assert.LessOrEqual(t, spare, batchBytes, "spare buffer")
+
+	_, _ = s.Write([]byte("after\n"))
+	require.NoError(t, s.Flush())
+	got, _ := out.snapshot()
+	assert.Equal(t, "burst\nafter\n", got)
+}
+
+func TestSteadyBatchesReuseTheirBuffers(t *testing.T) {
+	out := &recorder{}
+	s := New(out, Options{FlushInterval: never})
+	defer s.Close()
+	line := []byte(strings.Repeat("x", 999) + "\n")
+	batch := func() {
+		for range batchBytes / len(line) / 2 { // half a batch: the flusher stays asleep
+			_, _ = s.Write(line)
+		}
+		require.NoError(t, s.Flush())
+	}
+	batch()
+	batch()
+	allocs := testing.AllocsPerRun(10, batch)
+	assert.Zero(t, allocs, "a batch like the last ones reuses the spare buffer")
+}
