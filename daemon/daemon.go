@@ -236,7 +236,7 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 	var err error
 	if cfg.ServesTLS() {
 		if tlsCfg, err = d.loadTLS(); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if missingDefaultCertificate(err) {
 				// A newcomer's first run: say where certificates come from.
 				err = fmt.Errorf("%w (tlslpd certs writes development certificates into certificates/; --server-cert, --server-key and --ca-cert name others)", err)
 			}
@@ -253,7 +253,7 @@ func New(cfg config.Server, logger zerolog.Logger) (*Daemon, error) {
 			Path: cfg.Records, MaxBytes: cfg.RecordsMaxBytes, MaxBackups: cfg.RecordsBackups, Logger: logger,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("records: %w", err)
+			return nil, err // it names the records file
 		}
 		w := d.records
 		d.met.CounterFunc("tlslpd_records_written_total", "Session records written to --records.", func() float64 { return float64(w.Written()) })
@@ -464,6 +464,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info().Msg("tlslpd stopped")
 	return nil
+}
+
+// missingDefaultCertificate reports whether err is about a certificate,
+// key or CA file missing at its default path, the one `tlslpd certs`
+// writes.
+func missingDefaultCertificate(err error) bool {
+	var pe *fs.PathError
+	if !errors.As(err, &pe) || !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	def := config.Defaults()
+	return pe.Path == def.ServerCert || pe.Path == def.ServerKey || pe.Path == def.CACert
 }
 
 // served reports whether Run got as far as binding its listeners.

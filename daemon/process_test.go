@@ -529,6 +529,44 @@ func TestMissingCertificatesIsAClearError(t *testing.T) {
 	assert.Contains(t, stderr.String(), "tlslpd certs", "says how to make them")
 }
 
+// Startup errors are one line on stderr, each naming its file once, with
+// the `tlslpd certs` hint only where those are the files missing.
+func TestStartupErrorsAreOneLine(t *testing.T) {
+	dir, _ := testbin.Home(t)
+	tests := []struct {
+		name     string
+		args     []string
+		want     string
+		notWant  string
+		wantOnce string
+	}{
+		{"SNI file missing", []string{"--sni", "a.example=nope.pem,nope-key.pem"}, "SNI a.example certificate nope.pem is missing", "tlslpd certs", ""},
+		{"custom certificate missing", []string{"--server-cert", "mine.pem"}, "server certificate mine.pem is missing", "tlslpd certs", ""},
+		{"records directory missing", []string{"--records", "nope/r.jsonl"}, `directory "nope" does not exist`, "", "records:"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(binary, append([]string{"--listen", "127.0.0.1:0", "--status-interval", "0"}, tc.args...)...)
+			cmd.Dir = dir
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit)
+			assert.Equal(t, 1, exit.ExitCode())
+			msg := stderr.String()
+			assert.Equal(t, 1, strings.Count(msg, "\n"), msg)
+			assert.Contains(t, msg, tc.want)
+			if tc.notWant != "" {
+				assert.NotContains(t, msg, tc.notWant)
+			}
+			if tc.wantOnce != "" {
+				assert.Equal(t, 1, strings.Count(msg, tc.wantOnce), msg)
+			}
+		})
+	}
+}
+
 // Only TLS needs certificates: a daemon listening on tcp:// and ws:// alone
 // starts where there are none, serves sessions and reloads on SIGHUP
 // without complaint; one TLS-capable listener among them (auto://, wss://,
