@@ -129,6 +129,7 @@ func (a *aggregator) summary(metas []RunMeta) Summary {
 		s.Concurrency += m.Concurrency
 		s.Capped = s.Capped || m.Capped
 		s.Resumption = s.Resumption || m.Resumption
+		s.Plain = s.Plain || m.Plain
 		s.SourceIPs = max(s.SourceIPs, m.SourceIPs)
 		s.LoadSeconds = max(s.LoadSeconds, m.LoadSeconds)
 		if e := m.StartTime.Add(time.Duration(m.LoadSeconds * float64(time.Second))); e.After(loadEnd) {

@@ -97,6 +97,7 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 	fs.DurationVar(&c.Grace, "grace", DefaultGrace, "after --duration, how long sessions in flight may finish before they are cut and count as unfinished")
 	fs.IntVar(&c.Sessions, "sessions", 0, "start N sessions at most")
 	fs.Var(onOff{&c.Resumption}, "resumption", "TLS session resumption: on or off")
+	fs.BoolVar(&c.Plain, "plain", false, "play sessions over plain TCP, for a tlslpd --listen tcp:// (or auto://) listener: no TLS handshake, no certificate files read")
 	fs.StringVar(&o.serverName, "server-name", "", "server name to ask for (SNI) and verify the server's certificate against (default: --host)")
 	fs.IntVar(&c.Identities, "identities", 0, "make N transient self-signed ECDSA P-256 client certificates at start and spread sessions over them, instead of --client-cert (for a server in --client-auth any mode)")
 	fs.IntVar(&c.SourceIPs, "source-ips", 8, "spread connections over 127.0.0.1..127.0.0.K (loopback targets only)")
@@ -142,6 +143,8 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 		return nil, fs, fmt.Errorf("--port %d out of range", c.Port)
 	case o.insecure && !isLoopbackHost(c.Host):
 		return nil, fs, fmt.Errorf("--insecure skips verifying the server, so it is refused for non-loopback host %q", c.Host)
+	case c.Plain && (o.insecure || c.Resumption || c.Identities > 0 || o.serverName != ""):
+		return nil, fs, errors.New("--plain uses no TLS, so --insecure, --resumption, --identities and --server-name do not apply")
 	case SameFile(o.out, o.report):
 		return nil, fs, fmt.Errorf("--out and --report both name %s: give each its own file", o.out)
 	}
@@ -222,16 +225,18 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tlslpd bench load: %s\n", err)
 		return ExitFailed
 	}
-	load := client.LoadTLS
-	if o.cfg.Identities > 0 { // the transient certificates replace the files
-		load = func(_, _, ca string, insecure bool) (*tls.Config, error) { return client.ServerTrust(ca, insecure) }
+	if !o.cfg.Plain {
+		load := client.LoadTLS
+		if o.cfg.Identities > 0 { // the transient certificates replace the files
+			load = func(_, _, ca string, insecure bool) (*tls.Config, error) { return client.ServerTrust(ca, insecure) }
+		}
+		tcfg, err := load(o.cert, o.key, o.ca, o.insecure)
+		if err != nil {
+			return fail(err)
+		}
+		tcfg.ServerName = o.serverName // empty: the runner uses --host
+		o.cfg.TLS = tcfg
 	}
-	tcfg, err := load(o.cert, o.key, o.ca, o.insecure)
-	if err != nil {
-		return fail(err)
-	}
-	tcfg.ServerName = o.serverName // empty: the runner uses --host
-	o.cfg.TLS = tcfg
 	o.cfg.Notices = stderr
 	if !o.quiet {
 		o.cfg.Progress, o.cfg.ProgressLive = stderr, isTerminal(stderr)

@@ -48,6 +48,7 @@ func TestMainFlagErrors(t *testing.T) {
 		{"hold without park", []string{"--hold", "5s"}, "--hold does nothing here"},
 		{"grace without duration", []string{"--sessions", "5", "--grace", "1s"}, "--grace does nothing here"},
 		{"duration in park mode", []string{"--park", "5", "--duration", "1s"}, "--duration does nothing here"},
+		{"plain with a TLS flag", []string{"--plain", "--resumption", "on"}, "--plain uses no TLS"},
 		{"source-ips off loopback", []string{"--host", "example.com", "--source-ips", "4"}, "IPv4 loopback"},
 	}
 	for _, tc := range tests {

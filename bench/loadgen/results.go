@@ -189,6 +189,7 @@ type RunMeta struct {
 	IntervalMs    int64   `json:"interval_ms"`
 	CPUs          int     `json:"cpus"`
 	Resumption    bool    `json:"resumption"`
+	Plain         bool    `json:"plain,omitempty"` // plain TCP, no TLS (--plain)
 	SourceIPs     int     `json:"source_ips"`
 	Identities    int     `json:"identities,omitempty"` // transient client certificates (--identities)
 	// Known at the end: the difficulty the server sent (-1: no WORK

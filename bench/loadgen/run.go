@@ -47,6 +47,9 @@ type Config struct {
 	Sessions int
 
 	Resumption bool
+	// Plain plays sessions over plain TCP, for a tlslpd tcp:// (or auto://)
+	// listener: no TLS, so no TLS handshake phase; TLS is then unused.
+	Plain bool
 	// SourceIPs spreads connections over 127.0.0.1..127.0.0.K when the
 	// target is IPv4 loopback.
 	SourceIPs int
@@ -113,8 +116,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: empty host", ErrConfig)
 	case c.Port < 1 || c.Port > 65535:
 		return fmt.Errorf("%w: port %d", ErrConfig, c.Port)
-	case c.TLS == nil:
+	case c.TLS == nil && !c.Plain:
 		return fmt.Errorf("%w: no TLS configuration", ErrConfig)
+	case c.Plain && (c.Resumption || c.Identities > 0):
+		return fmt.Errorf("%w: plain TCP has no TLS resumption or client certificates", ErrConfig)
 	case modes != 1:
 		return fmt.Errorf("%w: choose exactly one of workers, rate or park", ErrConfig)
 	case c.Workers < 0 || c.Rate < 0 || c.Park < 0 || c.Sessions < 0 || c.Duration < 0 || c.Hold < 0 || c.Grace < 0 || c.Interval < 0 || c.Identities < 0:
@@ -191,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		Target:      net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		Concurrency: effective, Capped: capped,
 		IntervalMs: cfg.Interval.Milliseconds(), CPUs: runtime.GOMAXPROCS(0),
-		Resumption: cfg.Resumption, SourceIPs: max(1, len(SourceAddrs(cfg.Host, cfg.SourceIPs))), Identities: cfg.Identities,
+		Resumption: cfg.Resumption, Plain: cfg.Plain, SourceIPs: max(1, len(SourceAddrs(cfg.Host, cfg.SourceIPs))), Identities: cfg.Identities,
 		DurationLimit: cfg.Duration.Seconds(), SessionsLimit: cfg.Sessions, NBits: -1,
 	}
 	switch mode {
@@ -435,7 +440,7 @@ func runPark(ctx context.Context, cfg Config, n int, r *sessionRunner, rec *reco
 	openStart := time.Now()
 	var (
 		mu     sync.Mutex
-		conns  []*tls.Conn
+		conns  []net.Conn
 		next   atomic.Int64
 		wg     sync.WaitGroup
 		closed atomic.Bool

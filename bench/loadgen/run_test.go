@@ -237,6 +237,44 @@ func TestRunOpenArrivalsLateForTheWindowNeverStart(t *testing.T) {
 	assert.Contains(t, strings.Join(sum.Warnings, "\n"), "the offered rate was not reached: offered 1000.0/s")
 }
 
+// --plain drives a tlslpd tcp:// listener: sessions complete with no TLS
+// handshake phase in the summary, and park mode holds plain connections.
+func TestRunPlain(t *testing.T) {
+	env := testenv.New(t)
+	port := startTlslpd(t, env, "--listen", "tcp://127.0.0.1:0", "--n_bits", "4")
+	cfg := baseConfig(env, port)
+	cfg.TLS, cfg.Plain = nil, true
+	cfg.Workers, cfg.Sessions = 2, 40
+	sum, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(40), sum.Counts.Total())
+	assert.Zero(t, sum.Counts.Errors(), "errors: %v", sum.Errors)
+	assert.Equal(t, uint64(40), sum.Counts.Completed+sum.Counts.InjectedFail)
+	assert.True(t, sum.Plain)
+	var phases []string
+	for _, p := range sum.Phases {
+		phases = append(phases, p.Phase)
+	}
+	assert.Contains(t, phases, "hello")
+	assert.NotContains(t, phases, "tls", "plain TCP has no TLS handshake")
+	var text bytes.Buffer
+	require.NoError(t, sum.WriteText(&text))
+	assert.Contains(t, text.String(), "plain TCP (no TLS)")
+	assert.NotContains(t, text.String(), "TLS handshake")
+
+	cfg = baseConfig(env, port)
+	cfg.TLS, cfg.Plain = nil, true
+	cfg.Park, cfg.Hold, cfg.ParkDialers = 10, 100*time.Millisecond, 2
+	sum, err = Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.NotNil(t, sum.Park)
+	assert.Equal(t, 10, sum.Park.Parked)
+
+	cfg.Resumption = true
+	_, err = Run(context.Background(), cfg)
+	require.ErrorIs(t, err, ErrConfig)
+}
+
 func TestRunPark(t *testing.T) {
 	env := testenv.New(t)
 	tests := []struct {

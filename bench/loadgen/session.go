@@ -56,7 +56,7 @@ type outcome struct {
 // sessionRunner holds what every session of a run shares.
 type sessionRunner struct {
 	addr    string
-	tls     *tls.Config
+	tls     *tls.Config // nil: plain TCP
 	dialers []net.Dialer
 	// identities are per-identity TLS configurations (--identities);
 	// empty: every session uses tls.
@@ -88,18 +88,20 @@ func (r *sessionRunner) inFlight() (total int64, by [numPhases]int64) {
 func newSessionRunner(cfg *Config) *sessionRunner {
 	r := &sessionRunner{
 		addr:         net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		tls:          cfg.TLS.Clone(),
 		workTimeout:  cfg.WorkTimeout,
 		otherTimeout: cfg.OtherTimeout,
 		answer:       "load test",
 	}
 	r.workBits.Store(-1)
-	if r.tls.ServerName == "" {
-		r.tls.ServerName = cfg.Host
-	}
-	memoizeChainCheck(r.tls)
-	if cfg.Resumption && r.tls.ClientSessionCache == nil {
-		r.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1024)
+	if !cfg.Plain {
+		r.tls = cfg.TLS.Clone()
+		if r.tls.ServerName == "" {
+			r.tls.ServerName = cfg.Host
+		}
+		memoizeChainCheck(r.tls)
+		if cfg.Resumption && r.tls.ClientSessionCache == nil {
+			r.tls.ClientSessionCache = tls.NewLRUClientSessionCache(1024)
+		}
 	}
 	srcs := SourceAddrs(cfg.Host, cfg.SourceIPs)
 	if len(srcs) == 0 {
@@ -138,6 +140,18 @@ func (st *sessionState) next() {
 	}
 }
 
+// skip leaves the current phase without a duration (plain TCP has no TLS
+// handshake): it is not recorded, so the summary shows no such phase.
+func (st *sessionState) skip() {
+	st.o.phases[st.o.at] = skipped
+	st.r.inflight[st.o.at].Add(-1)
+	st.o.at++
+	st.r.inflight[st.o.at].Add(1)
+}
+
+// skipped marks a phase a session did not go through.
+const skipped = -1
+
 // end leaves the in-flight gauges and returns the outcome as k.
 func (st *sessionState) end(k kind, line string) outcome {
 	if st.o.at < numPhases {
@@ -151,7 +165,7 @@ func (st *sessionState) end(k kind, line string) outcome {
 // run performs one session. With park it stops after receiving WORK and
 // returns the live connection (outcome kParked) for the caller to hold.
 // n picks the source address. A session cut by ctx is kUnfinished.
-func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, *tls.Conn) {
+func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, net.Conn) {
 	st := r.begin()
 	d := &r.dialers[n%uint64(len(r.dialers))]
 	raw, err := d.DialContext(ctx, "tcp", r.addr)
@@ -162,7 +176,10 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 		return st.end(kConnect, err.Error()), nil
 	}
 	st.next()
-	conn := tls.Client(raw, r.nextTLS())
+	conn := raw
+	if r.tls != nil {
+		conn = tls.Client(raw, r.nextTLS())
+	}
 	keep := false
 	defer func() {
 		if !keep {
@@ -173,11 +190,15 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 	defer stop()
 
 	_ = conn.SetDeadline(time.Now().Add(r.otherTimeout))
-	if err := conn.Handshake(); err != nil {
-		return r.fail(ctx, st, kTLS, err), nil
+	if tc, ok := conn.(*tls.Conn); ok {
+		if err := tc.Handshake(); err != nil {
+			return r.fail(ctx, st, kTLS, err), nil
+		}
+		st.next()
+		st.o.resumed = tc.ConnectionState().DidResume
+	} else {
+		st.skip()
 	}
-	st.next()
-	st.o.resumed = conn.ConnectionState().DidResume
 	br := bufio.NewReaderSize(conn, 2048)
 	out := make([]byte, 0, 128)
 	var token string

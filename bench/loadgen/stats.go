@@ -120,6 +120,9 @@ func (r *recorder) record(o outcome, latency time.Duration) {
 	c.Hashes += o.hashes
 	var total int64
 	for p := phase(0); p < o.at && p < numPhases; p++ {
+		if o.phases[p] == skipped {
+			continue
+		}
 		recordUs(r.cur.hists[1+int(p)], time.Duration(o.phases[p]))
 		total += o.phases[p]
 		if p == phSolve {

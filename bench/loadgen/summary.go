@@ -130,6 +130,7 @@ type Summary struct {
 	Capped               bool    `json:"capped"`
 	NBits                int     `json:"n_bits"` // as the server sent it; -1: no WORK seen
 	Resumption           bool    `json:"resumption"`
+	Plain                bool    `json:"plain,omitempty"`
 	Resumed              uint64  `json:"resumed"`
 	SourceIPs            int     `json:"source_ips"`
 	CPUs                 int     `json:"cpus"`
@@ -220,7 +221,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	} else {
 		fmt.Fprintf(&b, ", n_bits unknown (no WORK received)")
 	}
-	fmt.Fprintf(&b, ", resumption %v", s.Resumption)
+	if s.Plain {
+		fmt.Fprintf(&b, ", plain TCP (no TLS)")
+	} else {
+		fmt.Fprintf(&b, ", resumption %v", s.Resumption)
+	}
 	if s.Resumption {
 		fmt.Fprintf(&b, " (%d resumed)", s.Resumed)
 	}
