@@ -448,6 +448,7 @@ func BenchmarkBurstRSS(b *testing.B) {
 	honestWaits(b, ctx, s, 20, nil)
 	time.Sleep(time.Second)
 	idle := s.rss()
+	idleMemory := s.memory()
 	host, portS, _ := net.SplitHostPort(s.target.Addr)
 	port, _ := strconv.Atoi(portS)
 	n := pick(3000, 15000)
@@ -474,6 +475,8 @@ func BenchmarkBurstRSS(b *testing.B) {
 	b.ReportMetric(float64(end)/float64(idle), "rss_end_over_idle")
 	b.ReportMetric(back, "s_to_within_25pct")
 	b.Logf("parked %d of %d; RSS idle %d MiB, after close %d MiB, then each second (MiB): %v", ps.Park.Parked, n, idle>>20, peak>>20, mib(at))
+	b.Logf("idle: %s", idleMemory)
+	b.Logf("end:  %s", s.memory())
 }
 
 func mib(v []int64) []int64 {

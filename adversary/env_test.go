@@ -114,6 +114,28 @@ func (s *server) rss() int64 {
 	return 0
 }
 
+// memory says where the server's RSS is: anonymous memory (the Go heap,
+// stacks and the runtime's own structures) against the binary's pages,
+// and, from its Go metrics, the heap in use and the runtime's metadata
+// (span structures and GC bitmaps, which the runtime never returns to the
+// OS: they stay sized for the largest heap the process has had).
+func (s *server) memory() string {
+	s.t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", s.Cmd.Process.Pid))
+	require.NoError(s.t, err)
+	kib := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 {
+			kib[strings.TrimSuffix(f[0], ":")], _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	m := s.scrape()
+	mb := func(name string) float64 { return sum(m, name) / (1 << 20) }
+	return fmt.Sprintf("RSS %.1f MiB = anonymous %.1f + files %.1f; Go heap in use %.1f, stacks %.1f, span structures %.1f, GC metadata %.1f MiB",
+		float64(kib["Rss"])/1024, float64(kib["Anonymous"])/1024, float64(kib["Rss"]-kib["Anonymous"])/1024,
+		mb("go_memstats_heap_inuse_bytes"), mb("go_memstats_stack_inuse_bytes"), mb("go_memstats_mspan_sys_bytes"), mb("go_memstats_gc_sys_bytes"))
+}
+
 // waitMetric polls until cond holds for a scrape, or d passes.
 func (s *server) waitMetric(what string, d time.Duration, cond func(map[string]float64) bool) map[string]float64 {
 	s.t.Helper()
