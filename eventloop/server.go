@@ -489,8 +489,10 @@ func (s *Server) runTicker(ctx context.Context) {
 		if every > 0 && now.Sub(lastReport) >= every {
 			report(now)
 		}
-		if peak := s.burst.observe(s.conns.Load(), now); peak > 0 {
+		if peak, settled := s.burst.observe(s.conns.Load(), now); peak > 0 && !settled {
 			s.log.Info().Int64("peak_connections", peak).Int64("connections_open", s.conns.Load()).Msg("burst drained: returning memory to the OS")
+		} else if settled {
+			s.log.Debug().Int64("peak_connections", peak).Int64("connections_open", s.conns.Load()).Msg("burst settled: returning what was freed since")
 		}
 		for _, lp := range s.loopList() {
 			if lp.tickPending.CompareAndSwap(false, true) {
