@@ -273,6 +273,14 @@ func TestRunPlain(t *testing.T) {
 	cfg.Resumption = true
 	_, err = Run(context.Background(), cfg)
 	require.ErrorIs(t, err, ErrConfig)
+
+	// Without --plain, the plain listener's answer says what to add.
+	cfg = baseConfig(env, port)
+	cfg.Workers, cfg.Sessions = 1, 3
+	sum, err = Run(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3), sum.Counts.TLSErrors)
+	assert.Contains(t, errorsOf(sum, "TLS error"), "a plain tcp:// listener takes --plain")
 }
 
 func TestRunPark(t *testing.T) {

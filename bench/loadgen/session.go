@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -192,6 +193,10 @@ func (r *sessionRunner) run(ctx context.Context, n uint64, park bool) (outcome, 
 	_ = conn.SetDeadline(time.Now().Add(r.otherTimeout))
 	if tc, ok := conn.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
+			var rh tls.RecordHeaderError
+			if errors.As(err, &rh) {
+				err = fmt.Errorf("%w (the server does not speak TLS there: a plain tcp:// listener takes --plain)", err)
+			}
 			return r.fail(ctx, st, kTLS, err), nil
 		}
 		st.next()
