@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Every subcommand follows the same command-line conventions (package cli):
@@ -54,5 +56,25 @@ func TestCommandLineConventions(t *testing.T) {
 			}
 			assert.Equal(t, 2, code)
 		})
+	}
+}
+
+// The README's list of commands names every command `tlslpd help` does.
+func TestREADMEListsEveryCommand(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	_, commands, ok := strings.Cut(string(readme), "## Commands")
+	require.True(t, ok, "the README has a Commands section")
+	commands, _, _ = strings.Cut(commands, "\n```\n")
+	for line := range strings.Lines(usage) {
+		fields := strings.Fields(line)
+		if !strings.HasPrefix(line, "  ") || len(fields) < 2 || strings.HasPrefix(fields[1], "[") || fields[1] == "version" {
+			continue // the usage's title, serving, and version (the README has it with --version)
+		}
+		cmd := fields[0] + " " + fields[1]
+		if fields[1] == "bench" || (fields[1] == "certs" && len(fields) > 2 && fields[2] == "client") {
+			cmd += " " + fields[2]
+		}
+		assert.Contains(t, commands, cmd, "the README's Commands list lacks %q", cmd)
 	}
 }
