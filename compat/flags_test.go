@@ -61,7 +61,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--insecure", "--host", "0.0.0.0"}, "--insecure refuses to serve on non-loopback host"},
 		{[]string{"--nope"}, "flag provided but not defined: --nope"},
 		{[]string{"client", "--ports", "0x4d2"}, "--ports"},
-		{[]string{"client", "--p", "1"}, "ambiguous option: --p could match --ports, --private-key"},
+		// Ambiguous as with the reference; tlslpd's own --plain is a candidate too.
+		{[]string{"client", "--p", "1"}, "ambiguous option: --p could match --plain, --ports, --private-key"},
 		{[]string{"client", "--insecure", "--host", "example.com"}, "refused for non-loopback host"},
 	}
 	for _, tc := range tests {
