@@ -132,7 +132,6 @@ type Machine struct {
 	cfg      *Config
 	rng      Rand
 	token    string
-	verifier *pow.Verifier // made when WORK is sent, dropped after the check
 	cksum    [sha256.Size * 2]byte
 	state    State
 	outcome  Outcome
@@ -208,7 +207,6 @@ func (m *Machine) onLine(line, dst []byte) Action {
 			return m.fail(dst, OutcomeBadHelloBack, protocol.FailExpectedHelloBack)
 		}
 		m.state = StateWork
-		m.verifier = pow.NewVerifier(m.token)
 		dst = append(dst, protocol.Work...)
 		dst = append(dst, ' ')
 		dst = append(dst, m.token...)
@@ -217,9 +215,10 @@ func (m *Machine) onLine(line, dst []byte) Action {
 		dst = append(dst, '\n')
 		return Action{Send: dst, Deadline: DeadlineWork}
 	case StateWork:
-		ok := m.verifier.Check(line, m.cfg.NBits)
-		m.verifier = nil // one check per session: do not keep the digest
-		if !ok {
+		// The digest is made for the one check it serves, not when WORK
+		// is sent: a session waiting at WORK (a parked one) would hold it
+		// for as long as the client computes (about 300 bytes).
+		if !pow.NewVerifier(m.token).Check(line, m.cfg.NBits) {
 			return m.fail(dst, OutcomeBadSuffix, protocol.FailInvalidSuffix)
 		}
 		m.replies = make([]Reply, 0, m.numRequests())
@@ -305,7 +304,6 @@ func (m *Machine) fail(dst []byte, o Outcome, line string) Action {
 func (m *Machine) end(o Outcome) Action {
 	m.state = StateFailed
 	m.outcome = o
-	m.verifier = nil
 	return Action{Close: true, Outcome: o}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -435,4 +436,34 @@ func TestReplyJSONUsesRecordKeys(t *testing.T) {
 	out, err := json.Marshal(Reply{Command: "EMAIL1", Value: "a b"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"command":"EMAIL1","value":"a b"}`, string(out))
+}
+
+// A session waiting at WORK can wait for as long as its client computes,
+// and a load test parks thousands there: what the WORK step leaves held
+// is paid per parked session.
+func TestWaitingAtWorkHoldsNoMoreThanAtHello(t *testing.T) {
+	const n = 2000
+	cfg := testConfig()
+	ms := make([]*Machine, n)
+	for i := range ms {
+		ms[i] = New(cfg, rand.New(rand.NewPCG(1, 2)), testToken)
+		ms[i].Handle(Event{Kind: EventStart}, nil)
+	}
+	live := func() uint64 {
+		var st runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&st)
+		return st.HeapAlloc
+	}
+	atHello := live()
+	var buf [64]byte
+	for _, m := range ms {
+		m.Handle(line(protocol.HelloBack), buf[:0])
+	}
+	atWork := live()
+	for _, m := range ms {
+		require.Equal(t, StateWork, m.State())
+	}
+	perSession := (int64(atWork) - int64(atHello)) / n
+	assert.Less(t, perSession, int64(64), "bytes held per session by moving from HELLO to WORK")
 }
