@@ -477,13 +477,25 @@ func (c *Server) Validate() error {
 	if c.AutoWait <= 0 {
 		return fmt.Errorf("%w: --auto-wait must be positive", ErrUsage)
 	}
+	bound := map[string]string{} // address -> the --listen that binds it
 	for _, l := range c.Listen {
 		parsed, err := transport.ParseListen(l)
 		if err != nil {
 			return fmt.Errorf("%w: --listen %q: %v", ErrUsage, l, err)
 		}
-		if n, err := cli.ParseInt(parsed.Port); err != nil || n < 0 || n > 65535 {
+		n, err := cli.ParseInt(parsed.Port)
+		if err != nil || n < 0 || n > 65535 {
 			return fmt.Errorf("%w: --listen %q: port outside 0..65535", ErrUsage, l)
+		}
+		// The loops listen with SO_REUSEPORT, so a second listener on the
+		// same address would bind too, and the kernel would hand each
+		// connection to one of them at random.
+		if n != 0 {
+			addr := gnetAddr(canonicalHost(parsed.Host), strconv.Itoa(int(n)))
+			if first, ok := bound[addr]; ok {
+				return fmt.Errorf("%w: --listen %q and %q are the same address: the kernel would split connections between them at random; give each its own port", ErrUsage, first, l)
+			}
+			bound[addr] = l
 		}
 		if c.Insecure && !IsLoopbackHost(parsed.Host) {
 			return fmt.Errorf("%w: --insecure refuses to serve on non-loopback address %q (use localhost, 127.0.0.0/8 or ::1)", ErrUsage, l)
@@ -567,6 +579,15 @@ func (c *Server) Listeners() []transport.Listen {
 		out = append(out, parsed)
 	}
 	return out
+}
+
+// canonicalHost writes an IP address one way ("::1", not
+// "0:0:0:0:0:0:0:1"); host names stay as they are.
+func canonicalHost(host string) string {
+	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		return ip.String()
+	}
+	return host
 }
 
 func gnetAddr(host, port string) string {

@@ -110,6 +110,27 @@ func TestListenValidation(t *testing.T) {
 	cfg, err := Parse("tlslpd", []string{"--listen", "localhost:3115", "--listen", "[::1]:7883"}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"tcp://127.0.0.1:3115", "tcp://[::1]:7883"}, cfg.ListenAddrs())
+
+	// Two listeners on one address would both bind (SO_REUSEPORT) and
+	// split connections at random: refused, whatever their transports.
+	for _, pair := range [][2]string{
+		{"127.0.0.1:3115", "127.0.0.1:3115"},
+		{"tcp://127.0.0.1:3115", "tls://127.0.0.1:3115"},
+		{"localhost:3115", "127.0.0.1:03115"},
+		{"[::1]:3115", "ws://[0:0:0:0:0:0:0:1]:3115/x"},
+	} {
+		_, err := Parse("tlslpd", []string{"--listen", pair[0], "--listen", pair[1]}, nil)
+		require.ErrorIs(t, err, ErrUsage, pair)
+		assert.Contains(t, err.Error(), "are the same address", pair)
+	}
+	for _, pair := range [][2]string{
+		{"127.0.0.1:0", "tcp://127.0.0.1:0"}, // each gets its own port
+		{"127.0.0.1:3115", "127.0.0.2:3115"},
+		{"127.0.0.1:3115", "127.0.0.1:3116"},
+	} {
+		_, err := Parse("tlslpd", []string{"--listen", pair[0], "--listen", pair[1]}, nil)
+		require.NoError(t, err, pair)
+	}
 }
 
 func TestSampleConfigParses(t *testing.T) {
