@@ -168,6 +168,11 @@ func parseFlags(args []string) (*cliOptions, *flag.FlagSet, error) {
 			}[name])
 		}
 	}
+	for _, t := range o.thresholds {
+		if c.Plain && t.Phase == phaseNames[phTLS] {
+			return nil, fs, fmt.Errorf("--threshold %s: plain TCP (--plain) has no TLS handshake to measure", t.Expr)
+		}
+	}
 	if set["source-ips"] && c.SourceIPs > 1 && len(SourceAddrs(c.Host, c.SourceIPs)) == 0 {
 		return nil, fs, fmt.Errorf("--source-ips spreads connections over 127.0.0.x, so it needs an IPv4 loopback --host, not %q", c.Host)
 	}

@@ -49,6 +49,7 @@ func TestMainFlagErrors(t *testing.T) {
 		{"grace without duration", []string{"--sessions", "5", "--grace", "1s"}, "--grace does nothing here"},
 		{"duration in park mode", []string{"--park", "5", "--duration", "1s"}, "--duration does nothing here"},
 		{"plain with a TLS flag", []string{"--plain", "--resumption", "on"}, "--plain uses no TLS"},
+		{"plain with a TLS threshold", []string{"--plain", "--threshold", "tls.p90<5ms"}, "--threshold tls.p90<5ms: plain TCP (--plain) has no TLS handshake to measure"},
 		{"source-ips off loopback", []string{"--host", "example.com", "--source-ips", "4"}, "IPv4 loopback"},
 	}
 	for _, tc := range tests {
