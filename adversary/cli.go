@@ -19,8 +19,23 @@ import (
 	"tlslpd/protocol"
 )
 
-// attackKinds are the --kind values of `tlslpd bench attack`.
+// attackKinds are the --kind values of `tlslpd bench attack`, in the
+// order --help explains them (attackHelp).
 var attackKinds = []string{"stall", "silent", "partial", "trickle", "trickle-flight", "keyupdate", "empty", "alerts", "renegotiation", "pipeline"}
+
+// attackHelp says what each kind does, for --help.
+var attackHelp = map[string]string{
+	"stall":          "a complete ClientHello, then nothing: a suspended handshake each",
+	"silent":         "connect and send nothing at all: a connection, no handshake",
+	"partial":        "a 16 KiB handshake record a byte short, then nothing: the bytes a connection holds before its handshake",
+	"trickle":        "the ClientHello one byte per --trickle",
+	"trickle-flight": "the ClientHello at once, the client's second flight one byte per --trickle",
+	"keyupdate":      "after the handshake, TLS 1.3 KeyUpdate(update_requested) records, a byte of line data every --data-every",
+	"empty":          "after the handshake, application-data records with no data (--tls12 for TLS 1.2)",
+	"alerts":         "after the handshake, warning-level user_canceled alerts (--tls12 for TLS 1.2)",
+	"renegotiation":  "after a TLS 1.2 handshake, a new ClientHello inside the session",
+	"pipeline":       "a client that never reads: a whole session's replies written over and over without waiting",
+}
 
 // Main runs `tlslpd bench attack`: one attack against a tlslpd on a
 // loopback address, with a line of counters every second and a summary,
@@ -47,7 +62,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	clientKey := fs.String("private-key", protocol.DefaultClientKey, "client private key (PEM)")
 	insecure := fs.Bool("insecure", false, "present no client certificate")
 	if err := cli.Parse(fs, args); err != nil {
-		return cli.Exit(fs, err, stdout, stderr)
+		code := cli.Exit(fs, err, stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "\nattack kinds (--kind):\n")
+			for _, k := range attackKinds {
+				fmt.Fprintf(stdout, "  %-15s %s\n", k, attackHelp[k])
+			}
+		}
+		return code
 	}
 	fail := func(err error) int { return cli.Exit(fs, err, stdout, stderr) }
 	switch {

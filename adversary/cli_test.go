@@ -57,3 +57,17 @@ func TestAttackCommand(t *testing.T) {
 		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"))
 	})
 }
+
+// --help explains every attack kind on its own line, after the flags.
+func TestAttackHelpExplainsEveryKind(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, Main([]string{"--help"}, &out, &errb), errb.String())
+	help := out.String()
+	_, kinds, found := strings.Cut(help, "attack kinds (--kind):\n")
+	require.True(t, found, "a kinds section in:\n%s", help)
+	for _, k := range attackKinds {
+		assert.Regexp(t, `(?m)^  `+regexp.QuoteMeta(k)+` +\S`, kinds, "kind %q explained", k)
+		assert.NotEmpty(t, attackHelp[k], "kind %q has a text", k)
+	}
+	assert.Len(t, attackHelp, len(attackKinds), "every explained kind exists")
+}
