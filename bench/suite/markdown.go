@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 	"time"
@@ -14,7 +15,7 @@ import (
 var benchmarksTemplate string
 
 var benchmarksMD = template.Must(template.New("benchmarks.md").
-	Funcs(template.FuncMap{"join": strings.Join}).Parse(benchmarksTemplate))
+	Funcs(template.FuncMap{"join": strings.Join, "rounds": rounds}).Parse(benchmarksTemplate))
 
 // mdView is what the template shows: the report, and every table as rows
 // of formatted cells.
@@ -301,4 +302,12 @@ func handshakeShare(r *Report) []string {
 		}
 	}
 	return parts
+}
+
+// rounds is "1 round" or "N rounds", for the report's prose.
+func rounds(n int) string {
+	if n == 1 {
+		return "1 round"
+	}
+	return strconv.Itoa(n) + " rounds"
 }

@@ -234,3 +234,10 @@ func TestHandshakeCellsCompareWithinMode(t *testing.T) {
 	assert.Equal(t, FormatRatio(2), rateRatio(cells[2]))
 	assert.Equal(t, FormatRatio(1), cpuRatio(cells[3]))
 }
+
+// The report's prose counts rounds in words that agree with the number.
+func TestRoundsInProse(t *testing.T) {
+	for n, want := range map[int]string{1: "1 round", 2: "2 rounds", 12: "12 rounds"} {
+		assert.Equal(t, want, rounds(n))
+	}
+}
