@@ -353,3 +353,28 @@ func TestDrainingHandsNewConnectionsToTheProcessSharingThePort(t *testing.T) {
 		t.Fatal("the old server did not stop")
 	}
 }
+
+// A Go map keeps the buckets it grew to: the per-address counts are
+// copied into a small map once the addresses fall to a quarter of a large
+// peak, keeping every count.
+func TestPerIPMapShrinksAfterAPeak(t *testing.T) {
+	s := &Server{cfg: Config{MaxConnsPerIP: 1}, perIP: map[netip.Addr]int32{}}
+	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}) }
+	const peak = 4 * perIPShrinkFloor
+	for i := range peak {
+		require.True(t, s.admitIP(addr(i)))
+	}
+	require.Equal(t, peak, s.perIPPeak)
+	for i := range peak - peak/4 {
+		s.releaseIP(addr(i))
+	}
+	assert.Equal(t, peak/4, len(s.perIP))
+	assert.Equal(t, peak/4, s.perIPPeak, "rebuilt at a quarter of the peak")
+	assert.False(t, s.admitIP(addr(peak-1)), "a remaining address keeps its count (cap 1)")
+	assert.True(t, s.admitIP(addr(0)), "a released address is free")
+	for i := peak - peak/4; i < peak; i++ {
+		s.releaseIP(addr(i))
+	}
+	s.releaseIP(addr(0))
+	assert.Empty(t, s.perIP)
+}

@@ -166,7 +166,11 @@ type Server struct {
 
 	ipMu  sync.Mutex
 	perIP map[netip.Addr]int32
-	fails *failBudget // FailedHandshakesPerIP
+	// perIPPeak is perIP's largest size since it was last rebuilt: a Go
+	// map keeps the buckets it grew to, so once the addresses fall to a
+	// quarter of a large peak the map is copied into a small one.
+	perIPPeak int
+	fails     *failBudget // FailedHandshakesPerIP
 
 	mu        sync.Mutex
 	loops     map[gnet.EventLoop]*loop
@@ -597,6 +601,7 @@ func (s *Server) admitIP(ip netip.Addr) bool {
 		return false
 	}
 	s.perIP[ip]++
+	s.perIPPeak = max(s.perIPPeak, len(s.perIP))
 	return true
 }
 
@@ -610,8 +615,18 @@ func (s *Server) releaseIP(ip netip.Addr) {
 		s.perIP[ip] = n
 	} else {
 		delete(s.perIP, ip) // an address that left costs nothing
+		if s.perIPPeak >= perIPShrinkFloor && len(s.perIP) <= s.perIPPeak/4 {
+			small := make(map[netip.Addr]int32, len(s.perIP))
+			for k, v := range s.perIP {
+				small[k] = v
+			}
+			s.perIP, s.perIPPeak = small, len(small)
+		}
 	}
 }
+
+// perIPShrinkFloor: below this peak the map's buckets are not worth a copy.
+const perIPShrinkFloor = 1024
 
 // OnTraffic feeds the socket's bytes to the session (also called on Wake).
 func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
