@@ -503,30 +503,35 @@ func TestConfigFileAndHealthEndpoints(t *testing.T) {
 func TestBadConfigFileIsOneLineExit2(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("port: 1\nnope: 2\n"), 0o644))
-	cmd := exec.Command(binary, "--config", "bad.yaml")
+	code, msg := failsAtStart(t, dir, "--config", "bad.yaml")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, msg, `unknown key "nope"`)
+}
+
+func TestMissingCertificatesIsAClearError(t *testing.T) {
+	code, msg := failsAtStart(t, t.TempDir(), "--listen", "127.0.0.1:0")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, msg, "certificates/server-cert.pem")
+	assert.Contains(t, msg, "tlslpd certs", "says how to make them")
+}
+
+// failsAtStart runs the daemon in dir with args, which must make it exit
+// at start with one line on stderr (bounded: a daemon that serves instead
+// is killed and fails the test); it returns the exit status and the line.
+func failsAtStart(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	err := cmd.Run()
+	require.NoError(t, ctx.Err(), "the daemon did not exit at start with %v", args)
 	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, 2, exit.ExitCode())
-	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
-	assert.Contains(t, stderr.String(), `unknown key "nope"`)
-}
-
-func TestMissingCertificatesIsAClearError(t *testing.T) {
-	cmd := exec.Command(binary, "--listen", "127.0.0.1:0")
-	cmd.Dir = t.TempDir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit)
-	assert.Equal(t, 1, exit.ExitCode())
-	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
-	assert.Contains(t, stderr.String(), "certificates/server-cert.pem")
-	assert.Contains(t, stderr.String(), "tlslpd certs", "says how to make them")
+	require.ErrorAs(t, err, &exit, "%v", args)
+	assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), "one line on stderr with %v: %s", args, stderr.String())
+	return exit.ExitCode(), stderr.String()
 }
 
 // Startup errors are one line on stderr, each naming its file once, with
@@ -546,16 +551,8 @@ func TestStartupErrorsAreOneLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(binary, append([]string{"--listen", "127.0.0.1:0", "--status-interval", "0"}, tc.args...)...)
-			cmd.Dir = dir
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit)
-			assert.Equal(t, 1, exit.ExitCode())
-			msg := stderr.String()
-			assert.Equal(t, 1, strings.Count(msg, "\n"), msg)
+			code, msg := failsAtStart(t, dir, append([]string{"--listen", "127.0.0.1:0", "--status-interval", "0"}, tc.args...)...)
+			assert.Equal(t, 1, code)
 			assert.Contains(t, msg, tc.want)
 			if tc.notWant != "" {
 				assert.NotContains(t, msg, tc.notWant)
@@ -592,16 +589,9 @@ func TestPlainOnlyNeedsNoCertificates(t *testing.T) {
 	assert.NotContains(t, p.Text(), "reload failed")
 
 	for _, tls := range []string{"auto://127.0.0.1:0", "wss://127.0.0.1:0", "127.0.0.1:0"} {
-		cmd := exec.Command(binary, "--listen", "tcp://127.0.0.1:0", "--listen", tls)
-		cmd.Dir = dir
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		require.ErrorAs(t, err, &exit, tls)
-		assert.Equal(t, 1, exit.ExitCode(), tls)
-		assert.Equal(t, 1, strings.Count(stderr.String(), "\n"), stderr.String())
-		assert.Contains(t, stderr.String(), "certificates/server-cert.pem", tls)
+		code, msg := failsAtStart(t, dir, "--listen", "tcp://127.0.0.1:0", "--listen", tls)
+		assert.Equal(t, 1, code, tls)
+		assert.Contains(t, msg, "certificates/server-cert.pem", tls)
 	}
 }
 
