@@ -24,20 +24,29 @@ tlslpd_pow_checks_total{result="valid"} 1.2e+06
 tlslpd_pow_checks_total_extra 7
 `
 
-func TestParseGauge(t *testing.T) {
+// ParseGauge reads one unlabelled series; ParseSum adds up a metric's
+// labelled series. Neither takes a longer name for the one asked.
+func TestParseGaugeAndSum(t *testing.T) {
+	text := exposition + "bad{a=\"b\"} x\ncut{a=\"b\" 1\n"
 	tests := []struct {
 		name, metric string
+		parse        func(string, string) (float64, error)
 		want         float64
 		wantError    string
 	}{
-		{"goroutines, not the longer name", "go_goroutines", 16, ""},
-		{"another", "tlslpd_connections_open", 5000, ""},
-		{"labelled only", "go_gc_duration_seconds", 0, "not in the exposition"},
-		{"absent", "nope", 0, "not in the exposition"},
+		{"gauge: goroutines, not the longer name", "go_goroutines", ParseGauge, 16, ""},
+		{"gauge: another", "tlslpd_connections_open", ParseGauge, 5000, ""},
+		{"gauge: labelled only", "go_gc_duration_seconds", ParseGauge, 0, "not in the exposition"},
+		{"gauge: absent", "nope", ParseGauge, 0, "not in the exposition"},
+		{"sum: labelled series add up, not the longer name", "tlslpd_pow_checks_total", ParseSum, 1.2e6 + 3, ""},
+		{"sum: unlabelled", "go_goroutines", ParseSum, 16, ""},
+		{"sum: absent", "nope", ParseSum, 0, "not in the exposition"},
+		{"sum: bad value", "bad", ParseSum, 0, "value"},
+		{"sum: unterminated labels", "cut", ParseSum, 0, "unterminated"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseGauge(exposition, tc.metric)
+			got, err := tc.parse(text, tc.metric)
 			if tc.wantError != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantError)
@@ -49,33 +58,6 @@ func TestParseGauge(t *testing.T) {
 	}
 	_, err := ParseGauge("go_goroutines many\n", "go_goroutines")
 	require.Error(t, err)
-}
-
-func TestParseSum(t *testing.T) {
-	tests := []struct {
-		name, metric string
-		want         float64
-		wantError    string
-	}{
-		{"labelled series add up, not the longer name", "tlslpd_pow_checks_total", 1.2e6 + 3, ""},
-		{"unlabelled", "go_goroutines", 16, ""},
-		{"absent", "nope", 0, "not in the exposition"},
-		{"bad value", "bad", 0, "value"},
-		{"unterminated labels", "cut", 0, "unterminated"},
-	}
-	text := exposition + "bad{a=\"b\"} x\ncut{a=\"b\" 1\n"
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseSum(text, tc.metric)
-			if tc.wantError != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantError)
-				return
-			}
-			require.NoError(t, err)
-			assert.InDelta(t, tc.want, got, 0)
-		})
-	}
 }
 
 func TestGoroutinesScrape(t *testing.T) {
