@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -134,6 +136,19 @@ func (s *server) memory() string {
 	return fmt.Sprintf("RSS %.1f MiB = anonymous %.1f + files %.1f; Go heap in use %.1f, stacks %.1f, span structures %.1f, GC metadata %.1f MiB",
 		float64(kib["Rss"])/1024, float64(kib["Anonymous"])/1024, float64(kib["Rss"]-kib["Anonymous"])/1024,
 		mb("go_memstats_heap_inuse_bytes"), mb("go_memstats_stack_inuse_bytes"), mb("go_memstats_mspan_sys_bytes"), mb("go_memstats_gc_sys_bytes"))
+}
+
+// collect makes the server run a garbage collection, through the heap
+// profile's gc parameter on its loopback /debug/pprof/.
+func (s *server) collect() {
+	s.t.Helper()
+	url := strings.TrimSuffix(s.Metrics, "/metrics") + "/debug/pprof/heap?gc=1"
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(s.t, err)
+	require.Equal(s.t, http.StatusOK, resp.StatusCode, "GET %s", url)
 }
 
 // waitMetric polls until cond holds for a scrape, or d passes.
