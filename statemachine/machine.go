@@ -132,7 +132,7 @@ type Machine struct {
 	cfg      *Config
 	rng      Rand
 	token    string
-	cksum    [sha256.Size * 2]byte
+	cksum    [sha256.Size]byte // raw, not hex: every open session holds it for its whole life
 	state    State
 	outcome  Outcome
 	body     uint8 // index of the body request in flight
@@ -145,8 +145,7 @@ type Machine struct {
 // passed Validate and must outlive the machine.
 func New(cfg *Config, rng Rand, token string) *Machine {
 	m := &Machine{cfg: cfg, rng: rng, token: token}
-	sum := sha256.Sum256([]byte(token + cfg.RandomString))
-	hex.Encode(m.cksum[:], sum[:])
+	m.cksum = sha256.Sum256([]byte(token + cfg.RandomString))
 	return m
 }
 
@@ -226,7 +225,9 @@ func (m *Machine) onLine(line, dst []byte) Action {
 		return m.nextRequest(dst)
 	case StateBody:
 		cksum, value, _ := bytes.Cut(line, []byte{' '})
-		if !bytes.Equal(cksum, m.cksum[:]) {
+		var want [sha256.Size * 2]byte // the lowercase hex the reference compares against
+		hex.Encode(want[:], m.cksum[:])
+		if !bytes.Equal(cksum, want[:]) {
 			return m.fail(dst, OutcomeBadChecksum, protocol.FailInvalidChecksum)
 		}
 		m.replies = append(m.replies, Reply{

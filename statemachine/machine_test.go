@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -59,6 +60,14 @@ func toBody(t *testing.T, cfg *Config, rng Rand) (*Machine, Action) {
 	send(t, m, line(protocol.HelloBack))
 	a := send(t, m, line(testproto.Suffix(t, testToken, cfg.NBits)))
 	return m, a
+}
+
+// Every open session holds a Machine from its handshake to its end, tens
+// of thousands of them parked at WORK in a load test: it must stay in the
+// 128-byte allocation size class (the hex checksum it once held took it
+// to 160).
+func TestMachineFitsItsSizeClass(t *testing.T) {
+	assert.LessOrEqual(t, unsafe.Sizeof(Machine{}), uintptr(128))
 }
 
 func TestHappyPathNormalMode(t *testing.T) {
