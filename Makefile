@@ -41,7 +41,7 @@ vet:
 # its patches.
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 9m ./...
-	cd third_party/gnet && $(GO) test -race -count=1 .
+	cd third_party/gnet && $(GO) test -race -count=1 . ./pkg/netpoll
 
 # Every fuzz target for FUZZTIME each (go test runs one -fuzz target at a time).
 fuzz:

@@ -49,7 +49,8 @@ func TestIdleLoopsParkInNetpoller(t *testing.T) {
 // directly: registered for good, every event on every connection would
 // wake an idle runtime thread while the loop is busy (a wake-up storm:
 // third_party/gnet/README.tlslpd.md). Only a park epoll, holding nothing
-// but that one loop's fd while the loop is parked, may watch it.
+// but that one loop's fd (armed only while the loop is parked: the
+// netpoll package's tests check that), may watch it.
 func TestLoopEpollWatchedOnlyByItsParkEpoll(t *testing.T) {
 	startServer(t, func(c *Config) { c.Loops = 2 })
 	var watches map[int][]int

@@ -38,6 +38,7 @@ type Poller struct {
 	parkFd                      int             // tlslpd patch: the park epoll (see park)
 	parkFile                    *os.File        // tlslpd patch: parkFd in Go's netpoller
 	parkRaw                     syscall.RawConn // tlslpd patch: parks Polling until fd is readable
+	parkArm, parkDisarm         unix.EpollEvent // tlslpd patch: fd's mask in the park epoll, parked / running
 	blockInEpoll                bool            // tlslpd patch: upstream's blocking epoll_wait
 	efd                         int             // eventfd
 	efdBuf                      []byte          // efd buffer to read an 8-byte integer
@@ -109,6 +110,16 @@ func (p *Poller) openPark() error {
 		_ = unix.Close(fd)
 		return os.NewSyscallError("fcntl", err)
 	}
+	// The loop's fd stays in the park epoll for good, disarmed (no
+	// EPOLLIN) while the loop runs: adding an epoll fd to an epoll makes
+	// the kernel walk every fd the added one watches (its loop check),
+	// which at each park cost time in proportion to the loop's
+	// connections; re-arming with EPOLL_CTL_MOD does not.
+	p.parkArm.Events, p.parkDisarm.Events = unix.EPOLLIN, 0
+	if err = unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, p.fd, &p.parkDisarm); err != nil {
+		_ = unix.Close(fd)
+		return os.NewSyscallError("epoll_ctl add", err)
+	}
 	// File.Fd would put the fd back in blocking mode: keep our own copy.
 	p.parkFd = fd
 	p.parkFile = os.NewFile(uintptr(fd), "epoll-park")
@@ -121,21 +132,23 @@ func (p *Poller) openPark() error {
 
 // park waits, with the goroutine parked in Go's netpoller, until the
 // loop's epoll fd has events, and returns them as epoll_wait does (tlslpd
-// patch). The loop's fd joins the park epoll for the wait only: adding it
-// when it already has events makes the park epoll readable at once, so no
-// event is missed between the last epoll_wait and the park.
+// patch). The loop's fd is armed in the park epoll for the wait only:
+// arming it when it already has events makes the park epoll readable at
+// once, so no event is missed between the last epoll_wait and the park;
+// armed while the loop runs, each of its events would wake the runtime's
+// netpoller for nothing.
 func (p *Poller) park(el *eventList) (n int, err error) {
-	if err = unix.EpollCtl(p.parkFd, unix.EPOLL_CTL_ADD, p.fd, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
-		if err == unix.EBADF { // Close ran
+	if err = unix.EpollCtl(p.parkFd, unix.EPOLL_CTL_MOD, p.fd, &p.parkArm); err != nil {
+		if err == unix.EBADF || err == unix.ENOENT { // Close ran
 			return -1, os.ErrClosed
 		}
-		return -1, os.NewSyscallError("epoll_ctl add", err)
+		return -1, os.NewSyscallError("epoll_ctl mod", err)
 	}
 	rerr := p.parkRaw.Read(func(uintptr) bool {
 		n, err = unix.EpollWait(p.fd, el.events, 0)
 		return n > 0 || (err != nil && err != unix.EINTR)
 	})
-	_ = unix.EpollCtl(p.parkFd, unix.EPOLL_CTL_DEL, p.fd, nil)
+	_ = unix.EpollCtl(p.parkFd, unix.EPOLL_CTL_MOD, p.fd, &p.parkDisarm)
 	if rerr != nil {
 		return -1, rerr
 	}
