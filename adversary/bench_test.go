@@ -211,6 +211,26 @@ func BenchmarkOverload3x(b *testing.B) {
 	b.ReportMetric(genOpen/(genOpen+srvOpen), "generator_cpu_share_3x")
 	b.Logf("server per second (handshakes ok/sessions finished/shed): %s", strings.Join(timeline, " "))
 	after := s.scrape()
+	// Where the server's CPU per good session goes at 3x besides good
+	// sessions and sheds at accept: handshakes it completed or computed a
+	// first flight for whose client then never finished a session (a
+	// generator starved of CPU answers late or gives up).
+	hs := func(m map[string]float64, labels ...string) float64 {
+		return sum(m, "tlslpd_tls_handshakes_total", labels...)
+	}
+	hsOK := hs(after, `result="ok"`) - hs(before, `result="ok"`)
+	b.ReportMetric(hsOK/goodOpen, "server_handshakes_ok_per_good_3x")
+	b.ReportMetric((hs(after)-hs(before)-hsOK)/goodOpen, "server_handshakes_failed_per_good_3x")
+	var ended []string
+	for _, series := range []string{"tlslpd_tls_handshakes_total", "tlslpd_tls_handshakes_shed_total"} {
+		for k, v := range after {
+			if d := v - before[k]; strings.HasPrefix(k, series+"{") && d > 0 {
+				ended = append(ended, fmt.Sprintf("%s %.0f", strings.TrimPrefix(k, "tlslpd_"), d))
+			}
+		}
+	}
+	slices.Sort(ended)
+	b.Logf("server handshakes at 3x, by result and by shed reason: %s", strings.Join(ended, ", "))
 	goodput := steadyGoodput(ol, open.Duration)
 	b.ReportMetric(capacity, "capacity_sessions/s")
 	b.ReportMetric(goodput, "goodput_3x_sessions/s")
@@ -245,6 +265,60 @@ func BenchmarkOverload3x(b *testing.B) {
 	b.Logf("closed: %.0f good/s over %.1fs; open at %.0f/s: %d sessions in %.1fs, counts %+v; server refused %.0f, shed %.0f, handshake timeouts %.0f",
 		capacity, cs.DurationSeconds, open.Rate, ol.Sessions, ol.DurationSeconds, ol.Counts, refused, shed,
 		sum(after, "tlslpd_tls_handshakes_total", `result="timeout"`)-sum(before, "tlslpd_tls_handshakes_total", `result="timeout"`))
+}
+
+// BenchmarkSessionCPUBesideParked: the server's CPU per session of a
+// closed-model load (64 workers) while thousands of other sessions sit
+// parked at WORK, over the same without them. Parked sessions cost no CPU
+// themselves, but each loop's epoll watches them: whatever a loop does in
+// proportion to the connections it watches, each time it goes idle (an
+// EPOLL_CTL_ADD of its epoll fd once did: the kernel's loop check walks
+// every watched fd), shows here.
+func BenchmarkSessionCPUBesideParked(b *testing.B) {
+	s := startServer(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	host, portS, _ := net.SplitHostPort(s.target.Addr)
+	port, _ := strconv.Atoi(portS)
+	base := loadgen.Config{Host: host, Port: port, TLS: s.target.TLS, SourceIPs: 16, Notices: io.Discard}
+	procs := suite.NewProcReader()
+	perSession := func() float64 {
+		p0, err := procs.Sample(s.Cmd.Process.Pid)
+		require.NoError(b, err)
+		closed := base
+		closed.Workers = 64
+		closed.Duration = time.Duration(pick(4, 8)) * time.Second
+		sum, err := loadgen.Run(ctx, closed)
+		require.NoError(b, err)
+		p1, err := procs.Sample(s.Cmd.Process.Pid)
+		require.NoError(b, err)
+		good := float64(sum.Counts.Completed + sum.Counts.InjectedFail)
+		require.Positive(b, good)
+		return (p1.CPUSeconds - p0.CPUSeconds) / good * 1000
+	}
+	alone := perSession()
+
+	n := pick(10000, 14000)
+	parkCtx, stopParking := context.WithCancel(ctx)
+	parked := make(chan loadgen.Summary, 1)
+	go func() {
+		park := base
+		park.Park, park.Hold = n, 3*time.Minute // until stopParking
+		sum, _ := loadgen.Run(parkCtx, park)
+		parked <- sum
+	}()
+	s.waitMetric("sessions parked", 2*time.Minute, func(m map[string]float64) bool {
+		return sum(m, "tlslpd_connections_open") >= float64(n)
+	})
+	time.Sleep(time.Second)
+	beside := perSession()
+	stopParking()
+	ps := <-parked
+	require.NotNil(b, ps.Park)
+	b.ReportMetric(alone, "server_cpu_ms_per_session_alone")
+	b.ReportMetric(beside, "server_cpu_ms_per_session_beside_parked")
+	b.ReportMetric(beside/alone, "beside_parked_over_alone")
+	b.Logf("%d of %d sessions parked beside the load", ps.Park.Parked, n)
 }
 
 // BenchmarkKeyUpdateFloodLatency: an honest session's latency next to four
