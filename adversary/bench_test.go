@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -133,13 +132,11 @@ func BenchmarkOverload3x(b *testing.B) {
 	s := startServer(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	host, portS, _ := net.SplitHostPort(s.target.Addr)
-	port, _ := strconv.Atoi(portS)
-	base := loadgen.Config{Host: host, Port: port, TLS: s.target.TLS, SourceIPs: 16,
-		OtherTimeout: 10 * time.Second, WorkTimeout: 10 * time.Second,
-		// Sessions in flight when the arrivals stop may run into the
-		// client's timeout; cutting them sooner would hide that.
-		Grace: 15 * time.Second}
+	base := s.loadgenConfig()
+	base.OtherTimeout, base.WorkTimeout = 10*time.Second, 10*time.Second
+	// Sessions in flight when the arrivals stop may run into the client's
+	// timeout; cutting them sooner would hide that.
+	base.Grace = 15 * time.Second
 
 	// CPU of the server and of this process (the load generator) over
 	// each run: on a machine where they share the cores, a generator that
@@ -278,9 +275,8 @@ func BenchmarkSessionCPUBesideParked(b *testing.B) {
 	s := startServer(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	host, portS, _ := net.SplitHostPort(s.target.Addr)
-	port, _ := strconv.Atoi(portS)
-	base := loadgen.Config{Host: host, Port: port, TLS: s.target.TLS, SourceIPs: 16, Notices: io.Discard}
+	base := s.loadgenConfig()
+	base.Notices = io.Discard
 	procs := suite.NewProcReader()
 	perSession := func() float64 {
 		p0, err := procs.Sample(s.Cmd.Process.Pid)
@@ -534,11 +530,10 @@ func BenchmarkBurstRSS(b *testing.B) {
 	time.Sleep(2 * time.Second)
 	idle := s.rss()
 	idleMemory := s.memory()
-	host, portS, _ := net.SplitHostPort(s.target.Addr)
-	port, _ := strconv.Atoi(portS)
 	n := pick(3000, 15000)
-	ps, err := loadgen.Run(ctx, loadgen.Config{Host: host, Port: port, TLS: s.target.TLS,
-		Park: n, Hold: 2 * time.Second, SourceIPs: 16, Notices: io.Discard})
+	burst := s.loadgenConfig()
+	burst.Park, burst.Hold, burst.Notices = n, 2*time.Second, io.Discard
+	ps, err := loadgen.Run(ctx, burst)
 	require.NoError(b, err)
 	s.waitMetric("burst closed", time.Minute, func(m map[string]float64) bool { return sum(m, "tlslpd_connections_open") == 0 })
 	peak := s.rss()

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"tlslpd/bench/loadgen"
 	"tlslpd/internal/testbin"
 	"tlslpd/internal/testmetrics"
 )
@@ -71,6 +73,17 @@ func startServer(t testing.TB, args ...string) *server {
 	cc, err := pki.ClientConfig("127.0.0.1")
 	require.NoError(t, err)
 	return &server{Proc: p, t: t, addr: p.Listen[0], target: Target{Addr: p.Listen[0], TLS: cc}}
+}
+
+// loadgenConfig aims the project's load generator at the server, from 16
+// source addresses (127.0.0.x): the base the load benchmarks add to.
+func (s *server) loadgenConfig() loadgen.Config {
+	s.t.Helper()
+	host, portS, err := net.SplitHostPort(s.target.Addr)
+	require.NoError(s.t, err)
+	port, err := strconv.Atoi(portS)
+	require.NoError(s.t, err)
+	return loadgen.Config{Host: host, Port: port, TLS: s.target.TLS, SourceIPs: 16}
 }
 
 // scrape reads /metrics as series -> value, the series spelled as in the
