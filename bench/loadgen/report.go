@@ -250,25 +250,34 @@ func latencyOverTimeSVG(s *Summary) string {
 		{"p99", colourP99, func(iv IntervalSummary) float64 { return iv.P99 }},
 	} {
 		var pts []string
+		lone := -1 // the interval of a run of one, which no line joins
+		end := func() {
+			switch {
+			case len(pts) > 1:
+				fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
+			case len(pts) == 1 && n > maxMarkers:
+				// Without markers, an interval between two without
+				// completions would not be drawn at all.
+				iv := s.Intervals[lone]
+				fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="2" fill="%s"/>`, series.class, x(lone), padT+plotH-plotH*series.v(iv)/top, series.colour)
+			}
+			pts = pts[:0]
+		}
 		for i, iv := range s.Intervals {
 			if iv.Completed == 0 {
-				if len(pts) > 1 {
-					fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
-				}
-				pts = pts[:0]
+				end()
 				continue
 			}
 			y := padT + plotH - plotH*series.v(iv)/top
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y))
+			lone = i
 			if n > maxMarkers {
 				continue // a long run's line speaks for itself
 			}
-			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s at %s: %s</title></circle>`,
-				x(i), y, series.colour, series.class, html.EscapeString(time.UnixMilli(iv.StartMs).UTC().Format("15:04:05.000")), html.EscapeString(HumanMs(series.v(iv))))
+			fmt.Fprintf(&b, `<circle class="%s" cx="%.1f" cy="%.1f" r="2" fill="%s"><title>%s at %s: %s</title></circle>`,
+				series.class, x(i), y, series.colour, series.class, html.EscapeString(time.UnixMilli(iv.StartMs).UTC().Format("15:04:05.000")), html.EscapeString(HumanMs(series.v(iv))))
 		}
-		if len(pts) > 1 {
-			fmt.Fprintf(&b, `<polyline class="%s" fill="none" stroke="%s" stroke-width="2" points="%s"/>`, series.class, series.colour, strings.Join(pts, " "))
-		}
+		end()
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
