@@ -22,18 +22,45 @@ const atClkTck = 17
 // ProcSample is one reading of a process (or a sum over a process tree).
 type ProcSample struct {
 	CPUSeconds float64 // utime+stime
+	ProcCounters
+	RSSBytes int64 // VmRSS
+	FDs      int   // entries in /proc/PID/fd
+}
+
+// ProcCounters are the counts a process accumulates that the suite adds
+// up over processes and windows and subtracts between two samples; the
+// JSON names are the transports table's, where they are the server's.
+type ProcCounters struct {
 	// UserSeconds and SystemSeconds are utime and stime apart: the
 	// process's own code, and the kernel working for it (system calls,
 	// and the network stack's work done in its context).
-	UserSeconds   float64
-	SystemSeconds float64
-	RSSBytes      int64 // VmRSS
-	FDs           int   // entries in /proc/PID/fd
+	UserSeconds   float64 `json:"server_user_s"`
+	SystemSeconds float64 `json:"server_system_s"`
 	// ReadCalls and WriteCalls are syscr and syscw of /proc/PID/io: the
 	// read-like and write-like system calls so far. IOKnown is false where
-	// that file could not be read (it needs ptrace-read access).
-	ReadCalls, WriteCalls uint64
-	IOKnown               bool
+	// that file could not be read (it needs ptrace-read access) in any of
+	// the samples a figure comes from.
+	ReadCalls  uint64 `json:"read_calls"`
+	WriteCalls uint64 `json:"write_calls"`
+	IOKnown    bool   `json:"io_known"`
+}
+
+// Add adds o's counts to c's.
+func (c *ProcCounters) Add(o ProcCounters) {
+	c.UserSeconds += o.UserSeconds
+	c.SystemSeconds += o.SystemSeconds
+	c.ReadCalls += o.ReadCalls
+	c.WriteCalls += o.WriteCalls
+	c.IOKnown = c.IOKnown && o.IOKnown
+}
+
+// Since is what was counted between an earlier sample, before, and c.
+func (c ProcCounters) Since(before ProcCounters) ProcCounters {
+	return ProcCounters{
+		UserSeconds: c.UserSeconds - before.UserSeconds, SystemSeconds: c.SystemSeconds - before.SystemSeconds,
+		ReadCalls: c.ReadCalls - before.ReadCalls, WriteCalls: c.WriteCalls - before.WriteCalls,
+		IOKnown: c.IOKnown && before.IOKnown,
+	}
 }
 
 // ParseIO returns syscr and syscw from the contents of /proc/PID/io.
@@ -179,8 +206,8 @@ func (r ProcReader) Sample(pid int) (ProcSample, error) {
 	if err != nil {
 		return ProcSample{}, fmt.Errorf("list fds of pid %d: %w", pid, err)
 	}
-	s := ProcSample{CPUSeconds: float64(ut+st) / r.Ticks, UserSeconds: float64(ut) / r.Ticks, SystemSeconds: float64(st) / r.Ticks,
-		RSSBytes: rss, FDs: len(fds)}
+	s := ProcSample{CPUSeconds: float64(ut+st) / r.Ticks, RSSBytes: rss, FDs: len(fds),
+		ProcCounters: ProcCounters{UserSeconds: float64(ut) / r.Ticks, SystemSeconds: float64(st) / r.Ticks}}
 	if io, err := os.ReadFile(filepath.Join(dir, "io")); err == nil {
 		s.ReadCalls, s.WriteCalls, err = ParseIO(string(io))
 		s.IOKnown = err == nil
@@ -231,11 +258,7 @@ func (r ProcReader) SampleTree(pid int) (ProcSample, error) {
 			continue
 		}
 		s.CPUSeconds += ks.CPUSeconds
-		s.UserSeconds += ks.UserSeconds
-		s.SystemSeconds += ks.SystemSeconds
-		s.ReadCalls += ks.ReadCalls
-		s.WriteCalls += ks.WriteCalls
-		s.IOKnown = s.IOKnown && ks.IOKnown
+		s.Add(ks.ProcCounters)
 		s.RSSBytes += ks.RSSBytes
 		s.FDs += ks.FDs
 	}

@@ -210,7 +210,8 @@ func TestProcReaderSampleAndTree(t *testing.T) {
 
 	s, err := r.Sample(10)
 	require.NoError(t, err)
-	assert.Equal(t, ProcSample{CPUSeconds: 2, UserSeconds: 1.5, SystemSeconds: 0.5, RSSBytes: 1000 * 1024, FDs: 3, ReadCalls: 200, WriteCalls: 3, IOKnown: true}, s)
+	assert.Equal(t, ProcSample{CPUSeconds: 2, RSSBytes: 1000 * 1024, FDs: 3,
+		ProcCounters: ProcCounters{UserSeconds: 1.5, SystemSeconds: 0.5, ReadCalls: 200, WriteCalls: 3, IOKnown: true}}, s)
 
 	kids, err := r.Children(10)
 	require.NoError(t, err)
@@ -218,7 +219,8 @@ func TestProcReaderSampleAndTree(t *testing.T) {
 
 	tree, err := r.SampleTree(10)
 	require.NoError(t, err)
-	assert.Equal(t, ProcSample{CPUSeconds: 6, UserSeconds: 4.5, SystemSeconds: 1.5, RSSBytes: 6000 * 1024, FDs: 15, ReadCalls: 500, WriteCalls: 8, IOKnown: false}, tree)
+	assert.Equal(t, ProcSample{CPUSeconds: 6, RSSBytes: 6000 * 1024, FDs: 15,
+		ProcCounters: ProcCounters{UserSeconds: 4.5, SystemSeconds: 1.5, ReadCalls: 500, WriteCalls: 8, IOKnown: false}}, tree)
 
 	_, err = r.Sample(99)
 	require.Error(t, err)

@@ -27,14 +27,9 @@ const powChecksMetric = "tlslpd_pow_checks_total"
 type TransportsRow struct {
 	Transport string `json:"transport"`
 	SessionsRow
-	UserSeconds   float64 `json:"server_user_s"`
-	SystemSeconds float64 `json:"server_system_s"`
-	// ReadCalls and WriteCalls are the server's read and write system
-	// calls over the windows (/proc/PID/io); IOKnown is false where they
-	// could not be read in every window.
-	ReadCalls  uint64 `json:"read_calls"`
-	WriteCalls uint64 `json:"write_calls"`
-	IOKnown    bool   `json:"io_known"`
+	// The server's CPU time apart and its read and write system calls
+	// over the windows.
+	ProcCounters
 	// PoWChecks is the rise of tlslpd_pow_checks_total over the windows;
 	// zero for the baseline, which counts none.
 	PoWChecks uint64 `json:"pow_checks,omitempty"`
@@ -42,12 +37,8 @@ type TransportsRow struct {
 
 func (r *TransportsRow) add(o TransportsRow) {
 	r.SessionsRow.add(o.SessionsRow)
-	r.UserSeconds += o.UserSeconds
-	r.SystemSeconds += o.SystemSeconds
+	r.ProcCounters.Add(o.ProcCounters)
 	r.PoWChecks += o.PoWChecks
-	r.ReadCalls += o.ReadCalls
-	r.WriteCalls += o.WriteCalls
-	r.IOKnown = r.IOKnown && o.IOKnown
 }
 
 // CPUMicros, UserMicros and SystemMicros are server CPU µs per session.
@@ -114,7 +105,7 @@ func (r *runner) transports(ctx context.Context) error {
 				round+1, ts.name, ts.transport, row.Sessions(), row.Errors, row.Seconds, row.PerSecond(), row.CPUMicros(), row.UserMicros(), row.SystemMicros(), 100*row.IdleShare())
 			acc := rows[k]
 			if acc == nil {
-				acc = &TransportsRow{Transport: ts.transport, SessionsRow: SessionsRow{Server: ts.name, Workers: row.Workers}, IOKnown: true}
+				acc = &TransportsRow{Transport: ts.transport, SessionsRow: SessionsRow{Server: ts.name, Workers: row.Workers}, ProcCounters: ProcCounters{IOKnown: true}}
 				rows[k] = acc
 			}
 			acc.add(row)
@@ -187,12 +178,8 @@ func (r *runner) transportsWindow(ctx context.Context, s *server, ts transportSe
 			Seconds: res.Seconds, CPUSeconds: after.CPUSeconds - before.CPUSeconds,
 			MachineIdle: machine.Idle, MachineTotal: machine.Total,
 		},
-		ReadCalls:     after.ReadCalls - before.ReadCalls,
-		WriteCalls:    after.WriteCalls - before.WriteCalls,
-		IOKnown:       before.IOKnown && after.IOKnown,
-		UserSeconds:   after.UserSeconds - before.UserSeconds,
-		SystemSeconds: after.SystemSeconds - before.SystemSeconds,
-		PoWChecks:     uint64(max(0, checks1-checks0)),
+		ProcCounters: after.ProcCounters.Since(before.ProcCounters),
+		PoWChecks:    uint64(max(0, checks1-checks0)),
 	}
 	if row.Errors > 0 {
 		r.note("%s over %s, transports test: %d sessions ended in errors (e.g. %s)", ts.name, ts.transport, row.Errors, row.ErrSample)

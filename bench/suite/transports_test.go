@@ -18,8 +18,8 @@ import (
 func transportsSample() *Report {
 	row := func(server, transport string, sessions uint64, cpu, user, sys float64, rounds []float64, checks uint64) TransportsRow {
 		return TransportsRow{Transport: transport, SessionsRow: SessionsRow{Server: server, Workers: 128, Completed: sessions / 10, Injected: sessions - sessions/10,
-			Seconds: 10, CPUSeconds: cpu, RoundCPU: rounds, MachineIdle: 10, MachineTotal: 1000}, UserSeconds: user, SystemSeconds: sys, PoWChecks: checks,
-			ReadCalls: 10 * sessions, WriteCalls: 11 * sessions, IOKnown: true}
+			Seconds: 10, CPUSeconds: cpu, RoundCPU: rounds, MachineIdle: 10, MachineTotal: 1000}, PoWChecks: checks,
+			ProcCounters: ProcCounters{UserSeconds: user, SystemSeconds: sys, ReadCalls: 10 * sessions, WriteCalls: 11 * sessions, IOKnown: true}}
 	}
 	r := sample()
 	r.Transports = []TransportsRow{
