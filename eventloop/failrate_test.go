@@ -1,7 +1,6 @@
 package eventloop
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -136,15 +135,7 @@ func TestFailedHandshakesPerIP(t *testing.T) {
 // ClientHello, and waits for the server to close it.
 func notTLS(t *testing.T, addr string, local net.Addr) {
 	t.Helper()
-	d := net.Dialer{Timeout: ioBound, LocalAddr: local}
-	conn, err := d.Dial("tcp", addr)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "GET / HTTP/1.0\r\n\r\n")
-	require.NoError(t, err)
-	require.NoError(t, conn.SetReadDeadline(time.Now().Add(ioBound)))
-	_, err = io.Copy(io.Discard, conn)
-	require.NoError(t, err, "the server closes a peer that does not speak TLS")
+	readToClose(t, addr, local, "GET / HTTP/1.0\r\n\r\n")
 }
 
 // Connections that are not answered yet keep what they sent; past the

@@ -35,16 +35,28 @@ func (h *harness) stopServer() error {
 	}
 }
 
+// expectRefused: a connection from local is closed without a byte.
 func expectRefused(t *testing.T, addr string, local net.Addr) {
+	t.Helper()
+	assert.Zero(t, readToClose(t, addr, local, ""))
+}
+
+// readToClose dials addr from local, sends send, and reads until the
+// server closes the connection; it returns how many bytes came.
+func readToClose(t *testing.T, addr string, local net.Addr, send string) int64 {
 	t.Helper()
 	d := net.Dialer{Timeout: ioBound, LocalAddr: local}
 	conn, err := d.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
+	if send != "" {
+		_, err = io.WriteString(conn, send)
+		require.NoError(t, err)
+	}
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(ioBound)))
 	n, err := io.Copy(io.Discard, conn)
 	require.NoError(t, err, "the connection must be closed by the server, not time out")
-	assert.Zero(t, n)
+	return n
 }
 
 func TestDrainLetsSessionsInFlightFinish(t *testing.T) {
